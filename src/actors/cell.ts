@@ -1,0 +1,221 @@
+import { createActor, type AnyActor, type AnyStateMachine } from 'xstate';
+import type { Runnable } from './dispatcher.js';
+import type { Envelope } from './envelope.js';
+import { Mailbox } from './mailbox.js';
+import { toError } from './errors.js';
+import type { ActorSystem } from './system.js';
+
+/** What a cell runs; a new incarnation is `createActor(machine, { input })` again. */
+export interface Behavior {
+  machine: AnyStateMachine;
+  input?: unknown;
+}
+
+/**
+ * idle: never started. running: an incarnation processes mail. down: no incarnation,
+ * mail waits (crashed, exited, or stopped for a restart). stopping: shutdown in progress.
+ * stopped: for good; mail becomes dead letters.
+ */
+export type CellStatus = 'idle' | 'running' | 'down' | 'stopping' | 'stopped';
+
+/** How an incarnation ended by itself. */
+export type Exit = { reason: 'normal' } | { reason: 'error'; error: Error };
+
+export type Shutdown = number | 'brutal_kill' | 'infinity';
+
+/** The event a machine may handle to shut down gracefully (reach a final state). */
+export const SHUTDOWN_EVENT = 'eldertree.shutdown';
+
+const ACK_MEMORY = 65_536;
+
+// XState's per-actor `system` object -> the cell running it, so actions can reach the
+// runtime (runtimeOf). System objects are unique, so one map serves every node.
+const cells = new WeakMap<object, ActorCell>();
+
+export function cellOfSystem(xstateSystem: object): ActorCell | undefined {
+  return cells.get(xstateSystem);
+}
+
+/**
+ * One actor path. The path outlives incarnations: the mailbox, per-pair sequence
+ * numbers and the dedup memory stay with the cell; only the XState actor is replaced.
+ */
+export class ActorCell implements Runnable {
+  scheduled = false;
+  status: CellStatus = 'idle';
+  incarnation = 0;
+  actor: AnyActor | undefined;
+  readonly mailbox = new Mailbox<Envelope>();
+  /** Next outgoing seq per target path (per-pair order). */
+  readonly seqs = new Map<string, number>();
+  /** The envelope being processed, so reply() knows whom to answer. */
+  current: Envelope | undefined;
+  /** Told when an incarnation ends by itself; the supervisor sets it. */
+  onExit: ((cell: ActorCell, incarnation: number, exit: Exit) => void) | undefined;
+  processed = 0;
+  private acked: Set<string> | undefined;
+  private stopWaiter: (() => void) | undefined;
+
+  constructor(
+    readonly system: ActorSystem,
+    readonly path: string,
+    public behavior: Behavior,
+    readonly kind: 'worker' | 'supervisor' = 'worker',
+  ) {}
+
+  /** Starts a new incarnation. Returns the error if the machine throws while starting. */
+  start(): Error | undefined {
+    const incarnation = ++this.incarnation;
+    let starting = true;
+    let startError: Error | undefined;
+    let doneAtStart = false;
+    const actor = createActor(this.behavior.machine, { input: this.behavior.input });
+    this.actor = actor;
+    cells.set(actor.system, this);
+    // Always observe errors: an XState root without an error observer rethrows in a
+    // setTimeout, which would kill the process.
+    actor.subscribe({
+      error: (err: unknown) => {
+        if (starting) startError = toError(err);
+        else this.ended(incarnation, { reason: 'error', error: toError(err) });
+      },
+      complete: () => {
+        if (starting) doneAtStart = true;
+        else this.ended(incarnation, { reason: 'normal' });
+      },
+    });
+    this.status = 'running';
+    actor.start();
+    starting = false;
+    if (startError) {
+      this.status = 'down';
+      this.actor = undefined;
+      return startError;
+    }
+    if (doneAtStart) {
+      queueMicrotask(() => this.ended(incarnation, { reason: 'normal' }));
+    } else if (this.mailbox.size > 0) {
+      this.system.dispatcher.schedule(this);
+    }
+    return undefined;
+  }
+
+  enqueue(envelope: Envelope): void {
+    if (envelope.requires_ack) {
+      // Exactly-once processing: a retried or duplicated acked message is dropped.
+      const seen = (this.acked ??= new Set());
+      if (seen.has(envelope.message_id)) {
+        this.system.counters.duplicates++;
+        return;
+      }
+      seen.add(envelope.message_id);
+      if (seen.size > ACK_MEMORY) seen.delete(seen.values().next().value as string);
+    }
+    if (this.status === 'stopped') {
+      this.system.deadLetter('stopped', envelope, `${this.path} is stopped`);
+      return;
+    }
+    this.mailbox.push(envelope);
+    if (this.status === 'running') this.system.dispatcher.schedule(this);
+  }
+
+  process(max: number): boolean {
+    let n = 0;
+    while (this.status === 'running' && n < max) {
+      const envelope = this.mailbox.shift();
+      if (envelope === undefined) return false;
+      n++;
+      this.deliver(envelope);
+    }
+    return this.status === 'running' && this.mailbox.size > 0;
+  }
+
+  private deliver(envelope: Envelope): void {
+    const actor = this.actor!;
+    const event = { ...envelope.payload, type: envelope.message_type };
+    const before = actor.getSnapshot();
+    this.current = envelope;
+    actor.send(event);
+    this.current = undefined;
+    this.processed++;
+    // Same snapshot object means no transition was taken, unless the transition only
+    // ran side effects (reply): can() tells the two apart, off the hot path.
+    if (this.status === 'running' && actor.getSnapshot() === before && !before.can(event)) {
+      this.system.deadLetter(
+        'unhandled',
+        envelope,
+        `${this.path} in state ${JSON.stringify(before.value)} does not handle ${envelope.message_type}`,
+      );
+    }
+  }
+
+  private ended(incarnation: number, exit: Exit): void {
+    if (incarnation !== this.incarnation) return;
+    if (this.status === 'stopping') {
+      this.stopWaiter?.();
+      return;
+    }
+    if (this.status !== 'running') return;
+    this.status = 'down';
+    this.actor = undefined;
+    if (exit.reason === 'error') {
+      this.system.lifecycle('crashed', this, { reason: exit.error.message, error: exit.error });
+      const culprit = this.current;
+      if (culprit) {
+        this.system.deadLetter(
+          'crashed',
+          culprit,
+          `${culprit.message_type} made ${this.path} crash: ${exit.error.message}`,
+          exit.error,
+        );
+      }
+    } else {
+      this.system.lifecycle('exited', this, { reason: 'normal' });
+    }
+    this.onExit?.(this, incarnation, exit);
+  }
+
+  /**
+   * Ends the current incarnation. A machine that handles SHUTDOWN_EVENT gets it and
+   * up to `shutdown` ms to reach a final state (OTP's shutdown timeout); otherwise, or
+   * with brutal_kill, it is stopped at once. With `flush`, the cell is stopped for good
+   * and its waiting mail becomes dead letters; without, the mail waits for a restart.
+   */
+  async stop(shutdown: Shutdown, flush: boolean): Promise<void> {
+    const actor = this.actor;
+    if (this.status === 'running' && actor) {
+      this.status = 'stopping';
+      let how = shutdown === 'brutal_kill' ? 'killed' : 'shutdown';
+      if (shutdown !== 'brutal_kill' && actor.getSnapshot().can({ type: SHUTDOWN_EVENT })) {
+        how = await new Promise<string>((resolve) => {
+          const timer =
+            shutdown === 'infinity' ? undefined : setTimeout(() => resolve('timeout'), shutdown);
+          this.stopWaiter = () => {
+            if (timer) clearTimeout(timer);
+            resolve('shutdown');
+          };
+          actor.send({ type: SHUTDOWN_EVENT });
+          if (actor.getSnapshot().status !== 'active') this.stopWaiter();
+        });
+        this.stopWaiter = undefined;
+      }
+      actor.stop();
+      this.actor = undefined;
+      this.status = 'down';
+      this.system.lifecycle('stopped', this, { reason: how });
+    }
+    if (flush) this.close();
+  }
+
+  /** Stopped for good: what waits becomes dead letters, nothing is lost silently. */
+  close(): void {
+    if (this.status === 'running' || this.status === 'stopping') {
+      this.actor?.stop();
+      this.actor = undefined;
+    }
+    this.status = 'stopped';
+    for (const envelope of this.mailbox.drain()) {
+      this.system.deadLetter('stopped', envelope, `${this.path} was stopped before processing it`);
+    }
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * The message as it travels (DESIGN.md "Envelope"): the seed's ElderMessage field for
+ * field, plus what delivery needs. Actors see only `message_type` + `payload` as an
+ * XState event; the rest is for routing, ordering, dedup and replies.
+ */
+export interface Envelope {
+  message_id: string;
+  source_elder: string;
+  target_elder: string;
+  /** Dotted name, e.g. `sage.knowledge.query`; it is the XState event type. */
+  message_type: string;
+  payload: Record<string, unknown>;
+  /** 0..9, 9 is taken first. */
+  priority: number;
+  /** ms since epoch. */
+  timestamp: number;
+  requires_ack: boolean;
+  /** Per sender-receiver pair, from 1: order and dedup. */
+  seq: number;
+  reply_to?: string;
+  correlation_id?: string;
+}
+
+export const MIN_PRIORITY = 0;
+export const MAX_PRIORITY = 9;
+export const DEFAULT_PRIORITY = 5;
+
+/** Reply envelopes carry these types; ask() resolves or rejects on them. */
+export const REPLY_TYPE = 'eldertree.reply';
+export const ERROR_REPLY_TYPE = 'eldertree.error';
+
+/** Addresses that start with this name a node (its reply inbox), not an actor. */
+export const NODE_ADDRESS_PREFIX = '@';
+
+export function nodeAddress(nodeId: string): string {
+  return NODE_ADDRESS_PREFIX + nodeId;
+}
+
+export function isNodeAddress(target: string): boolean {
+  return target.charCodeAt(0) === 64; // '@'
+}
+
+/**
+ * Unique ids without a syscall per message: a random per-process prefix and a counter
+ * (the NUID idea: random prefix, sequential suffix).
+ */
+export function createIdGenerator(prefix?: string): () => string {
+  const base =
+    prefix ?? Math.random().toString(36).slice(2, 10) + Date.now().toString(36).slice(-4);
+  let counter = 0;
+  return () => base + '.' + (++counter).toString(36);
+}
+
+export type Validation = { ok: true; envelope: Envelope } | { ok: false; reason: string };
+
+const STRING_FIELDS = ['message_id', 'source_elder', 'target_elder', 'message_type'] as const;
+
+/**
+ * Checks a decoded frame against the envelope contract. Returns the reason in words
+ * instead of throwing: bad input must never throw inside a node.
+ */
+export function validateEnvelope(value: unknown): Validation {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return { ok: false, reason: `frame is ${describe(value)}, not an envelope map` };
+  }
+  const v = value as Record<string, unknown>;
+  for (const field of STRING_FIELDS) {
+    const f = v[field];
+    if (typeof f !== 'string') return { ok: false, reason: fieldReason(field, 'a string', f) };
+    if (f.length === 0) return { ok: false, reason: `field ${field} is empty` };
+  }
+  const payload = v.payload;
+  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
+    return { ok: false, reason: fieldReason('payload', 'a map', payload) };
+  }
+  const priority = v.priority;
+  if (!Number.isInteger(priority) || (priority as number) < MIN_PRIORITY || (priority as number) > MAX_PRIORITY) {
+    return { ok: false, reason: fieldReason('priority', 'an integer 0..9', priority) };
+  }
+  if (!Number.isInteger(v.timestamp)) return { ok: false, reason: fieldReason('timestamp', 'an integer', v.timestamp) };
+  if (typeof v.requires_ack !== 'boolean') {
+    return { ok: false, reason: fieldReason('requires_ack', 'a boolean', v.requires_ack) };
+  }
+  if (!Number.isInteger(v.seq) || (v.seq as number) < 0) {
+    return { ok: false, reason: fieldReason('seq', 'a non-negative integer', v.seq) };
+  }
+  for (const field of ['reply_to', 'correlation_id'] as const) {
+    const f = v[field];
+    if (f !== undefined && f !== null && typeof f !== 'string') {
+      return { ok: false, reason: fieldReason(field, 'a string when present', f) };
+    }
+  }
+  return { ok: true, envelope: v as unknown as Envelope };
+}
+
+function fieldReason(field: string, expected: string, got: unknown): string {
+  return got === undefined ? `missing field ${field}` : `field ${field} must be ${expected}, got ${describe(got)}`;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (value instanceof Uint8Array) return 'binary';
+  const t = typeof value;
+  if (t === 'string') return `a string "${String(value).slice(0, 40)}"`;
+  if (t === 'number' || t === 'boolean') return `${t} ${String(value)}`;
+  return t === 'object' ? 'a map' : t;
+}

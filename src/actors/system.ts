@@ -1,0 +1,369 @@
+import type { Logger } from '../log.js';
+import { silentLogger } from '../log.js';
+import { ActorCell, type Behavior } from './cell.js';
+import { Dispatcher } from './dispatcher.js';
+import {
+  createIdGenerator,
+  DEFAULT_PRIORITY,
+  ERROR_REPLY_TYPE,
+  isNodeAddress,
+  MAX_PRIORITY,
+  MIN_PRIORITY,
+  nodeAddress,
+  REPLY_TYPE,
+  validateEnvelope,
+  type Envelope,
+} from './envelope.js';
+import { AskRejectedError, AskTimeoutError, EldertreeError } from './errors.js';
+import type {
+  DeadLetterReason,
+  LifecycleEvent,
+  LifecycleType,
+  Subscription,
+  SystemEvent,
+  SystemEventListener,
+} from './events.js';
+import type { Transport, TransportHost } from './transport.js';
+
+export type Payload = Record<string, unknown>;
+
+export interface TellOptions {
+  /** Sender path; defaults to this node's address (a tell from outside the tree). */
+  from?: string;
+  /** 0..9, default 5; 9 is taken first. */
+  priority?: number;
+  /** Retried until acknowledged and deduplicated at the receiver. */
+  requiresAck?: boolean;
+}
+
+export interface AskOptions extends TellOptions {
+  /** ms; default the system's askTimeout (5000). */
+  timeout?: number;
+}
+
+export interface SystemOptions {
+  nodeId?: string;
+  logger?: Logger;
+  /** Where envelopes for paths not hosted here go. Without one, they are dead letters. */
+  transport?: Transport;
+  /** Messages an actor processes per turn before the next actor gets the thread. */
+  throughput?: number;
+  askTimeout?: number;
+  /** Permission check before delivery: a string is the refusal, undefined lets it in. */
+  authorize?: (envelope: Envelope) => string | undefined;
+}
+
+interface PendingAsk {
+  resolve(value: Payload): void;
+  reject(error: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+const EMPTY: Payload = Object.freeze({}) as Payload;
+
+/**
+ * One node's actors: the registry of cells by path, routing (local cells first, the
+ * transport for the rest), ask/reply, dead letters and the lifecycle event stream.
+ * It knows nothing of supervision policy and nothing of NATS.
+ */
+export class ActorSystem implements TransportHost {
+  readonly nodeId: string;
+  /** This node's reply address. */
+  readonly address: string;
+  readonly logger: Logger;
+  readonly dispatcher: Dispatcher;
+  readonly counters = { sent: 0, deadLetters: 0, duplicates: 0 };
+  readonly nextId: () => string;
+  private readonly transport: Transport | undefined;
+  private readonly authorize: SystemOptions['authorize'];
+  private readonly askTimeout: number;
+  private readonly cells = new Map<string, ActorCell>();
+  private readonly pending = new Map<string, PendingAsk>();
+  private readonly listeners = new Set<SystemEventListener>();
+  /** Seq per target for messages sent from outside any actor. */
+  private readonly outsideSeqs = new Map<string, number>();
+
+  constructor(options: SystemOptions = {}) {
+    this.nodeId = options.nodeId ?? `node-${process.pid}`;
+    this.address = nodeAddress(this.nodeId);
+    this.logger = options.logger ?? silentLogger();
+    this.dispatcher = new Dispatcher(options.throughput);
+    this.transport = options.transport;
+    this.authorize = options.authorize;
+    this.askTimeout = options.askTimeout ?? 5000;
+    this.nextId = createIdGenerator();
+  }
+
+  async start(): Promise<void> {
+    await this.transport?.start(this);
+  }
+
+  async stop(): Promise<void> {
+    for (const [id, ask] of this.pending) {
+      clearTimeout(ask.timer);
+      ask.reject(new EldertreeError(`node ${this.nodeId} stopped before a reply came`));
+      this.pending.delete(id);
+    }
+    await this.transport?.stop();
+  }
+
+  // ---- cells -------------------------------------------------------------------
+
+  createCell(path: string, behavior: Behavior, kind: 'worker' | 'supervisor' = 'worker'): ActorCell {
+    if (this.cells.has(path)) throw new EldertreeError(`an actor already lives at ${path}`);
+    const cell = new ActorCell(this, path, behavior, kind);
+    this.cells.set(path, cell);
+    this.transport?.register(path);
+    return cell;
+  }
+
+  removeCell(cell: ActorCell): void {
+    if (this.cells.get(cell.path) !== cell) return;
+    cell.close();
+    this.cells.delete(cell.path);
+    this.transport?.unregister(cell.path);
+  }
+
+  cell(path: string): ActorCell | undefined {
+    return this.cells.get(path);
+  }
+
+  get paths(): IterableIterator<string> {
+    return this.cells.keys();
+  }
+
+  // ---- sending -------------------------------------------------------------------
+
+  /** Sends and returns the message id. Never throws for a bad target: dead letter. */
+  tell(target: string, type: string, payload: Payload = EMPTY, options?: TellOptions): string {
+    const from = options?.from ?? this.address;
+    const envelope = this.envelope(
+      from,
+      this.cells.get(from)?.seqs ?? this.outsideSeqs,
+      target,
+      type,
+      payload,
+      options?.priority ?? DEFAULT_PRIORITY,
+      options?.requiresAck ?? false,
+    );
+    this.route(envelope);
+    return envelope.message_id;
+  }
+
+  /** Sends and waits for the reply payload; rejects with a clear error on timeout. */
+  ask<T extends Payload = Payload>(
+    target: string,
+    type: string,
+    payload: Payload = EMPTY,
+    options?: AskOptions,
+  ): Promise<T> {
+    const timeout = options?.timeout ?? this.askTimeout;
+    const from = options?.from ?? this.address;
+    const envelope = this.envelope(
+      from,
+      this.cells.get(from)?.seqs ?? this.outsideSeqs,
+      target,
+      type,
+      payload,
+      options?.priority ?? DEFAULT_PRIORITY,
+      options?.requiresAck ?? false,
+    );
+    envelope.reply_to = this.address;
+    envelope.correlation_id = envelope.message_id;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (!this.pending.delete(envelope.message_id)) return;
+        this.deadLetter('ask_timeout', envelope, `no reply from ${target} to ${type} within ${timeout} ms`);
+        reject(new AskTimeoutError(target, type, timeout));
+      }, timeout);
+      this.pending.set(envelope.message_id, { resolve: resolve as (v: Payload) => void, reject, timer });
+      this.route(envelope);
+    });
+  }
+
+  /** Answers the ask that `request` carried. */
+  reply(from: ActorCell | undefined, request: Envelope | undefined, payload: Payload): void {
+    if (!request?.reply_to || !request.correlation_id) {
+      const detail = request
+        ? `${request.message_type} from ${request.source_elder} was a tell, not an ask: nobody to reply to`
+        : 'reply() outside of message processing: nobody to reply to';
+      this.deadLetter('no_reply_target', request, detail);
+      return;
+    }
+    this.sendReply(from?.path ?? this.address, request, REPLY_TYPE, payload);
+  }
+
+  private sendReply(from: string, request: Envelope, type: string, payload: Payload): void {
+    const envelope = this.envelope(from, this.outsideSeqs, request.reply_to!, type, payload, MAX_PRIORITY, false);
+    envelope.correlation_id = request.correlation_id;
+    this.route(envelope);
+  }
+
+  envelope(
+    source: string,
+    seqs: Map<string, number>,
+    target: string,
+    type: string,
+    payload: Payload,
+    priority: number,
+    requiresAck: boolean,
+  ): Envelope {
+    const seq = (seqs.get(target) ?? 0) + 1;
+    seqs.set(target, seq);
+    this.counters.sent++;
+    return {
+      message_id: this.nextId(),
+      source_elder: source,
+      target_elder: target,
+      message_type: type,
+      payload,
+      priority:
+        priority >= MIN_PRIORITY && priority <= MAX_PRIORITY ? priority | 0 : clampPriority(priority),
+      timestamp: Date.now(),
+      requires_ack: requiresAck,
+      seq,
+    };
+  }
+
+  /** Local cells first, then the transport; every failure is a dead letter. */
+  route(envelope: Envelope): void {
+    const target = envelope.target_elder;
+    if (isNodeAddress(target)) {
+      if (target === this.address) this.settle(envelope);
+      else if (this.transport) this.transport.send(envelope);
+      else this.deadLetter('unknown_target', envelope, `no route to node ${target.slice(1)}`);
+      return;
+    }
+    const cell = this.cells.get(target);
+    if (cell === undefined) {
+      if (this.transport) this.transport.send(envelope);
+      else this.undeliverable(envelope, 'unknown_target', `no actor at ${target}`);
+      return;
+    }
+    const type = envelope.message_type;
+    if (isReservedType(type)) {
+      this.undeliverable(envelope, 'forbidden', `${type} is a reserved event type; actors cannot be sent it`);
+      return;
+    }
+    if (this.authorize !== undefined) {
+      const refusal = this.authorize(envelope);
+      if (refusal !== undefined) {
+        this.logger.warn({ audit: true, envelope: summary(envelope), refusal }, 'message refused');
+        this.undeliverable(envelope, 'forbidden', refusal);
+        return;
+      }
+    }
+    cell.enqueue(envelope);
+  }
+
+  private settle(envelope: Envelope): void {
+    const id = envelope.correlation_id;
+    const ask = id === undefined ? undefined : this.pending.get(id);
+    if (ask === undefined) {
+      this.deadLetter('ask_timeout', envelope, `reply ${id ?? '(no correlation id)'} came after its ask ended`);
+      return;
+    }
+    this.pending.delete(id!);
+    clearTimeout(ask.timer);
+    if (envelope.message_type === ERROR_REPLY_TYPE) {
+      const p = envelope.payload;
+      ask.reject(new AskRejectedError(String(p.reason ?? 'error'), String(p.message ?? 'request refused')));
+    } else {
+      ask.resolve(envelope.payload);
+    }
+  }
+
+  // ---- TransportHost -----------------------------------------------------------------
+
+  receive(frame: unknown): void {
+    const result = validateEnvelope(frame);
+    if (!result.ok) {
+      this.malformed(result.reason, frame);
+      return;
+    }
+    this.route(result.envelope);
+  }
+
+  malformed(detail: string, frame?: unknown): void {
+    this.deadLetter('malformed', undefined, `malformed frame rejected: ${detail}`);
+    // If enough survived to know who asked, tell them instead of letting them time out.
+    if (frame !== null && typeof frame === 'object') {
+      const f = frame as Record<string, unknown>;
+      if (typeof f.reply_to === 'string' && typeof f.correlation_id === 'string') {
+        const request = { reply_to: f.reply_to, correlation_id: f.correlation_id } as Envelope;
+        this.sendReply(this.address, request, ERROR_REPLY_TYPE, { reason: 'malformed', message: detail });
+      }
+    }
+  }
+
+  undeliverable(envelope: Envelope, reason: DeadLetterReason, detail: string): void {
+    this.deadLetter(reason, envelope, detail);
+    if (envelope.reply_to && envelope.correlation_id && envelope.message_type !== ERROR_REPLY_TYPE) {
+      this.sendReply(this.address, envelope, ERROR_REPLY_TYPE, { reason, message: detail });
+    }
+  }
+
+  // ---- events --------------------------------------------------------------------
+
+  deadLetter(reason: DeadLetterReason, envelope: Envelope | undefined, detail: string, error?: Error): void {
+    this.counters.deadLetters++;
+    this.logger.warn({ deadLetter: reason, envelope: envelope && summary(envelope) }, detail);
+    if (this.listeners.size === 0) return;
+    this.publish({ type: 'dead_letter', node: this.nodeId, reason, detail, envelope, error, at: Date.now() });
+  }
+
+  lifecycle(
+    type: LifecycleType,
+    cell: ActorCell,
+    extra: Pick<LifecycleEvent, 'reason' | 'error' | 'restarts'> = {},
+  ): void {
+    const event: LifecycleEvent = {
+      type,
+      node: this.nodeId,
+      path: cell.path,
+      incarnation: cell.incarnation,
+      kind: cell.kind,
+      ...extra,
+      at: Date.now(),
+    };
+    const level = type === 'crashed' || type === 'escalated' ? 'error' : 'info';
+    const { error, at: _at, ...fields } = event;
+    this.logger[level]({ ...fields, err: error }, `${type} ${cell.path}#${cell.incarnation}`);
+    this.publish(event);
+  }
+
+  /** Lifecycle events and dead letters, as they happen. */
+  subscribe(listener: SystemEventListener): Subscription {
+    this.listeners.add(listener);
+    return { unsubscribe: () => this.listeners.delete(listener) };
+  }
+
+  private publish(event: SystemEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.logger.error({ err }, 'event listener threw; the runtime carries on');
+      }
+    }
+  }
+}
+
+function isReservedType(type: string): boolean {
+  const c = type.charCodeAt(0);
+  return (c === 120 && type.startsWith('xstate.')) || (c === 101 && type.startsWith('eldertree.'));
+}
+
+function clampPriority(priority: number): number {
+  if (!Number.isFinite(priority)) return DEFAULT_PRIORITY;
+  return Math.min(MAX_PRIORITY, Math.max(MIN_PRIORITY, Math.round(priority)));
+}
+
+function summary(envelope: Envelope): Record<string, unknown> {
+  return {
+    id: envelope.message_id,
+    from: envelope.source_elder,
+    to: envelope.target_elder,
+    type: envelope.message_type,
+  };
+}

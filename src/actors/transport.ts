@@ -1,0 +1,33 @@
+import type { Envelope } from './envelope.js';
+import type { DeadLetterReason } from './events.js';
+
+/**
+ * The seam between the actor system and the wire (DESIGN.md: swapping the transport is
+ * a constructor argument). actors/ and supervision/ only ever see this interface; the
+ * in-process and NATS implementations live in transport/.
+ */
+export interface Transport {
+  /** Called once by the node before any actor starts. */
+  start(host: TransportHost): Promise<void>;
+  /** This node now hosts an actor at `path`: other nodes may route to it. */
+  register(path: string): void;
+  unregister(path: string): void;
+  /**
+   * Sends an envelope whose target is not hosted here (an actor path, or a node
+   * address for replies). Must not throw: failures come back through
+   * `host.undeliverable`.
+   */
+  send(envelope: Envelope): void;
+  stop(): Promise<void>;
+}
+
+/** What a transport may call on the node it serves. */
+export interface TransportHost {
+  readonly nodeId: string;
+  /** An inbound frame, decoded or not: the node validates it and never throws. */
+  receive(frame: unknown): void;
+  /** A frame that did not even decode; `detail` says why. */
+  malformed(detail: string): void;
+  /** The transport could not deliver `envelope` (e.g. nobody hosts the target). */
+  undeliverable(envelope: Envelope, reason: DeadLetterReason, detail: string): void;
+}

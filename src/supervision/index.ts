@@ -1,0 +1,5 @@
+export * from './spec.js';
+export { RestartIntensity } from './intensity.js';
+export { supervisorMachine, type ChildInfo, type SupervisorInput, type SupervisorStatus } from './machine.js';
+export { StartError, Supervisor, type ChildExit } from './supervisor.js';
+export { Node, TreeSpecError, type NodeExit, type NodeOptions } from './node.js';

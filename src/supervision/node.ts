@@ -1,0 +1,124 @@
+import { EldertreeError } from '../actors/errors.js';
+import type { Subscription, SystemEventListener } from '../actors/events.js';
+import { ActorSystem, type AskOptions, type Payload, type SystemOptions, type TellOptions } from '../actors/system.js';
+import type { ChildInfo } from './machine.js';
+import { validateTree, type ChildSpec, type SupervisorSpec } from './spec.js';
+import { Supervisor, type SupervisionContext } from './supervisor.js';
+
+export interface NodeOptions extends SystemOptions {
+  tree: SupervisorSpec;
+}
+
+/** How a node ended: stopped on request, or its root supervisor gave up. */
+export type NodeExit = { status: 'stopped' } | { status: 'failed'; reason: string };
+
+/** A tree that cannot start; `problems` names each one with its path. */
+export class TreeSpecError extends EldertreeError {
+  override name = 'TreeSpecError';
+  constructor(readonly problems: string[]) {
+    super(`bad supervision tree:\n  ${problems.join('\n  ')}`);
+  }
+}
+
+/**
+ * One node: an actor system and the supervision tree it runs. Start it with
+ * `Node.start({ tree })`; `done` settles when it stops or its root fails.
+ */
+export class Node {
+  readonly system: ActorSystem;
+  readonly root: Supervisor;
+  /** Settles once, when the node has stopped (on request, or after a root failure). */
+  readonly done: Promise<NodeExit>;
+  private settle!: (exit: NodeExit) => void;
+  private stopping: Promise<NodeExit> | undefined;
+  private readonly supervisors = new Map<string, Supervisor>();
+
+  static async start(options: NodeOptions): Promise<Node> {
+    const problems = validateTree(options.tree);
+    if (problems.length > 0) throw new TreeSpecError(problems);
+    const system = new ActorSystem(options);
+    await system.start();
+    const node = new Node(system, options.tree);
+    try {
+      await node.root.start();
+    } catch (err) {
+      await node.shutdown({ status: 'failed', reason: (err as Error).message });
+      throw err;
+    }
+    return node;
+  }
+
+  private constructor(system: ActorSystem, tree: SupervisorSpec) {
+    this.system = system;
+    this.done = new Promise((resolve) => (this.settle = resolve));
+    const context: SupervisionContext = { system, supervisors: this.supervisors };
+    this.root = new Supervisor(context, tree, '');
+    this.root.onExit = (_sup, _incarnation, exit) => {
+      const reason = `root supervisor ${this.root.path} failed: ${'detail' in exit ? exit.detail : exit.reason}`;
+      this.system.logger.fatal({ path: this.root.path }, `${reason}; node ${system.nodeId} stops`);
+      void this.shutdown({ status: 'failed', reason });
+    };
+  }
+
+  get nodeId(): string {
+    return this.system.nodeId;
+  }
+
+  tell(target: string, type: string, payload?: Payload, options?: TellOptions): string {
+    return this.system.tell(target, type, payload, options);
+  }
+
+  ask<T extends Payload = Payload>(target: string, type: string, payload?: Payload, options?: AskOptions): Promise<T> {
+    return this.system.ask<T>(target, type, payload, options);
+  }
+
+  /** Lifecycle events and dead letters of this node. */
+  subscribe(listener: SystemEventListener): Subscription {
+    return this.system.subscribe(listener);
+  }
+
+  /** The supervisor at `path` (default the root). */
+  supervisor(path: string = this.root.path): Supervisor {
+    const sup = this.supervisors.get(path);
+    if (!sup) throw new EldertreeError(`no supervisor at ${path}`);
+    return sup;
+  }
+
+  whichChildren(path?: string): ChildInfo[] {
+    return this.supervisor(path).whichChildren();
+  }
+
+  startChild(supervisorPath: string, spec: ChildSpec): Promise<ChildInfo> {
+    return this.supervisor(supervisorPath).startChild(spec);
+  }
+
+  terminateChild(supervisorPath: string, id: string): Promise<void> {
+    return this.supervisor(supervisorPath).terminateChild(id);
+  }
+
+  restartChild(supervisorPath: string, id: string): Promise<ChildInfo> {
+    return this.supervisor(supervisorPath).restartChild(id);
+  }
+
+  deleteChild(supervisorPath: string, id: string): Promise<void> {
+    return this.supervisor(supervisorPath).deleteChild(id);
+  }
+
+  /** Stops the tree (children in reverse start order) and the transport. */
+  stop(): Promise<NodeExit> {
+    return this.shutdown({ status: 'stopped' });
+  }
+
+  private shutdown(exit: NodeExit): Promise<NodeExit> {
+    this.stopping ??= (async () => {
+      try {
+        await this.root.stop(true);
+      } finally {
+        await this.system.stop();
+        this.settle(exit);
+      }
+      return exit;
+    })();
+    return this.stopping;
+  }
+}

@@ -1,0 +1,178 @@
+import type { AnyStateMachine, InputFrom } from 'xstate';
+import type { Shutdown } from '../actors/cell.js';
+
+export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one';
+export type RestartType = 'permanent' | 'transient' | 'temporary';
+export type { Shutdown };
+
+/** Exponential restart delay: initial * factor^n, capped at max; n resets after a healthy run. */
+export interface Backoff {
+  /** ms before the first restart. */
+  initial: number;
+  /** ms cap. */
+  max: number;
+  /** default 2. */
+  factor?: number;
+  /** ms a child must run before its next crash counts from `initial` again; default max. */
+  resetAfter?: number;
+}
+
+interface CommonSpec {
+  /** Path token: letters, digits, `_` and `-`. */
+  id: string;
+  /** default permanent. */
+  restart?: RestartType;
+  /** ms, brutal_kill or infinity; default 5000 for workers, infinity for supervisors. */
+  shutdown?: Shutdown;
+  backoff?: Backoff;
+}
+
+export interface WorkerSpec<TMachine extends AnyStateMachine = AnyStateMachine> extends CommonSpec {
+  type?: 'worker';
+  machine: TMachine;
+  input?: InputFrom<TMachine>;
+}
+
+export interface SupervisorSpec extends CommonSpec {
+  type: 'supervisor';
+  /** default one_for_one. */
+  strategy?: Strategy;
+  /** Max restarts within `period` before the supervisor gives up; default 3. */
+  intensity?: number;
+  /** ms; default 5000. */
+  period?: number;
+  /** Started in this order, stopped in reverse. */
+  children: ChildSpec[];
+}
+
+export type ChildSpec = WorkerSpec | SupervisorSpec;
+
+export const DEFAULTS = {
+  strategy: 'one_for_one' as Strategy,
+  intensity: 3,
+  period: 5000,
+  restart: 'permanent' as RestartType,
+  workerShutdown: 5000 as Shutdown,
+  supervisorShutdown: 'infinity' as Shutdown,
+};
+
+/** A worker child: `worker('counter', counterMachine, { restart: 'transient' })`. */
+export function worker<TMachine extends AnyStateMachine>(
+  id: string,
+  machine: TMachine,
+  options: Omit<WorkerSpec<TMachine>, 'id' | 'machine' | 'type'> = {},
+): WorkerSpec<TMachine> {
+  return { ...options, type: 'worker', id, machine };
+}
+
+/** A supervisor: `supervisor('root', { strategy: 'one_for_all' }, [ ...children ])`. */
+export function supervisor(
+  id: string,
+  options: Omit<SupervisorSpec, 'id' | 'type' | 'children'>,
+  children: ChildSpec[],
+): SupervisorSpec {
+  return { ...options, type: 'supervisor', id, children };
+}
+
+export function isSupervisorSpec(spec: ChildSpec): spec is SupervisorSpec {
+  return spec.type === 'supervisor';
+}
+
+const ID = /^[A-Za-z0-9_-]+$/;
+const STRATEGIES: readonly string[] = ['one_for_one', 'one_for_all', 'rest_for_one'];
+const RESTARTS: readonly string[] = ['permanent', 'transient', 'temporary'];
+
+/**
+ * Every problem in a tree, each naming the path it is at. An empty list means the tree
+ * can start. Input is `unknown` because trees also come from files.
+ */
+export function validateTree(spec: unknown): string[] {
+  const problems: string[] = [];
+  if (!isObject(spec)) return ['the tree must be a supervisor spec object'];
+  if (spec.type !== 'supervisor') problems.push(`/${String(spec.id ?? '?')}: the root must have type "supervisor"`);
+  checkChild(spec, '', problems);
+  return problems;
+}
+
+function checkChild(spec: Record<string, unknown>, parent: string, problems: string[]): void {
+  const id = spec.id;
+  const path = `${parent}/${typeof id === 'string' ? id : '?'}`;
+  const say = (what: string) => problems.push(`${path}: ${what}`);
+  if (typeof id !== 'string' || !ID.test(id)) say(`id must match ${ID} (letters, digits, _ and -), got ${show(id)}`);
+  if (spec.restart !== undefined && !RESTARTS.includes(spec.restart as string)) {
+    say(`restart must be permanent, transient or temporary, got ${show(spec.restart)}`);
+  }
+  const shutdown = spec.shutdown;
+  if (
+    shutdown !== undefined &&
+    shutdown !== 'brutal_kill' &&
+    shutdown !== 'infinity' &&
+    !(typeof shutdown === 'number' && Number.isFinite(shutdown) && shutdown >= 0)
+  ) {
+    say(`shutdown must be ms >= 0, "brutal_kill" or "infinity", got ${show(shutdown)}`);
+  }
+  if (spec.backoff !== undefined) checkBackoff(spec.backoff, say);
+  if (spec.type === 'supervisor') {
+    if (spec.strategy !== undefined && !STRATEGIES.includes(spec.strategy as string)) {
+      say(`strategy must be one_for_one, one_for_all or rest_for_one, got ${show(spec.strategy)}`);
+    }
+    if (spec.intensity !== undefined && !(Number.isInteger(spec.intensity) && (spec.intensity as number) >= 0)) {
+      say(`intensity must be an integer >= 0, got ${show(spec.intensity)}`);
+    }
+    if (spec.period !== undefined && !(typeof spec.period === 'number' && spec.period > 0)) {
+      say(`period must be ms > 0, got ${show(spec.period)}`);
+    }
+    if (!Array.isArray(spec.children)) {
+      say('children must be a list');
+      return;
+    }
+    const seen = new Set<unknown>();
+    for (const child of spec.children as unknown[]) {
+      if (!isObject(child)) {
+        say(`every child must be a spec object, got ${show(child)}`);
+        continue;
+      }
+      if (seen.has(child.id)) say(`two children have the id ${show(child.id)}`);
+      seen.add(child.id);
+      checkChild(child, path, problems);
+    }
+  } else if (spec.type === undefined || spec.type === 'worker') {
+    if (!isMachine(spec.machine)) say('machine must be an XState machine (setup(...).createMachine(...))');
+  } else {
+    say(`type must be "worker" or "supervisor", got ${show(spec.type)}`);
+  }
+}
+
+function checkBackoff(backoff: unknown, say: (what: string) => void): void {
+  if (!isObject(backoff)) return void say('backoff must be { initial, max, factor?, resetAfter? }');
+  const { initial, max, factor, resetAfter } = backoff;
+  if (!(typeof initial === 'number' && initial >= 0)) say(`backoff.initial must be ms >= 0, got ${show(initial)}`);
+  if (!(typeof max === 'number' && max >= 0)) say(`backoff.max must be ms >= 0, got ${show(max)}`);
+  if (factor !== undefined && !(typeof factor === 'number' && factor >= 1)) say(`backoff.factor must be >= 1, got ${show(factor)}`);
+  if (resetAfter !== undefined && !(typeof resetAfter === 'number' && resetAfter >= 0)) {
+    say(`backoff.resetAfter must be ms >= 0, got ${show(resetAfter)}`);
+  }
+}
+
+function isMachine(value: unknown): value is AnyStateMachine {
+  return isObject(value) && typeof value.transition === 'function' && typeof value.getInitialSnapshot === 'function';
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'function') return 'a function';
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/** Restart delay for the n-th consecutive restart (n from 0). */
+export function backoffDelay(backoff: Backoff, n: number): number {
+  return Math.min(backoff.max, backoff.initial * Math.pow(backoff.factor ?? 2, n));
+}
