@@ -8,3 +8,4 @@ export * from './actors/index.js';
 export * from './supervision/index.js';
 export * from './transport/index.js';
 export { createLogger, silentLogger, type Logger, type LogLevel } from './log.js';
+export * from './machines/index.js';

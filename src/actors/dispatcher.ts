@@ -21,6 +21,11 @@ export class Dispatcher {
     private readonly sliceMs = 8,
   ) {}
 
+  /** Nothing scheduled: every running actor's mailbox is empty. */
+  get idle(): boolean {
+    return !this.pending;
+  }
+
   schedule(cell: Runnable): void {
     if (cell.scheduled) return;
     cell.scheduled = true;

@@ -327,7 +327,7 @@ export class ActorSystem implements TransportHost {
       at: Date.now(),
     };
     const level = type === 'crashed' || type === 'escalated' ? 'error' : 'info';
-    const { error, at: _at, ...fields } = event;
+    const { error, at: _at, node: _node, ...fields } = event;
     this.logger[level]({ ...fields, err: error }, `${type} ${cell.path}#${cell.incarnation}`);
     this.publish(event);
   }

@@ -7,6 +7,10 @@ import { Supervisor, type SupervisionContext } from './supervisor.js';
 
 export interface NodeOptions extends SystemOptions {
   tree: SupervisorSpec;
+  /** Monotonic ms for restart intensity; default performance.now. */
+  now?: () => number;
+  /** Subscribed before the tree starts, so it sees the first `started` events too. */
+  onEvent?: SystemEventListener;
 }
 
 /** How a node ended: stopped on request, or its root supervisor gave up. */
@@ -37,8 +41,9 @@ export class Node {
     const problems = validateTree(options.tree);
     if (problems.length > 0) throw new TreeSpecError(problems);
     const system = new ActorSystem(options);
+    if (options.onEvent) system.subscribe(options.onEvent);
     await system.start();
-    const node = new Node(system, options.tree);
+    const node = new Node(system, options.tree, options.now ?? (() => performance.now()));
     try {
       await node.root.start();
     } catch (err) {
@@ -48,10 +53,10 @@ export class Node {
     return node;
   }
 
-  private constructor(system: ActorSystem, tree: SupervisorSpec) {
+  private constructor(system: ActorSystem, tree: SupervisorSpec, now: () => number) {
     this.system = system;
     this.done = new Promise((resolve) => (this.settle = resolve));
-    const context: SupervisionContext = { system, supervisors: this.supervisors };
+    const context: SupervisionContext = { system, supervisors: this.supervisors, now };
     this.root = new Supervisor(context, tree, '');
     this.root.onExit = (_sup, _incarnation, exit) => {
       const reason = `root supervisor ${this.root.path} failed: ${'detail' in exit ? exit.detail : exit.reason}`;
@@ -82,6 +87,25 @@ export class Node {
     const sup = this.supervisors.get(path);
     if (!sup) throw new EldertreeError(`no supervisor at ${path}`);
     return sup;
+  }
+
+  /**
+   * Resolves once nothing is left to do: no supervisor operation queued, no delayed
+   * restart pending, no running actor with mail. For tests and orderly tooling.
+   */
+  async settled(timeoutMs = 10_000): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    while (performance.now() < deadline) {
+      await new Promise((resolve) => setImmediate(resolve));
+      const busy = [...this.supervisors.values()].filter((s) => s.busy);
+      if (busy.length > 0) {
+        // Wait on their queues instead of spinning; a pending backoff timer needs real time.
+        await Promise.race([Promise.all(busy.map((s) => s.whenIdle())), new Promise((r) => setTimeout(r, 5))]);
+        continue;
+      }
+      if (this.system.dispatcher.idle) return;
+    }
+    throw new EldertreeError(`node ${this.nodeId} did not settle within ${timeoutMs} ms`);
   }
 
   whichChildren(path?: string): ChildInfo[] {

@@ -32,6 +32,8 @@ export class StartError extends EldertreeError {
 export interface SupervisionContext {
   system: ActorSystem;
   supervisors: Map<string, Supervisor>;
+  /** Monotonic ms for restart intensity (OTP uses erlang:monotonic_time). */
+  now: () => number;
 }
 
 interface Child {
@@ -66,6 +68,7 @@ export class Supervisor {
   private readonly intensity: RestartIntensity;
   private readonly timers = new Set<NodeJS.Timeout>();
   private queue: Promise<unknown> = Promise.resolve();
+  private pendingOps = 0;
   private readonly system: ActorSystem;
 
   constructor(
@@ -78,7 +81,7 @@ export class Supervisor {
     this.strategy = spec.strategy ?? DEFAULTS.strategy;
     const intensity = spec.intensity ?? DEFAULTS.intensity;
     const period = spec.period ?? DEFAULTS.period;
-    this.intensity = new RestartIntensity(intensity, period);
+    this.intensity = new RestartIntensity(intensity, period, context.now);
     this.cell = this.system.createCell(
       this.path,
       {
@@ -163,9 +166,20 @@ export class Supervisor {
   // ---- start / stop ------------------------------------------------------------------
 
   private run<T>(op: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(op);
+    this.pendingOps++;
+    const next = this.queue.then(op).finally(() => this.pendingOps--);
     this.queue = next.catch(() => undefined);
     return next;
+  }
+
+  /** Resolves when the operations queued so far are done. */
+  whenIdle(): Promise<void> {
+    return this.queue.then(() => undefined);
+  }
+
+  /** True while an operation (start, stop, a restart) is queued or running, or a delayed restart waits. */
+  get busy(): boolean {
+    return this.pendingOps > 0 || this.timers.size > 0;
   }
 
   private async doStart(): Promise<void> {

@@ -1,0 +1,94 @@
+/**
+ * Local tell throughput, actor -> actor. The same counter machine on both sides
+ * (1 state + assign, plus a check that calls `done` at the N-th inc):
+ *   raw:       actor.send({ type: 'inc' }) N times.
+ *   eldertree: the bench tells a `pinger` worker `burst`s; each makes it tell the
+ *              `counter` worker 1000 `inc`s from inside an XState action.
+ * Result: { rate } in messages/s, timed from the first send to the N-th inc.
+ */
+import { Node, runtimeOf, supervisor, worker } from 'eldertree';
+import { assign, createActor, setup } from 'xstate';
+import { caseArgs, gc, intArg, report } from './lib.js';
+
+const BURST = 1000;
+const args = caseArgs();
+const n = Math.ceil(intArg(args, 'n') / BURST) * BURST;
+// Bursts in flight at once (0 = all at once). A bound keeps the counter's mailbox
+// small, so we time message passing rather than GC of a million queued envelopes.
+const window = Number(args.window ?? 0) || n / BURST;
+
+interface Input {
+  n: number;
+  /** Called at every BURST-th inc (cheap: once per 1000 messages). */
+  progress: (count: number) => void;
+}
+
+const counter = setup({
+  types: { context: {} as Input & { count: number }, input: {} as Input, events: {} as { type: 'inc' } },
+}).createMachine({
+  context: ({ input }) => ({ ...input, count: 0 }),
+  initial: 'on',
+  states: {
+    on: {
+      on: {
+        inc: {
+          actions: [
+            assign({ count: ({ context }) => context.count + 1 }),
+            ({ context }) => {
+              if (context.count % BURST === 0) context.progress(context.count);
+            },
+          ],
+        },
+      },
+    },
+  },
+});
+
+const pinger = setup({ types: { events: {} as { type: 'burst' } } }).createMachine({
+  initial: 'on',
+  states: {
+    on: {
+      on: {
+        burst: {
+          actions: ({ system }) => {
+            const runtime = runtimeOf(system);
+            for (let i = 0; i < BURST; i++) runtime.tell('/bench/counter', 'inc');
+          },
+        },
+      },
+    },
+  },
+});
+
+let t0 = 0;
+const finished = new Promise<number>((resolve) => {
+  let sent = 0;
+  let node: Node | undefined;
+  const burst = () => {
+    sent++;
+    node!.tell('/bench/pinger', 'burst');
+  };
+  const progress = (count: number) => {
+    if (count === n) resolve(performance.now() - t0);
+    else if (node && sent < n / BURST) burst();
+  };
+
+  if (args.side === 'raw') {
+    const actor = createActor(counter, { input: { n, progress } }).start();
+    gc();
+    t0 = performance.now();
+    for (let i = 0; i < n; i++) actor.send({ type: 'inc' });
+    return;
+  }
+  void Node.start({
+    tree: supervisor('bench', {}, [worker('pinger', pinger), worker('counter', counter, { input: { n, progress } })]),
+  }).then((started) => {
+    node = started;
+    gc();
+    t0 = performance.now();
+    for (let i = 0; i < window; i++) burst();
+  });
+});
+
+const ms = await finished;
+report({ rate: (n / ms) * 1000, ms });

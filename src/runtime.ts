@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+/** `node dist/runtime.js`: flags -> config -> Node -> run until a signal or root failure. */
+import { readFileSync } from 'node:fs';
+import { parseRuntimeArgs, USAGE, UsageError, type RuntimeConfig } from './config.js';
+import { createLogger } from './log.js';
+import { demoTree } from './machines/demo-tree.js';
+import { loadTreeFile, TreeFileError } from './machines/tree-file.js';
+import { Node, TreeSpecError } from './supervision/node.js';
+import type { SupervisorSpec } from './supervision/spec.js';
+
+const EXIT_OK = 0;
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+
+async function main(argv: string[]): Promise<number> {
+  let config: RuntimeConfig;
+  let tree: SupervisorSpec;
+  try {
+    config = parseRuntimeArgs(argv);
+    if (config.help) return print(USAGE, EXIT_OK);
+    if (config.version) return print(version(), EXIT_OK);
+    tree = config.tree ? await loadTreeFile(config.tree) : demoTree({ crashes: config.demoCrashes });
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof TreeFileError) {
+      return fail(`${err.message}\nRun 'node dist/runtime.js --help' for usage.`, EXIT_USAGE);
+    }
+    throw err;
+  }
+
+  const logger = createLogger({ level: config.logLevel, base: { node: config.node } });
+  let node: Node;
+  try {
+    node = await Node.start({ tree, nodeId: config.node, logger, askTimeout: config.askTimeout });
+  } catch (err) {
+    if (err instanceof TreeSpecError) return fail(err.message, EXIT_USAGE);
+    logger.fatal({ err }, `the tree could not start: ${(err as Error).message}`);
+    return EXIT_FAILED;
+  }
+  logger.info({ root: node.root.path }, `node ${config.node} running on the embedded transport`);
+
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (++signals > 1) {
+      logger.warn(`${signal} again: exiting without waiting for the shutdown to finish`);
+      process.exit(EXIT_FAILED);
+    }
+    logger.info(`${signal}: stopping children in reverse start order`);
+    void node.stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const exit = await node.done;
+  if (exit.status === 'failed') {
+    logger.fatal(`node ${config.node} exits: ${exit.reason}`);
+    return EXIT_FAILED;
+  }
+  logger.info(`node ${config.node} stopped`);
+  return EXIT_OK;
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return `eldertree ${pkg.version}`;
+}
+
+function print(text: string, code: number): number {
+  process.stdout.write(text + '\n');
+  return code;
+}
+
+function fail(message: string, code: number): number {
+  process.stderr.write(`eldertree: ${message}\n`);
+  return code;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`eldertree: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exitCode = EXIT_FAILED;
+  },
+);

@@ -1,0 +1,221 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { assign, setup } from 'xstate';
+import {
+  AskRejectedError,
+  AskTimeoutError,
+  Node,
+  reply,
+  runtimeOf,
+  supervisor,
+  tell,
+  worker,
+} from '../src/index.js';
+import { startNode, testMachine } from './helpers.js';
+
+let node: Node | undefined;
+afterEach(async () => {
+  await node?.stop();
+  node = undefined;
+});
+
+/** Records every `note` it gets with the sender, in processing order. */
+const logMachine = setup({
+  types: { context: {} as { log: string[] }, events: {} as { type: 'note'; n: number } | { type: 'read' } },
+}).createMachine({
+  context: { log: [] },
+  on: {
+    note: {
+      actions: assign({
+        log: ({ context, event, system }) => [...context.log, `${runtimeOf(system).current!.source_elder}:${event.n}`],
+      }),
+    },
+    read: { actions: reply(({ context }) => ({ log: context.log })) },
+  },
+});
+
+describe('tell and ask', () => {
+  it('delivers the envelope fields as an XState event and replies to ask', async () => {
+    const echo = setup({}).createMachine({
+      on: {
+        'sage.knowledge.query': {
+          actions: reply(({ event, system }) => {
+            const env = runtimeOf(system).current!;
+            return { got: event, type: env.message_type, from: env.source_elder, priority: env.priority, seq: env.seq };
+          }),
+        },
+      },
+    });
+    const started = await startNode(supervisor('app', {}, [worker('echo', echo)]));
+    node = started.node;
+    const answer = await node.ask('/app/echo', 'sage.knowledge.query', { q: 'why' }, { priority: 7 });
+    expect(answer).toEqual({
+      got: { q: 'why', type: 'sage.knowledge.query' },
+      type: 'sage.knowledge.query',
+      from: `@${node.nodeId}`,
+      priority: 7,
+      seq: 1,
+    });
+  });
+
+  it('rejects an ask with AskTimeoutError when nobody replies, and records it', async () => {
+    const started = await startNode(supervisor('app', {}, [worker('w', testMachine)]));
+    node = started.node;
+    const t0 = performance.now();
+    const err = await node.ask('/app/w', 'inc', {}, { timeout: 50 }).catch((e: unknown) => e);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(49);
+    expect(err).toBeInstanceOf(AskTimeoutError);
+    expect((err as Error).message).toBe('ask inc to /app/w timed out after 50 ms');
+    expect(started.rec.deadLetters().map((d) => d.reason)).toEqual(['ask_timeout']);
+  });
+
+  it('per-pair FIFO within a priority; higher priority first', async () => {
+    const started = await startNode(supervisor('app', {}, [worker('log', logMachine)]));
+    node = started.node;
+    // Queue them all in one tick so the mailbox, not arrival time, decides the order.
+    for (let n = 1; n <= 5; n++) node.tell('/app/log', 'note', { n }, { from: '/a' });
+    node.tell('/app/log', 'note', { n: 100 }, { from: '/b', priority: 9 });
+    for (let n = 6; n <= 8; n++) node.tell('/app/log', 'note', { n }, { from: '/a' });
+    node.tell('/app/log', 'note', { n: 0 }, { from: '/b', priority: 0 });
+    const { log } = await node.ask('/app/log', 'read', {}, { priority: 0 });
+    expect(log).toEqual(['/b:100', ...[1, 2, 3, 4, 5, 6, 7, 8].map((n) => `/a:${n}`), '/b:0']);
+  });
+
+  it('actors tell each other from actions with tell() and runtimeOf()', async () => {
+    const relay = setup({}).createMachine({
+      on: {
+        forward: {
+          actions: [
+            tell('/app/counter', 'inc'),
+            ({ system }) => runtimeOf(system).tell('/app/counter', 'inc'),
+          ],
+        },
+      },
+    });
+    const started = await startNode(supervisor('app', {}, [worker('counter', testMachine), worker('relay', relay)]));
+    node = started.node;
+    node.tell('/app/relay', 'forward');
+    node.tell('/app/relay', 'forward');
+    await node.settled();
+    expect(await node.ask('/app/counter', 'get')).toEqual({ count: 4 });
+  });
+});
+
+describe('dead letters', () => {
+  it('records unhandled events with the state, unknown targets, reserved types and tells to nobody', async () => {
+    const started = await startNode(supervisor('app', {}, [worker('w', testMachine)]));
+    node = started.node;
+    node.tell('/app/w', 'fly');
+    node.tell('/app/nobody', 'inc');
+    node.tell('/app/w', 'xstate.stop');
+    node.tell('/app/w', 'eldertree.shutdown');
+    await node.settled();
+    expect(started.rec.deadLetters().map((d) => [d.reason, d.detail])).toEqual([
+      ['unknown_target', 'no actor at /app/nobody'],
+      ['forbidden', 'xstate.stop is a reserved event type; actors cannot be sent it'],
+      ['forbidden', 'eldertree.shutdown is a reserved event type; actors cannot be sent it'],
+      ['unhandled', '/app/w in state "up" does not handle fly'],
+    ]);
+    // The actor is untouched by all of it.
+    expect(await node.ask('/app/w', 'ping')).toEqual({ pong: true });
+  });
+
+  it('a reply-only transition is handled, not a dead letter', async () => {
+    const started = await startNode(supervisor('app', {}, [worker('w', testMachine)]));
+    node = started.node;
+    await node.ask('/app/w', 'ping');
+    expect(started.rec.deadLetters()).toEqual([]);
+  });
+
+  it('reply() to a tell has nobody to answer: no_reply_target', async () => {
+    const started = await startNode(supervisor('app', {}, [worker('w', testMachine)]));
+    node = started.node;
+    node.tell('/app/w', 'ping');
+    await node.settled();
+    expect(started.rec.deadLetters().map((d) => d.reason)).toEqual(['no_reply_target']);
+  });
+
+  it('the authorize hook refuses before delivery: forbidden, audit line, error to the asker', async () => {
+    const started = await startNode(supervisor('app', {}, [worker('w', testMachine)]), {
+      authorize: (env) => (env.message_type === 'inc' && env.source_elder === '/servant' ? 'servants may not inc' : undefined),
+    });
+    node = started.node;
+    const err = await node.ask('/app/w', 'inc', {}, { from: '/servant' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AskRejectedError);
+    expect((err as AskRejectedError).reason).toBe('forbidden');
+    node.tell('/app/w', 'inc', {}, { from: '/elder' });
+    expect(await node.ask('/app/w', 'get')).toEqual({ count: 1 });
+    expect(started.rec.deadLetters().map((d) => [d.reason, d.detail])).toEqual([['forbidden', 'servants may not inc']]);
+  });
+});
+
+describe('messages around a crash', () => {
+  it('the crashing message is a dead letter with the error; the rest go to the new incarnation', async () => {
+    const started = await startNode(supervisor('app', {}, [worker('w', testMachine)]));
+    node = started.node;
+    node.tell('/app/w', 'inc');
+    node.tell('/app/w', 'crash');
+    for (let i = 0; i < 3; i++) node.tell('/app/w', 'inc');
+    const after = await node.ask('/app/w', 'get');
+    expect(after).toEqual({ count: 3 }); // the first inc died with incarnation 1
+    const [crashed] = started.rec.deadLetters();
+    expect(crashed).toMatchObject({ reason: 'crashed', detail: 'crash made /app/w crash: crash requested' });
+    expect(crashed!.error?.message).toBe('crash requested');
+    expect(started.rec.lifecycle((e) => e.path === '/app/w')).toEqual([
+      'started /app/w#1',
+      'crashed /app/w#1',
+      'restarted /app/w#2',
+    ]);
+  });
+
+  it('a thrown error in a delayed transition is caught too: the process survives', async () => {
+    const timeBomb = setup({}).createMachine({
+      initial: 'ticking',
+      states: {
+        ticking: {
+          after: {
+            5: {
+              actions: () => {
+                throw new Error('boom later');
+              },
+            },
+          },
+        },
+      },
+    });
+    const started = await startNode(
+      supervisor('app', { intensity: 100 }, [worker('bomb', timeBomb, { restart: 'transient' })]),
+    );
+    node = started.node;
+    await new Promise((r) => setTimeout(r, 30));
+    const crashes = started.rec.lifecycle((e) => e.type === 'crashed');
+    expect(crashes.length).toBeGreaterThanOrEqual(2);
+    expect(crashes[0]).toBe('crashed /app/bomb#1');
+  });
+
+  it('a stopped actor turns new mail and waiting mail into dead letters', async () => {
+    const started = await startNode(supervisor('app', {}, [worker('w', testMachine, { restart: 'transient' })]));
+    node = started.node;
+    node.tell('/app/w', 'finish'); // normal exit: a transient child is not restarted
+    node.tell('/app/w', 'inc'); // waits in the mailbox, then is flushed when the supervisor decides
+    await node.settled();
+    node.tell('/app/w', 'inc');
+    await node.settled();
+    expect(started.rec.deadLetters().map((d) => [d.reason, d.detail])).toEqual([
+      ['stopped', '/app/w was stopped before processing it'],
+      ['stopped', '/app/w is stopped'],
+    ]);
+  });
+});
+
+describe('requires_ack', () => {
+  it('processes a redelivered acked message once (dedup by message_id)', async () => {
+    const started = await startNode(supervisor('app', {}, [worker('w', testMachine)]));
+    node = started.node;
+    const env = node.system.envelope('/x', new Map(), '/app/w', 'inc', {}, 5, true);
+    node.system.receive(env);
+    node.system.receive({ ...env }); // the network duplicated it
+    node.system.receive({ ...env, message_id: env.message_id + 'b', seq: 2 });
+    expect(await node.ask('/app/w', 'get')).toEqual({ count: 2 });
+    expect(node.system.counters.duplicates).toBe(1);
+  });
+});
