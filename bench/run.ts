@@ -94,7 +94,7 @@ const CASES: Case[] = [
     name: 'heap',
     sides: { raw: ['--side', 'raw'], eldertree: ['--side', 'eldertree'] },
     rows: (m) => [
-      ratioRow(`heap per idle actor, bytes (${k(n.heap)} alive)`, m('eldertree', 'bytes'), m('raw', 'bytes'), Math.round, 1.5, false),
+      ratioRow(`heap per idle actor, bytes (${k(n.heap)} alive)`, m('eldertree', 'bytes'), m('raw', 'bytes'), (x) => String(Math.round(x)), 1.5, false),
     ],
   },
   {
@@ -119,7 +119,7 @@ for (const c of CASES) {
   if (filter.length && !filter.includes(c.name)) continue;
   const caseArgs = [
     ...(c.name === 'tell' ? ['--n', String(n.tell)] : []),
-    ...(c.name === 'restart' ? ['--samples', String(n.restart), '--warmup', String(n.restart / 5)] : []),
+    ...(c.name === 'restart' ? ['--samples', String(n.restart), '--warmup', '2000'] : []),
     ...(c.name === 'heap' || c.name === 'spawn' ? ['--n', String(n[c.name])] : []),
   ];
   const labels = Object.keys(c.sides);

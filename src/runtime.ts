@@ -28,7 +28,21 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const logger = createLogger({ level: config.logLevel, base: { node: config.node } });
-  let node: Node;
+  // Handlers go in before anything starts: a signal during startup must not kill the
+  // process with the tree half up, and one right after "running" must be caught.
+  let node: Node | undefined;
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (++signals > 1) {
+      logger.warn(`${signal} again: exiting without waiting for the shutdown to finish`);
+      process.exit(EXIT_FAILED);
+    }
+    logger.info(`${signal}: stopping children in reverse start order`);
+    void node?.stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
   try {
     node = await Node.start({ tree, nodeId: config.node, logger, askTimeout: config.askTimeout });
   } catch (err) {
@@ -37,20 +51,12 @@ async function main(argv: string[]): Promise<number> {
     return EXIT_FAILED;
   }
   logger.info({ root: node.root.path }, `node ${config.node} running on the embedded transport`);
+  if (signals > 0) void node.stop();
 
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (++signals > 1) {
-      logger.warn(`${signal} again: exiting without waiting for the shutdown to finish`);
-      process.exit(EXIT_FAILED);
-    }
-    logger.info(`${signal}: stopping children in reverse start order`);
-    void node.stop();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-
+  // An idle tree has no timers or sockets; a node still lives until it is told to stop.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
   const exit = await node.done;
+  clearInterval(keepAlive);
   if (exit.status === 'failed') {
     logger.fatal(`node ${config.node} exits: ${exit.reason}`);
     return EXIT_FAILED;

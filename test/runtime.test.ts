@@ -1,0 +1,116 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+// These run the built runtime (npm test builds first): the real `node dist/runtime.js`.
+const root = fileURLToPath(new URL('..', import.meta.url));
+const runtime = fileURLToPath(new URL('../dist/runtime.js', import.meta.url));
+const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  lines: Record<string, unknown>[];
+}
+
+function start(args: string[], until?: (stdout: string) => boolean, signal?: NodeJS.Signals): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [runtime, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let signalled = false;
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`runtime did not finish: ${stdout}\n${stderr}`));
+    }, 15_000);
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d;
+      if (!signalled && until?.(stdout) && signal) {
+        signalled = true;
+        child.kill(signal);
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      const lines = stdout
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      resolve({ code, stdout, stderr, lines });
+    });
+  });
+}
+
+describe('node dist/runtime.js', () => {
+  it('--help lists every flag', async () => {
+    const run = await start(['--help']);
+    expect(run.code).toBe(0);
+    for (const flag of ['--tree', '--node', '--log-level', '--ask-timeout', '--no-demo-crashes', '--help', '--version']) {
+      expect(run.stdout).toContain(flag);
+    }
+  });
+
+  it.each([
+    [['--frobnicate'], "Unknown option '--frobnicate'"],
+    [['--log-level', 'loud'], '--log-level must be one of fatal, error, warn, info, debug, trace, silent; got "loud"'],
+    [['--node', 'a.b'], '--node must be letters, digits, _ and -'],
+    [['--ask-timeout=0'], '--ask-timeout must be a whole number of ms > 0; got "0"'],
+    [['--ask-timeout', 'soon'], '--ask-timeout must be a whole number of ms > 0; got "soon"'],
+    [['a.json', 'b.json'], 'expected at most one tree file, got: a.json b.json'],
+    [['tree.yaml'], 'a tree file must be .json, .js or .mjs, not ".yaml"'],
+    [['missing.json'], 'missing.json: cannot read: ENOENT'],
+  ])('bad flags %j: exit 2 naming the problem, no stack trace', async (args, message) => {
+    const run = await start(args);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(message);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('a bad tree file: exit 2 naming every problem with its path', async () => {
+    const run = await start([fixture('bad-tree.json')]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('/app: strategy must be one_for_one, one_for_all or rest_for_one, got "sideways"');
+    expect(run.stderr).toContain('/app/x: shutdown must be ms >= 0, "brutal_kill" or "infinity", got -5');
+  });
+
+  it('runs a tree and stops it on SIGTERM: children in reverse start order, exit 0', async () => {
+    const run = await start(
+      [fixture('ordered-tree.json'), '--node', 'n1'],
+      (out) => out.includes('running on the embedded transport'),
+      'SIGTERM',
+    );
+    expect(run.code).toBe(0);
+    const by = (type: string) => run.lines.filter((l) => l.type === type).map((l) => l.path);
+    expect(by('started')).toEqual(['/app', '/app/first', '/app/group', '/app/group/second', '/app/third']);
+    expect(by('stopped')).toEqual(['/app/third', '/app/group/second', '/app/group', '/app/first', '/app']);
+    expect(run.lines.every((l) => l.node === 'n1')).toBe(true);
+    expect(run.lines.at(-1)).toMatchObject({ msg: 'node n1 stopped' });
+  });
+
+  it('the demo tree starts with no arguments and stops on SIGINT with exit 0', async () => {
+    const run = await start([], (out) => out.includes('running on the embedded transport'), 'SIGINT');
+    expect(run.code).toBe(0);
+    expect(run.lines.filter((l) => l.type === 'started').map((l) => l.path)).toContain('/demo/counter');
+  });
+
+  it('a failing root exits non-zero with a clear fatal line', async () => {
+    const run = await start([fixture('escalating-tree.mjs')]);
+    expect(run.code).toBe(1);
+    const fatal = run.lines.filter((l) => l.level === 60).map((l) => l.msg);
+    expect(fatal).toContain('node ' + String(run.lines[0]!.node) + ' exits: root supervisor /fragile failed: reached_max_restart_intensity');
+    expect(run.lines.filter((l) => l.type === 'crashed')).toHaveLength(3);
+    expect(run.lines.find((l) => l.type === 'escalated')).toMatchObject({
+      path: '/fragile',
+      reason: 'reached max restart intensity: more than 2 restarts in 10000 ms',
+    });
+  });
+
+  it("the package imports as 'eldertree' with types (exports map)", async () => {
+    const mod = await import('eldertree');
+    for (const name of ['Node', 'supervisor', 'worker', 'reply', 'tell', 'runtimeOf', 'LocalTransport', 'validateTree']) {
+      expect(mod).toHaveProperty(name);
+    }
+  });
+});
