@@ -219,3 +219,36 @@ describe('requires_ack', () => {
     expect(node.system.counters.duplicates).toBe(1);
   });
 });
+
+describe('asking from inside a machine', () => {
+  it('an invoked promise actor asks another actor; the answer comes back as done data', async () => {
+    const { fromPromise } = await import('xstate');
+    const asker = setup({
+      actors: {
+        askCount: fromPromise(({ system }) => runtimeOf(system).ask<{ count: number }>('/app/counter', 'get')),
+      },
+      types: { context: {} as { seen: number } },
+    }).createMachine({
+      context: { seen: -1 },
+      initial: 'idle',
+      states: {
+        idle: { on: { check: 'asking' } },
+        asking: {
+          invoke: {
+            src: 'askCount',
+            onDone: { target: 'idle', actions: assign({ seen: ({ event }) => event.output.count }) },
+          },
+        },
+      },
+      on: { read: { actions: reply(({ context }) => ({ seen: context.seen })) } },
+    });
+    const started = await startNode(supervisor('app', {}, [worker('counter', testMachine), worker('asker', asker)]));
+    node = started.node;
+    node.tell('/app/counter', 'inc');
+    node.tell('/app/counter', 'inc');
+    node.tell('/app/asker', 'check');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await node.ask('/app/asker', 'read')).toEqual({ seen: 2 });
+    expect(started.rec.deadLetters()).toEqual([]);
+  });
+});
