@@ -136,6 +136,8 @@ export class ActorCell implements Runnable {
     const before = actor.getSnapshot();
     this.current = envelope;
     actor.send(event);
+    // ended() clears `current` when this message crashed the actor: it is a dead letter.
+    if (this.current !== envelope) return;
     this.current = undefined;
     this.processed++;
     // Same snapshot object means no transition was taken, unless the transition only
@@ -146,6 +148,8 @@ export class ActorCell implements Runnable {
         envelope,
         `${this.path} in state ${JSON.stringify(before.value)} does not handle ${envelope.message_type}`,
       );
+    } else if (envelope.requires_ack) {
+      this.system.settledAck(envelope);
     }
   }
 
@@ -161,6 +165,7 @@ export class ActorCell implements Runnable {
     if (exit.reason === 'error') {
       this.system.lifecycle('crashed', this, { reason: exit.error.message, error: exit.error });
       const culprit = this.current;
+      this.current = undefined;
       if (culprit) {
         this.system.deadLetter(
           'crashed',

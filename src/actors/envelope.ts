@@ -19,6 +19,18 @@ export interface Envelope {
   seq: number;
   reply_to?: string;
   correlation_id?: string;
+  /**
+   * Acked messages only: the sender's lowest unacknowledged seq for this pair when the
+   * frame was (re)sent. A receiver that has no state for the pair (it restarted, or a
+   * standby took over) starts its in-order delivery there.
+   */
+  ack_base?: number;
+}
+
+/** The stream an envelope is ordered in: acked and plain messages count seq apart. */
+export function pairKey(envelope: Envelope): string {
+  const epoch = envelope.message_id.slice(0, envelope.message_id.lastIndexOf('-'));
+  return envelope.source_elder + '\u0000' + envelope.target_elder + '\u0000' + epoch;
 }
 
 export const MIN_PRIORITY = 0;
@@ -48,7 +60,7 @@ export function createIdGenerator(prefix?: string): () => string {
   const base =
     prefix ?? Math.random().toString(36).slice(2, 10) + Date.now().toString(36).slice(-4);
   let counter = 0;
-  return () => base + '.' + (++counter).toString(36);
+  return () => base + '-' + (++counter).toString(36);
 }
 
 export type Validation = { ok: true; envelope: Envelope } | { ok: false; reason: string };
@@ -89,6 +101,10 @@ export function validateEnvelope(value: unknown): Validation {
     if (f !== undefined && f !== null && typeof f !== 'string') {
       return { ok: false, reason: fieldReason(field, 'a string when present', f) };
     }
+  }
+  const base = v.ack_base;
+  if (base !== undefined && base !== null && !(Number.isInteger(base) && (base as number) >= 0)) {
+    return { ok: false, reason: fieldReason('ack_base', 'a non-negative integer when present', base) };
   }
   return { ok: true, envelope: v as unknown as Envelope };
 }

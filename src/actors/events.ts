@@ -9,7 +9,8 @@ export type DeadLetterReason =
   | 'ask_timeout' // nobody replied in time
   | 'malformed' // a frame that does not decode or validate
   | 'forbidden' // the sender's role may not send this type
-  | 'no_reply_target'; // reply() outside of an ask
+  | 'no_reply_target' // reply() outside of an ask
+  | 'undelivered'; // an acked message was never acknowledged within the give-up time
 
 export type LifecycleType = 'started' | 'crashed' | 'exited' | 'restarted' | 'stopped' | 'escalated';
 

@@ -60,6 +60,7 @@ interface PendingAsk {
 }
 
 const EMPTY: Payload = Object.freeze({}) as Payload;
+const ACKED = '\u0001';
 
 /**
  * One node's actors: the registry of cells by path, routing (local cells first, the
@@ -208,8 +209,11 @@ export class ActorSystem implements TransportHost {
     priority: number,
     requiresAck: boolean,
   ): Envelope {
-    const seq = (seqs.get(target) ?? 0) + 1;
-    seqs.set(target, seq);
+    // Acked messages are retried and reordered by seq on the wire: they count apart, so a
+    // lost plain tell never leaves a gap that an acked stream would wait for.
+    const key = requiresAck ? ACKED + target : target;
+    const seq = (seqs.get(key) ?? 0) + 1;
+    seqs.set(key, seq);
     this.counters.sent++;
     return {
       message_id: this.nextId(),
@@ -305,8 +309,14 @@ export class ActorSystem implements TransportHost {
 
   // ---- events --------------------------------------------------------------------
 
+  /** An acked envelope met its fate (processed or dead letter): let the transport ack it. */
+  settledAck(envelope: Envelope): void {
+    this.transport?.settled?.(envelope);
+  }
+
   deadLetter(reason: DeadLetterReason, envelope: Envelope | undefined, detail: string, error?: Error): void {
     this.counters.deadLetters++;
+    if (envelope?.requires_ack) this.settledAck(envelope);
     this.logger.warn({ deadLetter: reason, envelope: envelope && summary(envelope) }, detail);
     if (this.listeners.size === 0) return;
     this.publish({ type: 'dead_letter', node: this.nodeId, reason, detail, envelope, error, at: Date.now() });

@@ -18,6 +18,11 @@ export interface Transport {
    * `host.undeliverable`.
    */
   send(envelope: Envelope): void;
+  /**
+   * An acked envelope that came in through this transport has met its fate here
+   * (processed, or recorded as a dead letter): the transport may acknowledge it now.
+   */
+  settled?(envelope: Envelope): void;
   stop(): Promise<void>;
 }
 
@@ -27,7 +32,7 @@ export interface TransportHost {
   /** An inbound frame, decoded or not: the node validates it and never throws. */
   receive(frame: unknown): void;
   /** A frame that did not even decode; `detail` says why. */
-  malformed(detail: string): void;
+  malformed(detail: string, frame?: unknown): void;
   /** The transport could not deliver `envelope` (e.g. nobody hosts the target). */
   undeliverable(envelope: Envelope, reason: DeadLetterReason, detail: string): void;
 }

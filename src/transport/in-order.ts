@@ -1,0 +1,58 @@
+import { pairKey, type Envelope } from '../actors/envelope.js';
+
+interface PairState {
+  expected: number;
+  /** Frames that came ahead of a gap, by seq, with where to send their ack. */
+  ahead: Map<number, { envelope: Envelope; ackTo: string }>;
+  lastUsed: number;
+}
+
+export type Arrival =
+  /** Deliver these, in this order (the frame, and any it unblocked). */
+  | { kind: 'deliver'; frames: { envelope: Envelope; ackTo: string }[] }
+  /** Seen and settled before: acknowledge again (our earlier ack may have been lost). */
+  | { kind: 'duplicate' }
+  /** Held until the gap before it is filled by a resend. */
+  | { kind: 'held' };
+
+/**
+ * The receiver's half of exactly-once, in-order delivery for acked messages: per
+ * sender-receiver pair (and sender process), frames are released strictly in seq
+ * order; earlier seqs are duplicates; later ones wait for the gap to be resent. A
+ * pair seen for the first time starts at the frame's `ack_base`, and a rising
+ * `ack_base` skips what the sender no longer waits for.
+ */
+export class InOrder {
+  private readonly pairs = new Map<string, PairState>();
+
+  arrive(envelope: Envelope, ackTo: string): Arrival {
+    const key = pairKey(envelope);
+    const base = envelope.ack_base ?? envelope.seq;
+    let state = this.pairs.get(key);
+    if (!state) this.pairs.set(key, (state = { expected: base, ahead: new Map(), lastUsed: 0 }));
+    state.lastUsed = performance.now();
+    if (base > state.expected) {
+      state.expected = base;
+      for (const seq of state.ahead.keys()) if (seq < base) state.ahead.delete(seq);
+    }
+    if (envelope.seq < state.expected) return { kind: 'duplicate' };
+    if (envelope.seq > state.expected) {
+      if (!state.ahead.has(envelope.seq)) state.ahead.set(envelope.seq, { envelope, ackTo });
+      return { kind: 'held' };
+    }
+    const frames = [{ envelope, ackTo }];
+    state.expected++;
+    for (let next = state.ahead.get(state.expected); next; next = state.ahead.get(state.expected)) {
+      state.ahead.delete(state.expected);
+      frames.push(next);
+      state.expected++;
+    }
+    return { kind: 'deliver', frames };
+  }
+
+  /** Forgets pairs idle for longer than `ms` (a sender process that went away). */
+  prune(ms: number): void {
+    const cutoff = performance.now() - ms;
+    for (const [key, state] of this.pairs) if (state.lastUsed < cutoff && state.ahead.size === 0) this.pairs.delete(key);
+  }
+}

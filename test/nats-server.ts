@@ -1,0 +1,88 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as tcpConnect } from 'node:net';
+
+/** A free loopback port, from the OS. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface NatsServer {
+  url: string;
+  port: number;
+  pid: number;
+  storeDir: string;
+  /** SIGTERM by PID, wait for exit. Keeps the JetStream dir unless `clean`. */
+  stop(clean?: boolean): Promise<void>;
+  /** Stops and starts again on the same port and store (a broker restart). */
+  restart(): Promise<void>;
+}
+
+/**
+ * Starts Debian's real `nats-server` with JetStream on a free loopback port and a temp
+ * store dir; stop() ends it by PID. No mock broker anywhere in the tests.
+ */
+export async function startNatsServer(options: { args?: string[]; port?: number } = {}): Promise<NatsServer> {
+  const port = options.port ?? (await freePort());
+  const storeDir = mkdtempSync(join(tmpdir(), 'eldertree-js-'));
+  let proc: ChildProcess;
+  const launch = async () => {
+    proc = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir, ...(options.args ?? [])], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    proc.stderr!.on('data', (d: Buffer) => (stderr += d));
+    const deadline = Date.now() + 10_000;
+    while (!(await canConnect(port))) {
+      if (proc.exitCode !== null) throw new Error(`nats-server exited: ${stderr}`);
+      if (Date.now() > deadline) throw new Error(`nats-server did not listen on ${port}: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const stopProc = async () => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((r) => proc.once('exit', r));
+    process.kill(proc.pid!, 'SIGTERM');
+    const timer = setTimeout(() => proc.exitCode === null && process.kill(proc.pid!, 'SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+  await launch();
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    get pid() {
+      return proc.pid!;
+    },
+    storeDir,
+    async stop(clean = true) {
+      await stopProc();
+      if (clean) rmSync(storeDir, { recursive: true, force: true });
+    },
+    async restart() {
+      await stopProc();
+      await launch();
+    },
+  };
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tcpConnect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}

@@ -1,0 +1,118 @@
+import { connect } from '@nats-io/transport-node';
+import { pack } from 'msgpackr';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AskRejectedError, NatsTransport, supervisor, worker, type Node } from '../src/index.js';
+import { eventually, startNode, testMachine, type Recorder } from './helpers.js';
+import { startNatsServer, type NatsServer } from './nats-server.js';
+
+let server: NatsServer;
+beforeAll(async () => {
+  server = await startNatsServer();
+});
+afterAll(async () => {
+  await server.stop();
+});
+
+async function twoNodes(retry?: { initialMs: number; maxMs: number; giveUpMs: number }) {
+  const a = await startNode(supervisor('a', {}, [worker('w', testMachine)]), {
+    nodeId: 'na',
+    transport: new NatsTransport({ servers: server.url, retry, maxFrameBytes: 65_536 }),
+  });
+  const b = await startNode(supervisor('b', {}, [worker('w', testMachine)]), {
+    nodeId: 'nb',
+    transport: new NatsTransport({ servers: server.url, retry, maxFrameBytes: 65_536 }),
+  });
+  return { a, b, stop: () => Promise.all([a.node.stop(), b.node.stop()]) };
+}
+
+/** Runs a test body with two nodes and always stops them: a leftover subscriber would share the queue group. */
+async function withTwoNodes(
+  body: (n: Awaited<ReturnType<typeof twoNodes>>) => Promise<void>,
+  retry?: { initialMs: number; maxMs: number; giveUpMs: number },
+): Promise<void> {
+  const nodes = await twoNodes(retry);
+  try {
+    await body(nodes);
+  } finally {
+    await nodes.stop();
+  }
+}
+
+describe('NATS transport (real nats-server)', () => {
+  it('tell and ask an actor on another node by path', async () => {
+    const { a, b, stop } = await twoNodes();
+    try {
+    for (let i = 0; i < 10; i++) a.node.tell('/b/w', 'inc');
+    expect(await a.node.ask('/b/w', 'get')).toEqual({ count: 10 });
+    expect(await b.node.ask('/a/w', 'ping')).toEqual({ pong: true });
+    } finally {
+      await stop();
+    }
+  });
+
+  it('an ask to a path nobody hosts is rejected at once (no-responders), a tell is a dead letter', () =>
+    withTwoNodes(async ({ a }) => {
+    const t0 = performance.now();
+    const err = await a.node.ask('/nobody/here', 'ping', {}, { timeout: 5000 }).catch((e: unknown) => e);
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(err).toBeInstanceOf(AskRejectedError);
+    expect((err as Error).message).toBe('no node hosts /nobody/here');
+    a.node.tell('/nobody/there', 'inc');
+    expect(await eventually(() => a.rec.deadLetters().some((d) => d.detail === 'no node hosts /nobody/there'))).toBe(true);
+    }));
+
+  it('bad frames on an actor subject are dead letters with a reason; the node keeps serving', () =>
+    withTwoNodes(async ({ a, b }) => {
+    const nc = await connect({ servers: server.url });
+    nc.publish('elders.elders.actor.b.w', new Uint8Array([0x93, 0x01]));
+    nc.publish('elders.elders.actor.b.w', pack({ message_id: 'x', target_elder: '/b/w' }));
+    nc.publish('elders.elders.actor.b.w', new Uint8Array(100_000));
+    await nc.flush();
+    await nc.close();
+    expect(await eventually(() => b.rec.deadLetters().length >= 3)).toBe(true);
+    expect(b.rec.deadLetters().map((d) => [d.reason, d.detail])).toEqual([
+      ['malformed', 'malformed frame rejected: on elders.elders.actor.b.w: not msgpack: Unexpected end of MessagePack data'],
+      ['malformed', 'malformed frame rejected: missing field source_elder'],
+      ['malformed', 'malformed frame rejected: on elders.elders.actor.b.w: frame of 100000 bytes exceeds the 65536 byte limit'],
+    ]);
+    expect(await a.node.ask('/b/w', 'ping')).toEqual({ pong: true });
+    }));
+});
+
+describe('acked messages over NATS', () => {
+  async function pump(from: Node, to: string, n: number): Promise<string[]> {
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) {
+      ids.push(from.tell(to, 'inc', {}, { requiresAck: true }));
+      if (i % 500 === 0) await new Promise((r) => setImmediate(r));
+    }
+    return ids;
+  }
+
+  it('are processed exactly once across a receiving-actor restart', () =>
+    withTwoNodes(async ({ a, b }) => {
+      await pump(a.node, '/b/w', 500);
+      b.node.tell('/b/w', 'crash');
+      await pump(a.node, '/b/w', 500);
+      const cell = b.node.system.cell('/b/w')!;
+      expect(await eventually(() => cell.processed >= 1000, 5000)).toBe(true);
+      await new Promise((r) => setTimeout(r, 300)); // let any resend arrive: it must be dropped
+      expect(cell.processed).toBe(1000);
+      expect(cell.incarnation).toBe(2);
+      expect(b.rec.deadLetters().map((d) => d.reason)).toEqual(['crashed']);
+      expect(a.rec.deadLetters()).toEqual([]);
+    }));
+
+  it('survive a nats-server restart mid-stream: every acked message processed exactly once', () =>
+    withTwoNodes(async ({ a, b }) => {
+    const before = await pump(a.node, '/b/w', 2000);
+    await server.restart();
+    const after = await pump(a.node, '/b/w', 2000);
+    expect(before.length + after.length).toBe(4000);
+    expect(await eventually(() => b.node.system.cell('/b/w')!.processed === 4000, 20_000)).toBe(true);
+    expect(await b.node.ask('/b/w', 'get', {}, { timeout: 10_000 })).toEqual({ count: 4000 });
+    await new Promise((r) => setTimeout(r, 300)); // resends still in flight must be dropped as duplicates
+    expect(b.node.system.cell('/b/w')!.processed).toBe(4000 + 1); // + the ask
+    expect(a.rec.deadLetters()).toEqual([]);
+    }, { initialMs: 50, maxMs: 500, giveUpMs: 30_000 }));
+});
