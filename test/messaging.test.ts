@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { assign, setup } from 'xstate';
+import { assign, fromPromise, setup } from 'xstate';
 import {
   AskRejectedError,
   AskTimeoutError,
@@ -222,7 +222,6 @@ describe('requires_ack', () => {
 
 describe('asking from inside a machine', () => {
   it('an invoked promise actor asks another actor; the answer comes back as done data', async () => {
-    const { fromPromise } = await import('xstate');
     const asker = setup({
       actors: {
         askCount: fromPromise(({ system }) => runtimeOf(system).ask<{ count: number }>('/app/counter', 'get')),
