@@ -224,7 +224,7 @@ describe('asking from inside a machine', () => {
   it('an invoked promise actor asks another actor; the answer comes back as done data', async () => {
     const asker = setup({
       actors: {
-        askCount: fromPromise(({ system }) => runtimeOf(system).ask<{ count: number }>('/app/counter', 'get')),
+        askCount: fromPromise<{ count: number }>(({ system }) => runtimeOf(system).ask<{ count: number }>('/app/counter', 'get')),
       },
       types: { context: {} as { seen: number } },
     }).createMachine({
