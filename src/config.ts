@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { isLogLevel, LOG_LEVELS, type LogLevel } from './log.js';
@@ -16,6 +17,14 @@ export interface RuntimeConfig {
   tree: string | undefined;
   askTimeout: number;
   demoCrashes: boolean;
+  /** NATS servers; undefined runs on the embedded in-process transport. */
+  nats: string | undefined;
+  cluster: string;
+  heartbeatMs: number;
+  downAfterMs: number;
+  natsUser: string | undefined;
+  natsPass: string | undefined;
+  tls: { certFile?: string; keyFile?: string; caFile?: string } | undefined;
 }
 
 export const USAGE = `Usage: node dist/runtime.js [TREE_FILE] [options]
@@ -30,6 +39,16 @@ Options:
   --node NAME          node name (env ELDERTREE_NODE; default HOST-PID)
   --log-level LEVEL    ${LOG_LEVELS.join(' | ')} (env ELDERTREE_LOG_LEVEL; default info)
   --ask-timeout MS     default timeout of ask, in ms (default 5000)
+
+Cluster (NATS):
+  --nats URL           join a cluster over NATS (env NATS_URL), e.g. nats://host:4222
+  --cluster NAME       subject namespace elders.NAME.* (env ELDERTREE_CLUSTER; default elders)
+  --heartbeat-ms MS    membership heartbeat interval (default 150)
+  --down-after-ms MS   silence before a node is declared down (default 750)
+  --nats-user USER     NATS user (env NATS_USER); --nats-pass PASS (env NATS_PASS)
+  --tls-cert FILE      client certificate for mTLS (env ELDERTREE_TLS_CERT)
+  --tls-key FILE       its private key (env ELDERTREE_TLS_KEY)
+  --tls-ca FILE        CA that signed the server's certificate (env ELDERTREE_TLS_CA)
   --no-demo-crashes    the demo tree runs without its injected crashes
   -h, --help           this text
   -v, --version        the version
@@ -50,6 +69,15 @@ export function parseRuntimeArgs(argv: string[], env: NodeJS.ProcessEnv = proces
         'log-level': { type: 'string' },
         'ask-timeout': { type: 'string' },
         'no-demo-crashes': { type: 'boolean' },
+        nats: { type: 'string' },
+        cluster: { type: 'string' },
+        'heartbeat-ms': { type: 'string' },
+        'down-after-ms': { type: 'string' },
+        'nats-user': { type: 'string' },
+        'nats-pass': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        'tls-ca': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -66,14 +94,35 @@ export function parseRuntimeArgs(argv: string[], env: NodeJS.ProcessEnv = proces
   if (!isLogLevel(logLevel)) {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}; got "${logLevel}"`);
   }
-  const node = values.node ?? env.ELDERTREE_NODE ?? `${hostname()}-${process.pid}`;
+  const node = values.node ?? env.ELDERTREE_NODE ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${process.pid}`;
   if (!/^[A-Za-z0-9_-]+$/.test(node)) {
     throw new UsageError(`--node must be letters, digits, _ and - (it becomes a NATS subject token); got "${node}"`);
   }
-  const askTimeout = Number(values['ask-timeout'] ?? 5000);
-  if (!Number.isInteger(askTimeout) || askTimeout <= 0) {
-    throw new UsageError(`--ask-timeout must be a whole number of ms > 0; got "${values['ask-timeout']}"`);
+  const askTimeout = positiveMs('--ask-timeout', values['ask-timeout'], 5000);
+  const heartbeatMs = positiveMs('--heartbeat-ms', values['heartbeat-ms'], 150);
+  const downAfterMs = positiveMs('--down-after-ms', values['down-after-ms'], 750);
+  if (downAfterMs < 2 * heartbeatMs) {
+    throw new UsageError(`--down-after-ms (${downAfterMs}) must be at least twice --heartbeat-ms (${heartbeatMs})`);
   }
+  const nats = values.nats ?? env.NATS_URL;
+  if (nats !== undefined && !/^(nats|tls):\/\/[^\s/]+$|^[^\s/:]+(:\d+)?$/.test(nats)) {
+    throw new UsageError(`--nats must be a server URL like nats://host:4222; got "${nats}"`);
+  }
+  const cluster = values.cluster ?? env.ELDERTREE_CLUSTER ?? 'elders';
+  if (!/^[A-Za-z0-9_-]+$/.test(cluster)) throw new UsageError(`--cluster must be letters, digits, _ and -; got "${cluster}"`);
+  const tlsFiles = {
+    certFile: values['tls-cert'] ?? env.ELDERTREE_TLS_CERT,
+    keyFile: values['tls-key'] ?? env.ELDERTREE_TLS_KEY,
+    caFile: values['tls-ca'] ?? env.ELDERTREE_TLS_CA,
+  };
+  for (const [flag, file] of [['--tls-cert', tlsFiles.certFile], ['--tls-key', tlsFiles.keyFile], ['--tls-ca', tlsFiles.caFile]] as const) {
+    if (file !== undefined && !existsSync(file)) throw new UsageError(`${flag}: no such file "${file}"`);
+  }
+  if ((tlsFiles.certFile === undefined) !== (tlsFiles.keyFile === undefined)) {
+    throw new UsageError('--tls-cert and --tls-key go together');
+  }
+  const anyTls = Object.values(tlsFiles).some((f) => f !== undefined);
+  if (anyTls && nats === undefined) throw new UsageError('--tls-* flags need --nats');
   return {
     help: values.help ?? false,
     version: values.version ?? false,
@@ -82,5 +131,19 @@ export function parseRuntimeArgs(argv: string[], env: NodeJS.ProcessEnv = proces
     tree: values.tree ?? positionals[0],
     askTimeout,
     demoCrashes: !(values['no-demo-crashes'] ?? false),
+    nats,
+    cluster,
+    heartbeatMs,
+    downAfterMs,
+    natsUser: values['nats-user'] ?? env.NATS_USER,
+    natsPass: values['nats-pass'] ?? env.NATS_PASS,
+    tls: anyTls ? Object.fromEntries(Object.entries(tlsFiles).filter(([, f]) => f !== undefined)) : undefined,
   };
+}
+
+function positiveMs(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag} must be a whole number of ms > 0; got "${value}"`);
+  return n;
 }

@@ -9,3 +9,4 @@ export * from './supervision/index.js';
 export * from './transport/index.js';
 export { createLogger, silentLogger, type Logger, type LogLevel } from './log.js';
 export * from './machines/index.js';
+export * from './cluster/index.js';

@@ -5,6 +5,8 @@ import { parseRuntimeArgs, USAGE, UsageError, type RuntimeConfig } from './confi
 import { createLogger } from './log.js';
 import { demoTree } from './machines/demo-tree.js';
 import { loadTreeFile, TreeFileError } from './machines/tree-file.js';
+import { EldertreeError } from './actors/errors.js';
+import { ClusterNode } from './cluster/cluster-node.js';
 import { Node, TreeSpecError } from './supervision/node.js';
 import type { SupervisorSpec } from './supervision/spec.js';
 
@@ -31,6 +33,7 @@ async function main(argv: string[]): Promise<number> {
   // Handlers go in before anything starts: a signal during startup must not kill the
   // process with the tree half up, and one right after "running" must be caught.
   let node: Node | undefined;
+  let stopNode: (() => Promise<unknown>) | undefined;
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     if (++signals > 1) {
@@ -38,20 +41,45 @@ async function main(argv: string[]): Promise<number> {
       process.exit(EXIT_FAILED);
     }
     logger.info(`${signal}: stopping children in reverse start order`);
-    void node?.stop();
+    void stopNode?.();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
   try {
-    node = await Node.start({ tree, nodeId: config.node, logger, askTimeout: config.askTimeout });
+    if (config.nats) {
+      const cluster = await ClusterNode.start({
+        tree,
+        nodeId: config.node,
+        logger,
+        askTimeout: config.askTimeout,
+        nats: {
+          servers: config.nats,
+          cluster: config.cluster,
+          connectOptions: {
+            ...(config.natsUser !== undefined ? { user: config.natsUser, pass: config.natsPass } : {}),
+            ...(config.tls ? { tls: config.tls } : {}),
+          },
+        },
+        membership: { intervalMs: config.heartbeatMs, downAfterMs: config.downAfterMs },
+      });
+      node = cluster.node;
+      stopNode = () => cluster.stop();
+    } else {
+      node = await Node.start({ tree, nodeId: config.node, logger, askTimeout: config.askTimeout });
+      stopNode = () => node!.stop();
+    }
   } catch (err) {
     if (err instanceof TreeSpecError) return fail(err.message, EXIT_USAGE);
+    if (config.nats && !(err instanceof EldertreeError)) {
+      return fail(`cannot join the cluster at ${config.nats}: ${(err as Error).message}`, EXIT_FAILED);
+    }
     logger.fatal({ err }, `the tree could not start: ${(err as Error).message}`);
     return EXIT_FAILED;
   }
-  logger.info({ root: node.root.path }, `node ${config.node} running on the embedded transport`);
-  if (signals > 0) void node.stop();
+  const where = config.nats ? `NATS ${config.nats} (cluster ${config.cluster})` : 'the embedded transport';
+  logger.info({ root: node.root.path }, `node ${config.node} running on ${where}`);
+  if (signals > 0) void stopNode();
 
   // An idle tree has no timers or sockets; a node still lives until it is told to stop.
   const keepAlive = setInterval(() => undefined, 1 << 30);

@@ -2,4 +2,4 @@ export * from './spec.js';
 export { RestartIntensity } from './intensity.js';
 export { supervisorMachine, type ChildInfo, type SupervisorInput, type SupervisorStatus } from './machine.js';
 export { StartError, Supervisor, type ChildExit } from './supervisor.js';
-export { Node, TreeSpecError, type NodeExit, type NodeOptions } from './node.js';
+export { Node, TreeSpecError, type ActorView, type NodeExit, type NodeOptions, type NodeView } from './node.js';

@@ -2,7 +2,7 @@ import { EldertreeError } from '../actors/errors.js';
 import type { Subscription, SystemEventListener } from '../actors/events.js';
 import { ActorSystem, type AskOptions, type Payload, type SystemOptions, type TellOptions } from '../actors/system.js';
 import type { ChildInfo } from './machine.js';
-import { validateTree, type ChildSpec, type SupervisorSpec } from './spec.js';
+import { DEFAULTS, validateTree, type ChildSpec, type SupervisorSpec } from './spec.js';
 import { Supervisor, type SupervisionContext } from './supervisor.js';
 
 export interface NodeOptions extends SystemOptions {
@@ -11,6 +11,32 @@ export interface NodeOptions extends SystemOptions {
   now?: () => number;
   /** Subscribed before the tree starts, so it sees the first `started` events too. */
   onEvent?: SystemEventListener;
+}
+
+/** One actor as `status` and the inspector show it. */
+export interface ActorView {
+  path: string;
+  kind: 'worker' | 'supervisor';
+  status: string;
+  /** XState's snapshot value: the current state. */
+  state: unknown;
+  incarnation: number;
+  /** Restarts of this child by its supervisor since it was first started. */
+  restarts: number;
+  mailbox: number;
+  processed: number;
+  /** Supervisors only: strategy and restart intensity use. */
+  strategy?: string;
+  intensity?: number;
+  period?: number;
+  restartsInPeriod?: number;
+}
+
+export interface NodeView {
+  node: string;
+  root: string;
+  at: number;
+  actors: ActorView[];
 }
 
 /** How a node ended: stopped on request, or its root supervisor gave up. */
@@ -106,6 +132,48 @@ export class Node {
       if (this.system.dispatcher.idle) return;
     }
     throw new EldertreeError(`node ${this.nodeId} did not settle within ${timeoutMs} ms`);
+  }
+
+  /** Every actor of the tree, depth-first in start order. */
+  view(): NodeView {
+    const actors: ActorView[] = [];
+    const cellView = (path: string, restarts: number): ActorView | undefined => {
+      const cell = this.system.cell(path);
+      if (!cell) return undefined;
+      return {
+        path,
+        kind: cell.kind,
+        status: cell.status,
+        state: cell.actor?.getSnapshot().value ?? null,
+        incarnation: cell.incarnation,
+        restarts,
+        mailbox: cell.mailbox.size,
+        processed: cell.processed,
+      };
+    };
+    const walk = (sup: Supervisor, restarts: number) => {
+      const own = cellView(sup.path, restarts);
+      if (own) {
+        actors.push({
+          ...own,
+          status: sup.state,
+          strategy: sup.strategy,
+          intensity: sup.spec.intensity ?? DEFAULTS.intensity,
+          period: sup.spec.period ?? DEFAULTS.period,
+          restartsInPeriod: sup.restartsInPeriod,
+        });
+      }
+      for (const child of sup.whichChildren()) {
+        const childSup = this.supervisors.get(child.path);
+        if (child.type === 'supervisor' && childSup) walk(childSup, child.restarts);
+        else {
+          const view = cellView(child.path, child.restarts);
+          if (view) actors.push(view);
+        }
+      }
+    };
+    walk(this.root, 0);
+    return { node: this.nodeId, root: this.root.path, at: Date.now(), actors };
   }
 
   whichChildren(path?: string): ChildInfo[] {

@@ -1,0 +1,329 @@
+#!/usr/bin/env node
+/**
+ * `eldertree` command: talk to a running cluster over NATS.
+ *   send | ask | status | events | cluster up
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ClusterClient } from './cluster/client.js';
+import type { InspectReply } from './cluster/cluster-node.js';
+import type { WireEvent } from './cluster/events-wire.js';
+
+class UsageError extends Error {}
+
+const USAGE = `Usage: eldertree <command> [options]
+
+Commands:
+  send PATH TYPE [JSON]     tell an actor (fire and forget; --ack for acknowledged delivery)
+  ask PATH TYPE [JSON]      ask an actor and print its reply as JSON
+  status                    nodes (up/down, heartbeat age) and every actor: path, node,
+                            state, incarnation, restarts, mailbox (--json for JSON)
+  events                    lifecycle events, dead letters, node up/down as JSON lines
+                            (--follow to stream until Ctrl-C, else --for MS, default 1000)
+  cluster up                a local dev cluster: nats-server on a free loopback port plus
+                            --nodes N runtime nodes (default 3); Ctrl-C stops them all
+
+Connection (send, ask, status, events):
+  --nats URL          default $NATS_URL or nats://127.0.0.1:4222
+  --cluster NAME      default $ELDERTREE_CLUSTER or elders
+  --nats-user USER    --nats-pass PASS   (env NATS_USER, NATS_PASS)
+  --tls-cert FILE     --tls-key FILE     --tls-ca FILE
+
+Other options:
+  --timeout MS        ask timeout (default 5000)
+  --priority N        0..9 (default 5)
+  --json              status as JSON
+  --nodes N           cluster up: how many nodes (default 3)
+  --tree FILE         cluster up: the tree each node runs (default the demo tree)
+  -h, --help
+
+Exit codes: 0 ok, 1 the request failed (timeout, refused, unreachable), 2 bad usage.`;
+
+const options = {
+  nats: { type: 'string' },
+  cluster: { type: 'string' },
+  'nats-user': { type: 'string' },
+  'nats-pass': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-ca': { type: 'string' },
+  timeout: { type: 'string' },
+  priority: { type: 'string' },
+  ack: { type: 'boolean' },
+  json: { type: 'boolean' },
+  follow: { type: 'boolean' },
+  for: { type: 'string' },
+  nodes: { type: 'string' },
+  tree: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} satisfies ParseArgsConfig['options'];
+
+type Values = ReturnType<typeof parse>['values'];
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv);
+  const [command, ...args] = positionals;
+  if (values.help || command === undefined || command === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return command === undefined && !values.help ? 2 : 0;
+  }
+  switch (command) {
+    case 'send':
+      return send(values, args);
+    case 'ask':
+      return ask(values, args);
+    case 'status':
+      return status(values);
+    case 'events':
+      return events(values);
+    case 'cluster':
+      if (args[0] !== 'up') throw new UsageError(`unknown cluster command "${args[0] ?? ''}"; did you mean "cluster up"?`);
+      return clusterUp(values);
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+function connect(values: Values): Promise<ClusterClient> {
+  const servers = values.nats ?? process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+  const user = values['nats-user'] ?? process.env.NATS_USER;
+  const tls = {
+    ...(values['tls-cert'] ? { certFile: values['tls-cert'] } : {}),
+    ...(values['tls-key'] ? { keyFile: values['tls-key'] } : {}),
+    ...(values['tls-ca'] ? { caFile: values['tls-ca'] } : {}),
+  };
+  return ClusterClient.connect({
+    servers,
+    cluster: values.cluster ?? process.env.ELDERTREE_CLUSTER ?? 'elders',
+    connectOptions: {
+      ...(user ? { user, pass: values['nats-pass'] ?? process.env.NATS_PASS } : {}),
+      ...(Object.keys(tls).length ? { tls } : {}),
+    },
+  }).catch((err: Error) => {
+    throw new Failure(`cannot connect to NATS at ${servers}: ${err.message}`);
+  });
+}
+
+class Failure extends Error {}
+
+function message(args: string[], verb: string): { path: string; type: string; payload: Record<string, unknown> } {
+  const [path, type, json] = args;
+  if (!path || !type) throw new UsageError(`${verb} needs PATH and TYPE, e.g. ${verb} /grand-elder/claude-elder task.status '{"id":"t1"}'`);
+  if (!/^(\/[A-Za-z0-9_-]+)+$/.test(path)) throw new UsageError(`PATH must look like /a/b-c/d; got "${path}"`);
+  let payload: unknown = {};
+  if (json !== undefined) {
+    try {
+      payload = JSON.parse(json);
+    } catch (err) {
+      throw new UsageError(`payload is not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
+    throw new UsageError('payload must be a JSON object, e.g. \'{"title":"x"}\'');
+  }
+  return { path, type, payload: payload as Record<string, unknown> };
+}
+
+function intFlag(name: string, value: string | undefined, fallback: number, min: number, max = Infinity): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min}${max < Infinity ? ` to ${max}` : ''}; got "${value}"`);
+  return n;
+}
+
+async function send(values: Values, args: string[]): Promise<number> {
+  const { path, type, payload } = message(args, 'send');
+  const priority = intFlag('priority', values.priority, 5, 0, 9);
+  const client = await connect(values);
+  let refused: string | undefined;
+  client.system.subscribe((e) => {
+    if (e.type === 'dead_letter') refused = `${e.reason}: ${e.detail}`;
+  });
+  try {
+    const id = client.tell(path, type, payload, { priority, requiresAck: values.ack ?? false });
+    await client.flush();
+    await new Promise((r) => setTimeout(r, 50)); // a no-responders status comes back within a round trip
+    if (refused) throw new Failure(refused);
+    process.stdout.write(JSON.stringify({ message_id: id }) + '\n');
+    return 0;
+  } finally {
+    await client.close();
+  }
+}
+
+async function ask(values: Values, args: string[]): Promise<number> {
+  const { path, type, payload } = message(args, 'ask');
+  const timeout = intFlag('timeout', values.timeout, 5000, 1);
+  const priority = intFlag('priority', values.priority, 5, 0, 9);
+  const client = await connect(values);
+  try {
+    const answer = await client.ask(path, type, payload, { timeout, priority }).catch((err: Error) => {
+      throw new Failure(err.message);
+    });
+    process.stdout.write(JSON.stringify(answer, null, 2) + '\n');
+    return 0;
+  } finally {
+    await client.close();
+  }
+}
+
+async function status(values: Values): Promise<number> {
+  const client = await connect(values);
+  try {
+    const replies = await client.inspect();
+    const report = statusReport(replies);
+    process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : renderStatus(report));
+    return replies.length > 0 ? 0 : 1;
+  } finally {
+    await client.close();
+  }
+}
+
+interface StatusReport {
+  nodes: { node: string; status: 'up' | 'down'; heartbeatAgeMs: number; actors: number }[];
+  actors: (InspectReply['actors'][number] & { node: string })[];
+}
+
+function statusReport(replies: InspectReply[]): StatusReport {
+  const now = Date.now();
+  const nodes = new Map<string, StatusReport['nodes'][number]>();
+  for (const reply of replies) {
+    for (const m of reply.members) {
+      const known = nodes.get(m.node);
+      const age = Math.max(0, now - m.lastSeen);
+      if (!known || age < known.heartbeatAgeMs) nodes.set(m.node, { node: m.node, status: m.status, heartbeatAgeMs: age, actors: 0 });
+    }
+  }
+  for (const reply of replies) {
+    nodes.set(reply.node, { node: reply.node, status: 'up', heartbeatAgeMs: Math.max(0, now - reply.at), actors: reply.actors.length });
+  }
+  const actors = replies.flatMap((r) => r.actors.map((a) => ({ ...a, node: r.node })));
+  return { nodes: [...nodes.values()].sort((a, b) => a.node.localeCompare(b.node)), actors };
+}
+
+function renderStatus(report: StatusReport): string {
+  if (report.nodes.length === 0) return 'no node answered: is any node running in this cluster?\n';
+  const table = (rows: string[][]) => {
+    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+    return rows.map((r) => '  ' + r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  };
+  const nodes = table([
+    ['NODE', 'STATUS', 'HEARTBEAT', 'ACTORS'],
+    ...report.nodes.map((n) => [n.node, n.status, `${(n.heartbeatAgeMs / 1000).toFixed(1)} s ago`, String(n.actors)]),
+  ]);
+  const actors = table([
+    ['PATH', 'NODE', 'STATUS', 'STATE', 'INC', 'RESTARTS', 'MAILBOX'],
+    ...report.actors.map((a) => [
+      a.path,
+      a.node,
+      a.status,
+      JSON.stringify(a.state) ?? '',
+      String(a.incarnation),
+      a.kind === 'supervisor' ? `${a.restarts} (${a.restartsInPeriod}/${a.intensity} in ${a.period} ms)` : String(a.restarts),
+      String(a.mailbox),
+    ]),
+  ]);
+  return `NODES\n${nodes}\n\nACTORS\n${actors}\n`;
+}
+
+async function events(values: Values): Promise<number> {
+  const forMs = intFlag('for', values.for, 1000, 1);
+  const client = await connect(values);
+  const sub = client.events((e: WireEvent) => process.stdout.write(JSON.stringify(e) + '\n'));
+  await new Promise<void>((resolve) => {
+    if (values.follow) {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    } else setTimeout(resolve, forMs);
+  });
+  sub.unsubscribe();
+  await client.close();
+  return 0;
+}
+
+async function clusterUp(values: Values): Promise<number> {
+  const n = intFlag('nodes', values.nodes, 3, 1, 32);
+  const port = await freePort();
+  const store = mkdtempSync(join(tmpdir(), 'eldertree-cluster-'));
+  const url = `nats://127.0.0.1:${port}`;
+  const children: ChildProcess[] = [];
+  const prefix = (name: string, proc: ChildProcess) => {
+    for (const stream of [proc.stdout, proc.stderr]) {
+      let rest = '';
+      stream?.on('data', (d: Buffer) => {
+        const lines = (rest + d.toString()).split('\n');
+        rest = lines.pop()!;
+        for (const line of lines) process.stdout.write(`${name.padEnd(6)}| ${line}\n`);
+      });
+    }
+  };
+  const nats = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store], { stdio: ['ignore', 'pipe', 'pipe'] });
+  nats.on('error', (err) => process.stderr.write(`eldertree: cannot start nats-server (${err.message}); install Debian's nats-server\n`));
+  prefix('nats', nats);
+  children.push(nats);
+  await new Promise((r) => setTimeout(r, 300));
+  if (nats.exitCode !== null) return 1;
+  const runtime = fileURLToPath(new URL('./runtime.js', import.meta.url));
+  for (let i = 1; i <= n; i++) {
+    const name = `n${i}`;
+    const args = [runtime, '--nats', url, '--node', name, ...(values.tree ? [values.tree] : [])];
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    prefix(name, proc);
+    children.push(proc);
+  }
+  process.stdout.write(`cluster up: ${url} with ${n} nodes; eldertree status --nats ${url}; Ctrl-C stops all\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  // Nodes first (each stops its tree in reverse order), then the broker.
+  const exited = (p: ChildProcess) => (p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise((r) => p.once('exit', r)));
+  for (const p of children.slice(1)) p.kill('SIGTERM');
+  await Promise.all(children.slice(1).map(exited));
+  nats.kill('SIGTERM');
+  await exited(nats);
+  rmSync(store, { recursive: true, force: true });
+  return 0;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`eldertree: ${err.message}\nRun 'eldertree --help' for usage.\n`);
+      process.exitCode = 2;
+    } else if (err instanceof Failure) {
+      process.stderr.write(`eldertree: ${err.message}\n`);
+      process.exitCode = 1;
+    } else {
+      process.stderr.write(`eldertree: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,71 @@
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Subscription as EventSubscription } from '../actors/events.js';
+import { ActorSystem, type AskOptions, type Payload, type TellOptions } from '../actors/system.js';
+import { NatsTransport, type NatsTransportOptions } from '../transport/nats.js';
+import type { InspectReply } from './cluster-node.js';
+import { decodeMsg, decodeWire, encodeMsg, type WireEvent } from './events-wire.js';
+
+/**
+ * The cluster from outside the tree (the `eldertree` CLI, tests, tools): an actor
+ * system with no actors of its own on the NATS transport, so tell/ask work exactly as
+ * from a node, plus cluster-wide inspection and the event stream.
+ */
+export class ClusterClient {
+  private constructor(
+    readonly system: ActorSystem,
+    private readonly transport: NatsTransport,
+  ) {}
+
+  static async connect(options: NatsTransportOptions & { nodeId?: string }): Promise<ClusterClient> {
+    const transport = new NatsTransport(options);
+    const system = new ActorSystem({ nodeId: options.nodeId ?? `client-${process.pid}-${Date.now().toString(36)}`, transport });
+    await system.start();
+    return new ClusterClient(system, transport);
+  }
+
+  get connection(): NatsConnection {
+    return this.transport.connection;
+  }
+
+  tell(target: string, type: string, payload?: Payload, options?: TellOptions): string {
+    return this.system.tell(target, type, payload, options);
+  }
+
+  ask<T extends Payload = Payload>(target: string, type: string, payload?: Payload, options?: AskOptions): Promise<T> {
+    return this.system.ask<T>(target, type, payload, options);
+  }
+
+  /** Every node's answer to `inspect`, collected for `waitMs`. */
+  async inspect(waitMs = 400): Promise<InspectReply[]> {
+    const replies: InspectReply[] = [];
+    const it = await this.connection.requestMany(this.transport.subjects.broadcast('inspect'), encodeMsg({}), {
+      strategy: 'timer',
+      maxWait: waitMs,
+    });
+    for await (const msg of it) {
+      const reply = decodeMsg<InspectReply>(msg.data);
+      if (reply && Array.isArray(reply.actors)) replies.push(reply);
+    }
+    return replies.sort((a, b) => a.node.localeCompare(b.node));
+  }
+
+  /** Lifecycle events, dead letters and membership changes from every node. */
+  events(listener: (event: WireEvent) => void): EventSubscription {
+    const sub: Subscription = this.connection.subscribe(this.transport.subjects.allEvents(), {
+      callback: (err, msg) => {
+        if (err) return;
+        const event = decodeWire(msg.data);
+        if (event) listener(event);
+      },
+    });
+    return { unsubscribe: () => sub.unsubscribe() };
+  }
+
+  async flush(): Promise<void> {
+    await this.connection.flush();
+  }
+
+  async close(): Promise<void> {
+    await this.system.stop();
+  }
+}
