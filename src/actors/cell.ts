@@ -46,8 +46,7 @@ export class ActorCell implements Runnable {
   incarnation = 0;
   actor: AnyActor | undefined;
   readonly mailbox = new Mailbox<Envelope>();
-  /** Next outgoing seq per target path (per-pair order). */
-  readonly seqs = new Map<string, number>();
+  private outgoing: Map<string, number> | undefined;
   /** The envelope being processed, so reply() knows whom to answer. */
   current: Envelope | undefined;
   /** Told when an incarnation ends by itself; the supervisor sets it. */
@@ -55,6 +54,11 @@ export class ActorCell implements Runnable {
   processed = 0;
   private acked: Set<string> | undefined;
   private stopWaiter: (() => void) | undefined;
+
+  /** Next outgoing seq per target path (per-pair order); made on the first send. */
+  get seqs(): Map<string, number> {
+    return (this.outgoing ??= new Map());
+  }
 
   constructor(
     readonly system: ActorSystem,
