@@ -1,0 +1,147 @@
+/**
+ * Persistent actors: the last `actor.getPersistedSnapshot()` of an actor, saved under
+ * its path with the version of the machine that made it, so that a restart or a
+ * failover resumes from there. A snapshot from another machine version is refused
+ * (loadChecked) rather than fed to a machine that may not understand it.
+ *
+ *   await store.save('/app/counter', '3', actor.getPersistedSnapshot());
+ *   const snapshot = await loadChecked(store, '/app/counter', '3');
+ *   createActor(machine, snapshot === undefined ? {} : { snapshot });
+ *
+ * After a failover, only the lease holder should save (check lease.isValid() first):
+ * save is last-writer-wins.
+ */
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Packr } from 'msgpackr';
+import { EldertreeError } from '../actors/errors.js';
+import { bucketName, encodeKey } from './kv-names.js';
+
+export interface StoredSnapshot {
+  version: string;
+  snapshot: unknown;
+  /** Wall-clock ms of the save (absent if the store does not know it). */
+  savedAt?: number;
+}
+
+export interface SnapshotStore {
+  load(path: string): Promise<StoredSnapshot | undefined>;
+  save(path: string, version: string, snapshot: unknown): Promise<void>;
+}
+
+/** A snapshot could not be saved or read back (too large, not a snapshot, I/O). */
+export class SnapshotError extends EldertreeError {
+  override name = 'SnapshotError';
+  constructor(
+    readonly path: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export class SnapshotVersionError extends EldertreeError {
+  override name = 'SnapshotVersionError';
+  constructor(
+    readonly path: string,
+    readonly savedVersion: string,
+    readonly version: string,
+  ) {
+    super(`snapshot of ${path} was saved by machine version ${savedVersion}, this is version ${version}`);
+  }
+}
+
+/** The saved snapshot of `path`, undefined if there is none; throws if another version saved it. */
+export async function loadChecked(store: SnapshotStore, path: string, version: string): Promise<unknown> {
+  const stored = await store.load(path);
+  if (stored === undefined) return undefined;
+  if (stored.version !== version) throw new SnapshotVersionError(path, stored.version, version);
+  return stored.snapshot;
+}
+
+// Plain msgpack maps, as on the wire (transport/codec.ts): readable by any msgpack reader.
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
+
+/** What both stores keep: the packed bytes, so memory and KV round-trip values alike. */
+function encode(path: string, version: string, snapshot: unknown): Uint8Array {
+  if (typeof version !== 'string' || version.length === 0) {
+    throw new SnapshotError(path, `snapshot of ${path}: the machine version must be a non-empty string, got ${JSON.stringify(version)}`);
+  }
+  try {
+    return packr.pack({ version, snapshot, savedAt: Date.now() });
+  } catch (err) {
+    throw new SnapshotError(path, `snapshot of ${path} cannot be encoded: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function decode(path: string, bytes: Uint8Array): StoredSnapshot {
+  let value: unknown;
+  try {
+    value = packr.unpack(bytes);
+  } catch (err) {
+    throw new SnapshotError(path, `stored snapshot of ${path} is not msgpack: ${(err as Error).message}`, { cause: err });
+  }
+  const { version, snapshot, savedAt } = (value ?? {}) as Record<string, unknown>;
+  if (typeof version !== 'string') throw new SnapshotError(path, `stored value of ${path} is not a snapshot (no version)`);
+  return typeof savedAt === 'number' ? { version, snapshot, savedAt } : { version, snapshot };
+}
+
+export interface KvSnapshotOptions {
+  /** Cluster name (default `elders`): the bucket is `elders_<cluster>_snapshots`. */
+  cluster?: string;
+  /** Overrides the bucket name. */
+  bucket?: string;
+}
+
+/** Snapshots in NATS KV, one key per actor path, history 1, no expiry. */
+export class KvSnapshotStore implements SnapshotStore {
+  constructor(readonly kv: KV) {}
+
+  static async open(nc: NatsConnection | JetStreamClient, options: KvSnapshotOptions = {}): Promise<KvSnapshotStore> {
+    const name = options.bucket ?? bucketName(options.cluster ?? 'elders', 'snapshots');
+    return new KvSnapshotStore(await new Kvm(nc).create(name, { history: 1 }));
+  }
+
+  async load(path: string): Promise<StoredSnapshot | undefined> {
+    const entry = await this.kv.get(encodeKey(path));
+    if (entry === null || entry.operation !== 'PUT') return undefined;
+    return decode(path, entry.value);
+  }
+
+  async save(path: string, version: string, snapshot: unknown): Promise<void> {
+    const key = encodeKey(path);
+    const bytes = encode(path, version, snapshot);
+    try {
+      await this.kv.put(key, bytes);
+    } catch (err) {
+      throw new SnapshotError(path, `saving the snapshot of ${path} (${bytes.byteLength} bytes) failed: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+
+  /** Forgets the snapshot of `path` (the actor starts from scratch next time). */
+  async delete(path: string): Promise<void> {
+    await this.kv.delete(encodeKey(path));
+  }
+}
+
+/** Snapshots in process memory, for the embedded runtime and tests. */
+export class MemorySnapshotStore implements SnapshotStore {
+  #entries = new Map<string, Uint8Array>();
+
+  async load(path: string): Promise<StoredSnapshot | undefined> {
+    const bytes = this.#entries.get(encodeKey(path));
+    return bytes && decode(path, bytes);
+  }
+
+  async save(path: string, version: string, snapshot: unknown): Promise<void> {
+    this.#entries.set(encodeKey(path), encode(path, version, snapshot));
+  }
+
+  async delete(path: string): Promise<void> {
+    this.#entries.delete(encodeKey(path));
+  }
+}
