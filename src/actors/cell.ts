@@ -52,6 +52,11 @@ export class ActorCell implements Runnable {
   /** Told when an incarnation ends by itself; the supervisor sets it. */
   onExit: ((cell: ActorCell, incarnation: number, exit: Exit) => void) | undefined;
   processed = 0;
+  /**
+   * Fencing: checked before each message; false stops processing (mail waits) and
+   * tells the system. Set for cells under a prefix guarded by a lease.
+   */
+  gate: (() => boolean) | undefined;
   private acked: Set<string> | undefined;
   private stopWaiter: (() => void) | undefined;
 
@@ -126,6 +131,10 @@ export class ActorCell implements Runnable {
   process(max: number): boolean {
     let n = 0;
     while (this.status === 'running' && n < max) {
+      if (this.gate !== undefined && !this.gate()) {
+        this.system.fenced(this);
+        return false;
+      }
       const envelope = this.mailbox.shift();
       if (envelope === undefined) return false;
       n++;
@@ -223,8 +232,6 @@ export class ActorCell implements Runnable {
       this.actor = undefined;
     }
     this.status = 'stopped';
-    for (const envelope of this.mailbox.drain()) {
-      this.system.deadLetter('stopped', envelope, `${this.path} was stopped before processing it`);
-    }
+    for (const envelope of this.mailbox.drain()) this.system.orphaned(this, envelope);
   }
 }

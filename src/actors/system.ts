@@ -81,6 +81,7 @@ export class ActorSystem implements TransportHost {
   private readonly cells = new Map<string, ActorCell>();
   private readonly pending = new Map<string, PendingAsk>();
   private readonly listeners = new Set<SystemEventListener>();
+  private readonly gates: { prefix: string; check: () => boolean; onFenced: () => void }[] = [];
   /** Seq per target for messages sent from outside any actor. */
   private readonly outsideSeqs = new Map<string, number>();
 
@@ -113,6 +114,7 @@ export class ActorSystem implements TransportHost {
   createCell(path: string, behavior: Behavior, kind: 'worker' | 'supervisor' = 'worker'): ActorCell {
     if (this.cells.has(path)) throw new EldertreeError(`an actor already lives at ${path}`);
     const cell = new ActorCell(this, path, behavior, kind);
+    for (const gate of this.gates) if (under(path, gate.prefix)) cell.gate = gate.check;
     this.cells.set(path, cell);
     this.transport?.register(path);
     return cell;
@@ -120,9 +122,36 @@ export class ActorSystem implements TransportHost {
 
   removeCell(cell: ActorCell): void {
     if (this.cells.get(cell.path) !== cell) return;
-    cell.close();
+    // Unsubscribe first, so mail forwarded from the mailbox cannot come back here.
     this.cells.delete(cell.path);
     this.transport?.unregister(cell.path);
+    cell.close();
+  }
+
+  /** Mail left when a cell is stopped for good: on to another host, or a dead letter. */
+  orphaned(cell: ActorCell, envelope: Envelope): void {
+    if (this.cells.get(cell.path) !== cell && this.transport?.forward?.(envelope)) return;
+    this.deadLetter('stopped', envelope, `${cell.path} was stopped before processing it`);
+  }
+
+  /**
+   * Cells under `prefix` (the path or below) process a message only while `check()`
+   * holds; when it fails, `onFenced` is told once per failure and the mail waits.
+   */
+  fence(prefix: string, check: () => boolean, onFenced: () => void): () => void {
+    const gate = { prefix, check, onFenced };
+    this.gates.push(gate);
+    for (const cell of this.cells.values()) if (under(cell.path, prefix)) cell.gate = check;
+    return () => {
+      this.gates.splice(this.gates.indexOf(gate), 1);
+      for (const cell of this.cells.values()) if (cell.gate === check) cell.gate = undefined;
+    };
+  }
+
+  fenced(cell: ActorCell): void {
+    const gate = this.gates.find((g) => g.check === cell.gate);
+    this.logger.warn({ path: cell.path }, `${cell.path} is fenced off: its lease is no longer valid here`);
+    gate?.onFenced();
   }
 
   cell(path: string): ActorCell | undefined {
@@ -357,6 +386,10 @@ export class ActorSystem implements TransportHost {
       }
     }
   }
+}
+
+function under(path: string, prefix: string): boolean {
+  return path === prefix || path.startsWith(prefix + '/');
 }
 
 function isReservedType(type: string): boolean {

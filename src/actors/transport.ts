@@ -23,6 +23,11 @@ export interface Transport {
    * (processed, or recorded as a dead letter): the transport may acknowledge it now.
    */
   settled?(envelope: Envelope): void;
+  /**
+   * Mail left in an actor stopped here (it moved, or this node is leaving): send it on
+   * to whoever hosts the path now. Returns false to let the node dead-letter it.
+   */
+  forward?(envelope: Envelope): boolean;
   stop(): Promise<void>;
 }
 

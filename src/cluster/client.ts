@@ -38,13 +38,18 @@ export class ClusterClient {
   /** Every node's answer to `inspect`, collected for `waitMs`. */
   async inspect(waitMs = 400): Promise<InspectReply[]> {
     const replies: InspectReply[] = [];
-    const it = await this.connection.requestMany(this.transport.subjects.broadcast('inspect'), encodeMsg({}), {
-      strategy: 'timer',
-      maxWait: waitMs,
-    });
-    for await (const msg of it) {
-      const reply = decodeMsg<InspectReply>(msg.data);
-      if (reply && Array.isArray(reply.actors)) replies.push(reply);
+    try {
+      const it = await this.connection.requestMany(this.transport.subjects.broadcast('inspect'), encodeMsg({}), {
+        strategy: 'timer',
+        maxWait: waitMs,
+      });
+      for await (const msg of it) {
+        const reply = decodeMsg<InspectReply>(msg.data);
+        if (reply && Array.isArray(reply.actors)) replies.push(reply);
+      }
+    } catch (err) {
+      // No node is listening: that is an answer too (none), not a failure.
+      if ((err as Error).name !== 'NoRespondersError' && !/no responders/i.test((err as Error).message)) throw err;
     }
     return replies.sort((a, b) => a.node.localeCompare(b.node));
   }

@@ -1,13 +1,18 @@
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { silentLogger } from '../log.js';
 import { Node, type NodeOptions, type NodeView } from '../supervision/node.js';
 import { NatsTransport, type NatsTransportOptions } from '../transport/nats.js';
 import { encodeMsg, encodeWire, toWire } from './events-wire.js';
+import { openKvLeases } from './lease-kv.js';
 import { Membership, type Member, type MembershipOptions } from './membership.js';
+import { placeTree } from './placement.js';
 
 export interface ClusterNodeOptions extends Omit<NodeOptions, 'transport'> {
   nodeId: string;
   nats: NatsTransportOptions;
   membership?: MembershipOptions;
+  /** Singleton lease TTL in ms (default 1000): a dead owner's subtree moves within about this. */
+  singletonTtlMs?: number;
 }
 
 /** What a node answers on `inspect`: its members' view and its actors. */
@@ -30,38 +35,64 @@ export class ClusterNode {
     readonly node: Node,
     readonly transport: NatsTransport,
     readonly membership: Membership,
+    private readonly nc: NatsConnection,
   ) {}
 
   static async start(options: ClusterNodeOptions): Promise<ClusterNode> {
-    const { nats, membership: membershipOptions, onEvent, ...nodeOptions } = options;
-    const transport = new NatsTransport({ logger: options.logger, ...nats });
-    let publish: ((data: Uint8Array) => void) | undefined;
-    const node = await Node.start({
-      ...nodeOptions,
-      transport,
-      onEvent: (event) => {
-        onEvent?.(event);
-        publish?.(encodeWire(toWire(event)));
-      },
-    });
-    const nc = transport.connection;
-    const eventsSubject = transport.subjects.events(options.nodeId);
-    publish = (data) => {
-      if (!nc.isClosed()) nc.publish(eventsSubject, data);
-    };
-    const membership = new Membership(nc, transport.subjects, options.nodeId, membershipOptions);
-    const cluster = new ClusterNode(node, transport, membership);
-    membership.onChange((event) => {
-      node.system.logger[event.type === 'node_down' ? 'warn' : 'info'](
-        { event: event.type, peer: event.node, reason: event.reason },
-        `${event.type === 'node_down' ? 'node down' : 'node up'}: ${event.node} (${event.reason})`,
-      );
-      publish?.(encodeWire({ ...event, observer: options.nodeId }));
-    });
-    membership.start();
-    cluster.serveControl(nc);
-    void node.done.then(() => cluster.close());
-    return cluster;
+    const { nats, membership: membershipOptions, onEvent, singletonTtlMs, ...nodeOptions } = options;
+    const logger = options.logger ?? silentLogger();
+    const nc =
+      nats.connection ??
+      (await connect({
+        servers: nats.servers,
+        name: `eldertree-${options.nodeId}`,
+        noAsyncTraces: true,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 250,
+        ...nats.connectOptions,
+      }));
+    try {
+      const transport = new NatsTransport({ logger, ...nats, connection: nc });
+      const membership = new Membership(nc, transport.subjects, options.nodeId, membershipOptions);
+      const leases = await openKvLeases(nc, { cluster: transport.subjects.cluster });
+      let node: Node | undefined;
+      const tree = placeTree(options.tree, {
+        self: options.nodeId,
+        node: () => node,
+        membership: () => membership,
+        leases,
+        singletonTtlMs: singletonTtlMs ?? 1000,
+        logger,
+      });
+      const eventsSubject = transport.subjects.events(options.nodeId);
+      const publish = (data: Uint8Array) => {
+        if (!nc.isClosed()) nc.publish(eventsSubject, data);
+      };
+      membership.start();
+      node = await Node.start({
+        ...nodeOptions,
+        tree,
+        transport,
+        onEvent: (event) => {
+          onEvent?.(event);
+          publish(encodeWire(toWire(event)));
+        },
+      });
+      const cluster = new ClusterNode(node, transport, membership, nc);
+      membership.onChange((event) => {
+        logger[event.type === 'node_down' ? 'warn' : 'info'](
+          { event: event.type, peer: event.node, reason: event.reason },
+          `${event.type === 'node_down' ? 'node down' : 'node up'}: ${event.node} (${event.reason})`,
+        );
+        publish(encodeWire({ ...event, observer: options.nodeId }));
+      });
+      cluster.serveControl(nc);
+      void node.done.then(() => cluster.close());
+      return cluster;
+    } catch (err) {
+      if (!nats.connection) await nc.close();
+      throw err;
+    }
   }
 
   get nodeId(): string {
@@ -103,5 +134,6 @@ export class ClusterNode {
       }
     }
     await this.membership.stop();
+    if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
   }
 }

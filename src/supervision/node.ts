@@ -192,6 +192,11 @@ export class Node {
     return this.supervisor(supervisorPath).restartChild(id);
   }
 
+  /** Stops and forgets a child, forwarding its waiting mail (a child moving to another node). */
+  removeChild(supervisorPath: string, id: string): Promise<void> {
+    return this.supervisor(supervisorPath).removeChild(id);
+  }
+
   deleteChild(supervisorPath: string, id: string): Promise<void> {
     return this.supervisor(supervisorPath).deleteChild(id);
   }

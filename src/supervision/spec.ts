@@ -17,6 +17,19 @@ export interface Backoff {
   resetAfter?: number;
 }
 
+/**
+ * Where a child runs when nodes form a cluster (ignored on a single node, which runs
+ * everything): pinned to one `node`, `replicas` copies on different nodes behind one
+ * queue group, or a `singleton` owned through a lease, with `standby` nodes (default:
+ * every node) ready to take it over.
+ */
+export interface Placement {
+  node?: string;
+  replicas?: number;
+  singleton?: boolean;
+  standby?: string[];
+}
+
 interface CommonSpec {
   /** Path token: letters, digits, `_` and `-`. */
   id: string;
@@ -25,6 +38,7 @@ interface CommonSpec {
   /** ms, brutal_kill or infinity; default 5000 for workers, infinity for supervisors. */
   shutdown?: Shutdown;
   backoff?: Backoff;
+  placement?: Placement;
 }
 
 export interface WorkerSpec<TMachine extends AnyStateMachine = AnyStateMachine> extends CommonSpec {
@@ -112,6 +126,7 @@ function checkChild(spec: Record<string, unknown>, parent: string, problems: str
     say(`shutdown must be ms >= 0, "brutal_kill" or "infinity", got ${show(shutdown)}`);
   }
   if (spec.backoff !== undefined) checkBackoff(spec.backoff, say);
+  if (spec.placement !== undefined) checkPlacement(spec.placement, say);
   if (spec.type === 'supervisor') {
     if (spec.strategy !== undefined && !STRATEGIES.includes(spec.strategy as string)) {
       say(`strategy must be one_for_one, one_for_all or rest_for_one, got ${show(spec.strategy)}`);
@@ -140,6 +155,23 @@ function checkChild(spec: Record<string, unknown>, parent: string, problems: str
     if (!isMachine(spec.machine)) say('machine must be an XState machine (setup(...).createMachine(...))');
   } else {
     say(`type must be "worker" or "supervisor", got ${show(spec.type)}`);
+  }
+}
+
+function checkPlacement(placement: unknown, say: (what: string) => void): void {
+  if (!isObject(placement)) return void say('placement must be { node? , replicas?, singleton?, standby? }');
+  const { node, replicas, singleton, standby } = placement;
+  const kinds = [node !== undefined, replicas !== undefined, singleton !== undefined && singleton !== false];
+  if (kinds.filter(Boolean).length > 1) say('placement takes one of node, replicas or singleton');
+  if (node !== undefined && !(typeof node === 'string' && ID.test(node))) say(`placement.node must be a node name, got ${show(node)}`);
+  if (replicas !== undefined && !(Number.isInteger(replicas) && (replicas as number) >= 1)) {
+    say(`placement.replicas must be an integer >= 1, got ${show(replicas)}`);
+  }
+  if (singleton !== undefined && typeof singleton !== 'boolean') say(`placement.singleton must be true or false, got ${show(singleton)}`);
+  if (standby !== undefined) {
+    if (!(Array.isArray(standby) && standby.every((n) => typeof n === 'string' && ID.test(n)))) {
+      say(`placement.standby must be a list of node names, got ${show(standby)}`);
+    } else if (!singleton) say('placement.standby goes with singleton: true');
   }
 }
 

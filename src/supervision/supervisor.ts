@@ -118,7 +118,7 @@ export class Supervisor {
       this.children.push(child);
       const error = await this.launch(child);
       if (error) {
-        await this.removeChild(child);
+        await this.removeChildNow(child);
         throw new StartError(child.path, error);
       }
       return this.info(child);
@@ -129,7 +129,7 @@ export class Supervisor {
   terminateChild(id: string): Promise<void> {
     return this.run(async () => {
       const child = this.find(id);
-      if (child.restart === 'temporary') await this.removeChild(child);
+      if (child.restart === 'temporary') await this.removeChildNow(child);
       else await this.stopChild(child, true);
     });
   }
@@ -150,7 +150,18 @@ export class Supervisor {
     return this.run(async () => {
       const child = this.find(id);
       if (this.isUp(child)) throw new EldertreeError(`${child.path} is running; terminate it first`);
-      await this.removeChild(child);
+      await this.removeChildNow(child);
+    });
+  }
+
+  /**
+   * Stops and forgets a child in one step (terminate_child + delete_child), handing
+   * its waiting mail on to whoever hosts the path next: for moving a child elsewhere.
+   */
+  removeChild(id: string): Promise<void> {
+    return this.run(async () => {
+      const child = this.children.find((c) => c.spec.id === id);
+      if (child) await this.removeChildNow(child);
     });
   }
 
@@ -289,10 +300,12 @@ export class Supervisor {
     await stopping;
   }
 
-  private async removeChild(child: Child): Promise<void> {
+  private async removeChildNow(child: Child): Promise<void> {
     const i = this.children.indexOf(child);
     if (i >= 0) this.children.splice(i, 1);
-    await this.stopChild(child, true);
+    // Stop keeping the mail, then take the cells out: what waits is forwarded to
+    // another host of the path when there is a transport, else a dead letter.
+    await this.stopChild(child, false);
     this.dispose(child);
   }
 
@@ -317,7 +330,7 @@ export class Supervisor {
     if (this.state !== 'running' || !this.children.includes(child)) return;
     if (child.cell.incarnation !== incarnation || this.isUp(child)) return; // stale: already restarted
     const abnormal = exit.reason === 'error';
-    if (child.restart === 'temporary') return this.removeChild(child);
+    if (child.restart === 'temporary') return this.removeChildNow(child);
     if (child.restart === 'transient' && !abnormal) return this.stopChild(child, true);
     if (!this.intensity.add()) return this.giveUp();
 
@@ -328,7 +341,7 @@ export class Supervisor {
     for (let i = group.length - 1; i >= 0; i--) {
       const c = group[i]!;
       if (c === child) continue;
-      if (c.restart === 'temporary') await this.removeChild(c);
+      if (c.restart === 'temporary') await this.removeChildNow(c);
       else await this.stopChild(c, false);
     }
     const toStart = group.filter((c) => this.children.includes(c));

@@ -124,6 +124,15 @@ export class NatsTransport implements Transport {
     this.publish(envelope, subject, reply, acked);
   }
 
+  forward(envelope: Envelope): boolean {
+    if (this.awaitingAck.delete(envelope.message_id)) {
+      // Never acked here: its sender resends it, and the new host will take it.
+      return true;
+    }
+    this.send(envelope);
+    return true;
+  }
+
   settled(envelope: Envelope): void {
     const ackTo = this.awaitingAck.get(envelope.message_id);
     if (ackTo === undefined) return;

@@ -1,0 +1,83 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { ClusterClient } from '../src/index.js';
+import { startNatsServer, type NatsServer } from './nats-server.js';
+
+const runtime = fileURLToPath(new URL('../dist/runtime.js', import.meta.url));
+
+export interface NodeProcess {
+  name: string;
+  proc: ChildProcess;
+  output: string[];
+}
+
+export interface Cluster {
+  server: NatsServer;
+  client: ClusterClient;
+  nodes: Map<string, NodeProcess>;
+  start(name: string): NodeProcess;
+  /** Waits until `names` all answer inspect and see each other up. */
+  ready(names: string[], ms?: number): Promise<void>;
+  kill(name: string, signal?: NodeJS.Signals): void;
+  stop(): Promise<void>;
+}
+
+/** A real cluster: Debian's nats-server and `node dist/runtime.js` processes. */
+export async function startCluster(tree: string, names: string[], extraArgs: string[] = []): Promise<Cluster> {
+  const server = await startNatsServer();
+  const nodes = new Map<string, NodeProcess>();
+  const start = (name: string): NodeProcess => {
+    const proc = spawn(
+      process.execPath,
+      [runtime, tree, '--nats', server.url, '--node', name, '--log-level', 'warn', '--heartbeat-ms', '100', '--down-after-ms', '500', ...extraArgs],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const output: string[] = [];
+    proc.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
+    proc.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
+    const node = { name, proc, output };
+    nodes.set(name, node);
+    return node;
+  };
+  for (const name of names) start(name);
+  const client = await ClusterClient.connect({ servers: server.url });
+  const cluster: Cluster = {
+    server,
+    client,
+    nodes,
+    start,
+    async ready(wanted, ms = 15_000) {
+      const deadline = Date.now() + ms;
+      while (Date.now() < deadline) {
+        const replies = await client.inspect(150);
+        const ok = wanted.every((n) => {
+          const r = replies.find((x) => x.node === n);
+          return r && wanted.every((m) => r.members.some((mm) => mm.node === m && mm.status === 'up'));
+        });
+        if (ok) return;
+      }
+      const dump = [...nodes.values()].map((n) => `--- ${n.name}\n${n.output.join('')}`).join('\n');
+      throw new Error(`cluster ${wanted.join(',')} not ready in ${ms} ms\n${dump}`);
+    },
+    kill(name, signal = 'SIGKILL') {
+      nodes.get(name)!.proc.kill(signal);
+    },
+    async stop() {
+      await client.close().catch(() => undefined);
+      await Promise.all(
+        [...nodes.values()].map(
+          (n) =>
+            new Promise<void>((resolve) => {
+              if (n.proc.exitCode !== null || n.proc.signalCode !== null) return resolve();
+              n.proc.once('exit', () => resolve());
+              n.proc.kill('SIGCONT');
+              n.proc.kill('SIGTERM');
+              setTimeout(() => n.proc.kill('SIGKILL'), 5000).unref();
+            }),
+        ),
+      );
+      await server.stop();
+    },
+  };
+  return cluster;
+}

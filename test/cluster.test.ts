@@ -1,0 +1,107 @@
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AskRejectedError } from '../src/index.js';
+import { startCluster, type Cluster } from './cluster-harness.js';
+
+const tree = fileURLToPath(new URL('./fixtures/cluster-tree.mjs', import.meta.url));
+let cluster: Cluster | undefined;
+afterEach(async () => {
+  await cluster?.stop();
+  cluster = undefined;
+});
+
+type Hit = { node: string; n: number; at: number };
+
+describe('a cluster of 3 node processes over a real nats-server', () => {
+  it('tell/ask any actor from outside by path; placement: singleton, replicas, pinned, everywhere', async () => {
+    cluster = await startCluster(tree, ['n1', 'n2', 'n3']);
+    await cluster.ready(['n1', 'n2', 'n3']);
+    await new Promise((r) => setTimeout(r, 600)); // replicas choose after hearing heartbeats
+    const { client } = cluster;
+    const view = await client.inspect();
+    const hosts = (path: string) => view.filter((r) => r.actors.some((a) => a.path === path)).map((r) => r.node);
+    expect(hosts('/app/singleton')).toHaveLength(1);
+    expect(hosts('/app/pool')).toHaveLength(2);
+    expect(hosts('/app/pinned')).toEqual(['n2']);
+    expect(hosts('/app/everywhere')).toEqual(['n1', 'n2', 'n3']);
+    expect(await client.ask('/app/pinned', 'whoami')).toEqual({ node: 'n2' });
+    const first = await client.ask<Hit>('/app/singleton', 'hit');
+    expect(first).toMatchObject({ node: hosts('/app/singleton')[0], n: 1 });
+
+    // Replicas share one queue group: NATS balances asks over both copies.
+    const counts = new Map<string, number>();
+    for (let i = 0; i < 200; i++) {
+      const { node } = await client.ask<{ node: string }>('/app/pool', 'whoami');
+      counts.set(node, (counts.get(node) ?? 0) + 1);
+    }
+    expect([...counts.keys()].sort()).toEqual(hosts('/app/pool').sort());
+    for (const c of counts.values()) expect(c).toBeGreaterThan(50);
+  });
+
+  it('SIGKILL the singleton owner: a standby serves it within the failover goal', async () => {
+    cluster = await startCluster(tree, ['n1', 'n2', 'n3']);
+    await cluster.ready(['n1', 'n2', 'n3']);
+    const { client } = cluster;
+    const owner = (await client.ask<Hit>('/app/singleton', 'hit')).node;
+    const t0 = performance.now();
+    cluster.kill(owner);
+    let served: Hit | undefined;
+    while (!served && performance.now() - t0 < 10_000) {
+      try {
+        const hit = await client.ask<Hit>('/app/singleton', 'hit', {}, { timeout: 200 });
+        if (hit.node !== owner) served = hit;
+      } catch (err) {
+        expect(err).toBeInstanceOf(Error); // no responders or timeout while it moves
+      }
+    }
+    const failoverMs = performance.now() - t0;
+    console.log(`singleton failover after SIGKILL: ${failoverMs.toFixed(0)} ms (goal <= 2000 ms)`);
+    expect(served).toBeDefined();
+    expect(served!.node).not.toBe(owner);
+    expect(failoverMs).toBeLessThan(2000);
+  });
+
+  it('SIGSTOP the owner past its lease, SIGCONT it: never two owners processing', async () => {
+    cluster = await startCluster(tree, ['n1', 'n2', 'n3']);
+    await cluster.ready(['n1', 'n2', 'n3']);
+    const { client } = cluster;
+    const hits: Hit[] = [];
+    let failed = 0;
+    let stop = false;
+    const pump = (async () => {
+      while (!stop) {
+        await Promise.all(
+          Array.from({ length: 4 }, () =>
+            client
+              .ask<Hit>('/app/singleton', 'hit', {}, { timeout: 3000 })
+              .then((h) => void hits.push(h))
+              .catch((e: unknown) => {
+                if (!(e instanceof AskRejectedError) && !(e instanceof Error)) throw e;
+                failed++;
+              }),
+          ),
+        );
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 300));
+    const owner = hits.at(-1)!.node;
+    cluster.kill(owner, 'SIGSTOP');
+    await new Promise((r) => setTimeout(r, 2500)); // past the 1 s lease: a standby takes over
+    cluster.kill(owner, 'SIGCONT');
+    await new Promise((r) => setTimeout(r, 1500));
+    stop = true;
+    await pump;
+
+    const byTime = [...hits].sort((a, b) => a.at - b.at);
+    const tenures: { node: string; from: number; to: number }[] = [];
+    for (const h of byTime) {
+      const last = tenures.at(-1);
+      if (last?.node === h.node) last.to = h.at;
+      else tenures.push({ node: h.node, from: h.at, to: h.at });
+    }
+    console.log(`tenures: ${tenures.map((t) => `${t.node} ${t.to - t.from} ms`).join(' -> ')}; ${hits.length} hits, ${failed} failed asks`);
+    // One handover, never back and forth: the woken owner processed nothing more.
+    expect(tenures.map((t) => t.node)).toEqual([owner, expect.not.stringMatching(owner)]);
+    expect(tenures[0]!.to).toBeLessThan(tenures[1]!.from);
+  });
+});
