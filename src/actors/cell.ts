@@ -78,7 +78,9 @@ export class ActorCell implements Runnable {
     let starting = true;
     let startError: Error | undefined;
     let doneAtStart = false;
-    const actor = createActor(this.behavior.machine, { input: this.behavior.input });
+    // Passing an options object XState has to merge costs a hidden class per actor: only when needed.
+    const input = this.behavior.input;
+    const actor = input === undefined ? createActor(this.behavior.machine) : createActor(this.behavior.machine, { input });
     this.actor = actor;
     cells.set(actor.system, this);
     // Always observe errors: an XState root without an error observer rethrows in a

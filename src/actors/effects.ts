@@ -52,7 +52,7 @@ class CellRuntime implements ActorRuntime {
     return this.cell.current;
   }
   tell(target: string, type: string, payload?: Payload, options?: Omit<TellOptions, 'from'>): string {
-    return this.cell.system.tell(target, type, payload, { ...options, from: this.cell.path });
+    return this.cell.system.tellFrom(this.cell, this.cell.path, target, type, payload, options);
   }
   ask<T extends Payload = Payload>(target: string, type: string, payload?: Payload, options?: Omit<AskOptions, 'from'>) {
     return this.cell.system.ask<T>(target, type, payload, { ...options, from: this.cell.path });

@@ -82,8 +82,8 @@ export class ActorSystem implements TransportHost {
   private readonly pending = new Map<string, PendingAsk>();
   private readonly listeners = new Set<SystemEventListener>();
   private readonly gates: { prefix: string; check: () => boolean; onFenced: () => void }[] = [];
-  /** Seq per target for messages sent from outside any actor. */
-  private readonly outsideSeqs = new Map<string, number>();
+  /** Seq per sender and target for senders that are not actors of this node. */
+  private readonly outsideSeqs = new Map<string, Map<string, number>>();
 
   constructor(options: SystemOptions = {}) {
     this.nodeId = options.nodeId ?? `node-${process.pid}`;
@@ -166,10 +166,22 @@ export class ActorSystem implements TransportHost {
 
   /** Sends and returns the message id. Never throws for a bad target: dead letter. */
   tell(target: string, type: string, payload: Payload = EMPTY, options?: TellOptions): string {
-    const from = options?.from ?? this.address;
+    const from = options?.from;
+    return this.tellFrom(from === undefined ? undefined : this.cells.get(from), from ?? this.address, target, type, payload, options);
+  }
+
+  /** tell() from a known cell: the hot path of actor-to-actor messages, no option copying. */
+  tellFrom(
+    cell: ActorCell | undefined,
+    from: string,
+    target: string,
+    type: string,
+    payload: Payload = EMPTY,
+    options?: Omit<TellOptions, 'from'>,
+  ): string {
     const envelope = this.envelope(
       from,
-      this.cells.get(from)?.seqs ?? this.outsideSeqs,
+      cell?.seqs ?? this.seqsOf(from),
       target,
       type,
       payload,
@@ -191,7 +203,7 @@ export class ActorSystem implements TransportHost {
     const from = options?.from ?? this.address;
     const envelope = this.envelope(
       from,
-      this.cells.get(from)?.seqs ?? this.outsideSeqs,
+      this.cells.get(from)?.seqs ?? this.seqsOf(from),
       target,
       type,
       payload,
@@ -223,8 +235,14 @@ export class ActorSystem implements TransportHost {
     this.sendReply(from?.path ?? this.address, request, REPLY_TYPE, payload);
   }
 
+  private seqsOf(sender: string): Map<string, number> {
+    let seqs = this.outsideSeqs.get(sender);
+    if (!seqs) this.outsideSeqs.set(sender, (seqs = new Map()));
+    return seqs;
+  }
+
   private sendReply(from: string, request: Envelope, type: string, payload: Payload): void {
-    const envelope = this.envelope(from, this.outsideSeqs, request.reply_to!, type, payload, MAX_PRIORITY, false);
+    const envelope = this.envelope(from, this.seqsOf(from), request.reply_to!, type, payload, MAX_PRIORITY, false);
     envelope.correlation_id = request.correlation_id;
     this.route(envelope);
   }
@@ -356,6 +374,8 @@ export class ActorSystem implements TransportHost {
     cell: ActorCell,
     extra: Pick<LifecycleEvent, 'reason' | 'error' | 'restarts'> = {},
   ): void {
+    const level = type === 'crashed' || type === 'escalated' ? 'error' : 'info';
+    if (this.listeners.size === 0 && !this.logger.isLevelEnabled(level)) return;
     const event: LifecycleEvent = {
       type,
       node: this.nodeId,
@@ -365,7 +385,6 @@ export class ActorSystem implements TransportHost {
       ...extra,
       at: Date.now(),
     };
-    const level = type === 'crashed' || type === 'escalated' ? 'error' : 'info';
     const { error, at: _at, node: _node, ...fields } = event;
     this.logger[level]({ ...fields, err: error }, `${type} ${cell.path}#${cell.incarnation}`);
     this.publish(event);

@@ -36,17 +36,23 @@ export interface SupervisionContext {
   now: () => number;
 }
 
-interface Child {
-  readonly spec: ChildSpec;
-  readonly path: string;
+/** One child of a supervisor. A class, not a spread literal: one hidden class for all. */
+class Child {
+  restarts = 0;
+  backoffStep = 0;
+  startedAt = 0;
   readonly restart: RestartType;
-  readonly shutdown: Shutdown;
-  /** The worker's cell, or the child supervisor's own cell. */
-  readonly cell: ActorCell;
-  readonly sup: Supervisor | undefined;
-  restarts: number;
-  backoffStep: number;
-  startedAt: number;
+
+  constructor(
+    readonly spec: ChildSpec,
+    readonly path: string,
+    readonly shutdown: Shutdown,
+    /** The worker's cell, or the child supervisor's own cell. */
+    readonly cell: ActorCell,
+    readonly sup: Supervisor | undefined,
+  ) {
+    this.restart = spec.restart ?? DEFAULTS.restart;
+  }
 }
 
 type State = 'idle' | SupervisorStatus;
@@ -65,6 +71,8 @@ export class Supervisor {
   /** Told when this supervisor gives up; its parent (or the node) decides. */
   onExit: ((sup: Supervisor, incarnation: number, exit: ChildExit) => void) | undefined;
   private children: Child[] = [];
+  /** The same children by id: start_child and friends must not scan 100k children. */
+  private byId = new Map<string, Child>();
   private readonly intensity: RestartIntensity;
   private readonly timers = new Set<NodeJS.Timeout>();
   private queue: Promise<unknown> = Promise.resolve();
@@ -110,12 +118,13 @@ export class Supervisor {
     return this.run(async () => {
       const problems = validateTree({ type: 'supervisor', id: this.spec.id, children: [spec] });
       if (problems.length) throw new EldertreeError(`bad child spec: ${problems.join('; ')}`);
-      if (this.children.some((c) => c.spec.id === spec.id)) {
+      if (this.byId.has(spec.id)) {
         throw new EldertreeError(`${this.path} already has a child ${spec.id}`);
       }
       if (this.state !== 'running') throw new EldertreeError(`${this.path} is ${this.state}, not running`);
       const child = this.makeChild(spec);
       this.children.push(child);
+      this.byId.set(spec.id, child);
       const error = await this.launch(child);
       if (error) {
         await this.removeChildNow(child);
@@ -160,7 +169,7 @@ export class Supervisor {
    */
   removeChild(id: string): Promise<void> {
     return this.run(async () => {
-      const child = this.children.find((c) => c.spec.id === id);
+      const child = this.byId.get(id);
       if (child) await this.removeChildNow(child);
     });
   }
@@ -232,34 +241,27 @@ export class Supervisor {
 
   /** Recreates the child list from the spec, keeping cells (and their mail) by path. */
   private buildChildren(): void {
-    const old = new Map(this.children.map((c) => [c.spec.id, c]));
+    const old = this.byId;
     this.children = this.spec.children.map((spec) => {
       const kept = old.get(spec.id);
       old.delete(spec.id);
       return kept ?? this.makeChild(spec);
     });
+    this.byId = new Map(this.children.map((c) => [c.spec.id, c]));
     // Children added with startChild are not in the spec: a restart forgets them (OTP).
     for (const c of old.values()) this.dispose(c);
   }
 
   private makeChild(spec: ChildSpec): Child {
     const path = `${this.path}/${spec.id}`;
-    const base = {
-      spec,
-      path,
-      restart: spec.restart ?? DEFAULTS.restart,
-      restarts: 0,
-      backoffStep: 0,
-      startedAt: 0,
-    };
     if (isSupervisorSpec(spec)) {
       const sup = new Supervisor(this.context, spec, this.path);
-      const child: Child = { ...base, shutdown: spec.shutdown ?? DEFAULTS.supervisorShutdown, cell: sup.cell, sup };
+      const child = new Child(spec, path, spec.shutdown ?? DEFAULTS.supervisorShutdown, sup.cell, sup);
       sup.onExit = (_s, incarnation, exit) => this.childExited(child, incarnation, exit);
       return child;
     }
     const cell = this.system.createCell(path, { machine: spec.machine, input: spec.input });
-    const child: Child = { ...base, shutdown: spec.shutdown ?? DEFAULTS.workerShutdown, cell, sup: undefined };
+    const child = new Child(spec, path, spec.shutdown ?? DEFAULTS.workerShutdown, cell, undefined);
     cell.onExit = (_c, incarnation, exit) => this.childExited(child, incarnation, exit);
     return child;
   }
@@ -303,6 +305,7 @@ export class Supervisor {
   private async removeChildNow(child: Child): Promise<void> {
     const i = this.children.indexOf(child);
     if (i >= 0) this.children.splice(i, 1);
+    if (this.byId.get(child.spec.id) === child) this.byId.delete(child.spec.id);
     // Stop keeping the mail, then take the cells out: what waits is forwarded to
     // another host of the path when there is a transport, else a dead letter.
     await this.stopChild(child, false);
@@ -327,7 +330,7 @@ export class Supervisor {
   }
 
   private async handleExit(child: Child, incarnation: number, exit: ChildExit): Promise<void> {
-    if (this.state !== 'running' || !this.children.includes(child)) return;
+    if (this.state !== 'running' || !this.has(child)) return;
     if (child.cell.incarnation !== incarnation || this.isUp(child)) return; // stale: already restarted
     const abnormal = exit.reason === 'error';
     if (child.restart === 'temporary') return this.removeChildNow(child);
@@ -344,7 +347,7 @@ export class Supervisor {
       if (c.restart === 'temporary') await this.removeChildNow(c);
       else await this.stopChild(c, false);
     }
-    const toStart = group.filter((c) => this.children.includes(c));
+    const toStart = group.filter((c) => this.has(c));
     for (const c of toStart) c.restarts++;
     const delay = this.backoffFor(child);
     if (delay > 0) {
@@ -370,7 +373,7 @@ export class Supervisor {
   private async restartGroup(group: readonly Child[]): Promise<void> {
     for (const child of group) {
       if (this.state !== 'running') return;
-      if (!this.children.includes(child) || this.isUp(child)) continue;
+      if (!this.has(child) || this.isUp(child)) continue;
       const error = await this.launch(child);
       // OTP's try_again: a child that cannot start counts as failing again.
       if (error) this.childExited(child, child.cell.incarnation, { reason: 'error', error });
@@ -401,12 +404,16 @@ export class Supervisor {
 
   // ---- helpers -------------------------------------------------------------------
 
+  private has(child: Child): boolean {
+    return this.byId.get(child.spec.id) === child;
+  }
+
   private isUp(child: Child): boolean {
     return child.sup ? child.sup.state === 'running' || child.sup.state === 'starting' : child.cell.status === 'running';
   }
 
   private find(id: string): Child {
-    const child = this.children.find((c) => c.spec.id === id);
+    const child = this.byId.get(id);
     if (!child) throw new EldertreeError(`${this.path} has no child ${id}`);
     return child;
   }
