@@ -1,6 +1,6 @@
 import { createActor, type AnyActor, type AnyStateMachine } from 'xstate';
 import type { Runnable } from './dispatcher.js';
-import type { Envelope } from './envelope.js';
+import { EMPTY_PAYLOAD, type Envelope } from './envelope.js';
 import { Mailbox } from './mailbox.js';
 import { toError } from './errors.js';
 import type { ActorSystem } from './system.js';
@@ -34,6 +34,17 @@ const cells = new WeakMap<object, ActorCell>();
 
 export function cellOfSystem(xstateSystem: object): ActorCell | undefined {
   return cells.get(xstateSystem);
+}
+
+const bareEvents = new Map<string, { type: string }>();
+
+function bareEvent(type: string): { type: string } {
+  let event = bareEvents.get(type);
+  if (event === undefined) {
+    event = Object.freeze({ type });
+    if (bareEvents.size < 10_000) bareEvents.set(type, event);
+  }
+  return event;
 }
 
 /**
@@ -147,7 +158,8 @@ export class ActorCell implements Runnable {
 
   private deliver(envelope: Envelope): void {
     const actor = this.actor!;
-    const event = { ...envelope.payload, type: envelope.message_type };
+    // XState never mutates events: a message without payload reuses one { type } per type.
+    const event = envelope.payload === EMPTY_PAYLOAD ? bareEvent(envelope.message_type) : { ...envelope.payload, type: envelope.message_type };
     const before = actor.getSnapshot();
     this.current = envelope;
     actor.send(event);

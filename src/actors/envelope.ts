@@ -33,6 +33,9 @@ export function pairKey(envelope: Envelope): string {
   return envelope.source_elder + '\u0000' + envelope.target_elder + '\u0000' + epoch;
 }
 
+/** The payload of messages sent without one: cells recognise it and skip the copy. */
+export const EMPTY_PAYLOAD: Record<string, unknown> = Object.freeze({});
+
 export const MIN_PRIORITY = 0;
 export const MAX_PRIORITY = 9;
 export const DEFAULT_PRIORITY = 5;

@@ -1,20 +1,48 @@
 /**
  * Priority mailbox: one FIFO per priority (0..9), highest non-empty taken first.
  * FIFO within a priority gives per-pair FIFO for free. A bitmask finds the top
- * priority without scanning; arrays with a moving head avoid O(n) shift(). Queues are
- * made on first use: most actors sit idle with an empty mailbox, and 100k of them
- * should not carry ten empty arrays each.
+ * priority without scanning. Each FIFO is a ring buffer that doubles when full: a
+ * mailbox that never empties under steady load neither copies nor reallocates.
+ * Rings are made on first use, so 100k idle actors carry no empty arrays.
  */
+class Ring<T> {
+  private items: (T | undefined)[] = new Array(16);
+  private head = 0;
+  size = 0;
+
+  push(item: T): void {
+    if (this.size === this.items.length) this.grow();
+    this.items[(this.head + this.size) & (this.items.length - 1)] = item;
+    this.size++;
+  }
+
+  shift(): T | undefined {
+    if (this.size === 0) return undefined;
+    const item = this.items[this.head];
+    this.items[this.head] = undefined;
+    this.head = (this.head + 1) & (this.items.length - 1);
+    this.size--;
+    return item;
+  }
+
+  private grow(): void {
+    const old = this.items;
+    const items = new Array<T | undefined>(old.length * 2);
+    for (let i = 0; i < this.size; i++) items[i] = old[(this.head + i) & (old.length - 1)];
+    this.items = items;
+    this.head = 0;
+  }
+}
+
 export class Mailbox<T extends { priority: number }> {
-  private queues: (T[] | undefined)[] | undefined;
-  private heads: number[] | undefined;
+  private rings: (Ring<T> | undefined)[] | undefined;
   private mask = 0;
   size = 0;
 
   push(message: T): void {
     const p = message.priority;
-    const queues = (this.queues ??= new Array<T[] | undefined>(10));
-    (queues[p] ??= []).push(message);
+    const rings = (this.rings ??= new Array<Ring<T> | undefined>(10));
+    (rings[p] ??= new Ring<T>()).push(message);
     this.mask |= 1 << p;
     this.size++;
   }
@@ -22,22 +50,9 @@ export class Mailbox<T extends { priority: number }> {
   shift(): T | undefined {
     if (this.mask === 0) return undefined;
     const p = 31 - Math.clz32(this.mask);
-    const queue = this.queues![p]!;
-    const heads = (this.heads ??= [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    const head = heads[p]!;
-    const message = queue[head]!;
-    if (head + 1 === queue.length) {
-      queue.length = 0;
-      heads[p] = 0;
-      this.mask &= ~(1 << p);
-    } else if (head >= 1024 && head * 2 >= queue.length) {
-      // Compact now and then so a long-lived busy queue does not keep dead slots.
-      queue.splice(0, head + 1);
-      heads[p] = 0;
-    } else {
-      (queue as unknown[])[head] = undefined;
-      heads[p] = head + 1;
-    }
+    const ring = this.rings![p]!;
+    const message = ring.shift();
+    if (ring.size === 0) this.mask &= ~(1 << p);
     this.size--;
     return message;
   }

@@ -5,6 +5,7 @@ import { Dispatcher } from './dispatcher.js';
 import {
   createIdGenerator,
   DEFAULT_PRIORITY,
+  EMPTY_PAYLOAD,
   ERROR_REPLY_TYPE,
   isNodeAddress,
   MAX_PRIORITY,
@@ -59,7 +60,7 @@ interface PendingAsk {
   timer: NodeJS.Timeout;
 }
 
-const EMPTY: Payload = Object.freeze({}) as Payload;
+const EMPTY = EMPTY_PAYLOAD as Payload;
 const ACKED = '\u0001';
 
 /**
