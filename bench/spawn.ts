@@ -21,7 +21,7 @@ async function timed(run: (count: number, tag: string) => Promise<void> | void):
   gc();
   const t0 = performance.now();
   await run(n, 'pool');
-  return ((performance.now() - t0) / 1000);
+  return (performance.now() - t0) / 1000;
 }
 
 let seconds: number;
