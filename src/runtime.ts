@@ -7,6 +7,8 @@ import { demoTree } from './machines/demo-tree.js';
 import { loadTreeFile, TreeFileError } from './machines/tree-file.js';
 import { EldertreeError } from './actors/errors.js';
 import { ClusterNode } from './cluster/cluster-node.js';
+import { MemorySnapshotStore } from './cluster/snapshots.js';
+import { MemoryTaskLocks } from './cluster/task-locks.js';
 import { Node, TreeSpecError } from './supervision/node.js';
 import type { SupervisorSpec } from './supervision/spec.js';
 
@@ -66,7 +68,13 @@ async function main(argv: string[]): Promise<number> {
       node = cluster.node;
       stopNode = () => cluster.stop();
     } else {
-      node = await Node.start({ tree, nodeId: config.node, logger, askTimeout: config.askTimeout });
+      node = await Node.start({
+        tree,
+        nodeId: config.node,
+        logger,
+        askTimeout: config.askTimeout,
+        services: { locks: new MemoryTaskLocks(), snapshots: new MemorySnapshotStore() },
+      });
       stopNode = () => node!.stop();
     }
   } catch (err) {

@@ -389,3 +389,24 @@ describe('dynamic children and supervisor queries', () => {
     node = undefined;
   });
 });
+
+describe('a supervisor with an agent', () => {
+  it("forwards its own mail to the agent child, which answers the asker; supervisor.* stays with it", async () => {
+    const rec = await run(
+      supervisor('s', { agent: 'elder' }, [worker('elder', testMachine), worker('other', testMachine)]),
+    );
+    expect(await node!.ask('/s', 'ping')).toEqual({ pong: true });
+    node!.tell('/s', 'inc');
+    expect(await node!.ask('/s', 'get')).toEqual({ count: 1 }); // same pair as the inc: in order
+    expect(await node!.ask('/s', 'supervisor.count_children')).toMatchObject({ specs: 2 });
+    node!.tell('/s', 'no.such.event');
+    await node!.settled();
+    expect(rec.deadLetters().map((d) => d.detail)).toEqual(['/s/elder in state "up" does not handle no.such.event']);
+  });
+
+  it('an agent must be a worker child', async () => {
+    await expect(Node.start({ tree: supervisor('s', { agent: 'nope' }, [worker('a', testMachine)]) })).rejects.toThrow(
+      '/s: agent "nope" must be the id of one of its children',
+    );
+  });
+});

@@ -35,6 +35,10 @@ export interface ActorRuntime {
   readonly current: Envelope | undefined;
   /** Replies to the ask `request` carried; keep the envelope to reply later. */
   replyTo(request: Envelope | undefined, payload: Payload): void;
+  /** A service of the node (e.g. 'locks'); throws naming what is missing. */
+  service<T>(name: string): T;
+  /** Sends `envelope` on to `target` unchanged (id, sender, reply_to): the target answers the asker. */
+  forward(envelope: Envelope | undefined, target: string): void;
 }
 
 class CellRuntime implements ActorRuntime {
@@ -59,6 +63,17 @@ class CellRuntime implements ActorRuntime {
   }
   replyTo(request: Envelope | undefined, payload: Payload): void {
     this.cell.system.reply(this.cell, request, payload);
+  }
+  forward(envelope: Envelope | undefined, target: string): void {
+    if (envelope) this.cell.system.route({ ...envelope, target_elder: target });
+  }
+  service<T>(name: string): T {
+    const service = this.cell.system.services[name];
+    if (service === undefined) {
+      const known = Object.keys(this.cell.system.services);
+      throw new EldertreeError(`node ${this.nodeId} has no service "${name}" (it has: ${known.join(', ') || 'none'})`);
+    }
+    return service as T;
   }
 }
 

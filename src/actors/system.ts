@@ -52,6 +52,11 @@ export interface SystemOptions {
   askTimeout?: number;
   /** Permission check before delivery: a string is the refusal, undefined lets it in. */
   authorize?: (envelope: Envelope) => string | undefined;
+  /**
+   * Named services machines reach through runtimeOf(system).service(name): task locks,
+   * snapshot stores... The layers above decide what they are (KV on NATS, memory alone).
+   */
+  services?: Record<string, unknown>;
 }
 
 interface PendingAsk {
@@ -79,6 +84,7 @@ export class ActorSystem implements TransportHost {
   private readonly transport: Transport | undefined;
   private readonly authorize: SystemOptions['authorize'];
   private readonly askTimeout: number;
+  readonly services: Record<string, unknown>;
   private readonly cells = new Map<string, ActorCell>();
   private readonly pending = new Map<string, PendingAsk>();
   private readonly listeners = new Set<SystemEventListener>();
@@ -94,6 +100,7 @@ export class ActorSystem implements TransportHost {
     this.transport = options.transport;
     this.authorize = options.authorize;
     this.askTimeout = options.askTimeout ?? 5000;
+    this.services = { ...options.services };
     this.nextId = createIdGenerator();
   }
 

@@ -4,6 +4,8 @@ import { Node, type NodeOptions, type NodeView } from '../supervision/node.js';
 import { NatsTransport, type NatsTransportOptions } from '../transport/nats.js';
 import { encodeMsg, encodeWire, toWire } from './events-wire.js';
 import { openKvLeases } from './lease-kv.js';
+import { KvSnapshotStore } from './snapshots.js';
+import { KvTaskLocks } from './task-locks.js';
 import { Membership, type Member, type MembershipOptions } from './membership.js';
 import { placeTree } from './placement.js';
 
@@ -55,6 +57,11 @@ export class ClusterNode {
       const transport = new NatsTransport({ logger, ...nats, connection: nc });
       const membership = new Membership(nc, transport.subjects, options.nodeId, membershipOptions);
       const leases = await openKvLeases(nc, { cluster: transport.subjects.cluster });
+      const services = {
+        locks: await KvTaskLocks.open(nc, { cluster: transport.subjects.cluster }),
+        snapshots: await KvSnapshotStore.open(nc, { cluster: transport.subjects.cluster }),
+        ...nodeOptions.services,
+      };
       let node: Node | undefined;
       const tree = placeTree(options.tree, {
         self: options.nodeId,
@@ -71,6 +78,7 @@ export class ClusterNode {
       membership.start();
       node = await Node.start({
         ...nodeOptions,
+        services,
         tree,
         transport,
         onEvent: (event) => {

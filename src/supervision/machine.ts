@@ -1,5 +1,5 @@
 import { assign, setup } from 'xstate';
-import { reply } from '../actors/effects.js';
+import { reply, runtimeOf } from '../actors/effects.js';
 import type { Strategy } from './spec.js';
 
 export type SupervisorStatus = 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped' | 'failed';
@@ -20,6 +20,8 @@ export interface SupervisorInput {
   period: number;
   /** Reads the live child list (OTP's which_children). */
   describe: () => ChildInfo[];
+  /** Path of the child that takes the supervisor's own mail, if any. */
+  agent?: string;
 }
 
 /**
@@ -41,6 +43,15 @@ export const supervisorMachine = setup({
       | { type: 'supervisor.which_children' }
       | { type: 'supervisor.count_children' },
   },
+  guards: { hasAgent: ({ context }) => context.agent !== undefined },
+  actions: {
+    // The envelope goes on unchanged (same id, reply_to, correlation): the agent
+    // answers the original asker.
+    forward: ({ context, system }) => {
+      const runtime = runtimeOf(system);
+      runtime.forward(runtime.current, context.agent!);
+    },
+  },
 }).createMachine({
   id: 'supervisor',
   initial: 'starting',
@@ -56,6 +67,7 @@ export const supervisorMachine = setup({
     'eldertree.sup.stopped': '.stopped',
     'eldertree.sup.failed': { target: '.failed', actions: assign({ restarts: ({ event }) => event.restarts }) },
     'supervisor.which_children': { actions: reply(({ context }) => ({ children: context.describe() })) },
+    '*': { guard: 'hasAgent', actions: 'forward' },
     'supervisor.count_children': {
       actions: reply(({ context }) => {
         const children: ChildInfo[] = context.describe();
@@ -68,5 +80,12 @@ export const supervisorMachine = setup({
       }),
     },
   },
-  states: { starting: {}, running: {}, restarting: {}, stopping: {}, stopped: {}, failed: {} },
+  states: {
+    starting: {},
+    running: {},
+    restarting: {},
+    stopping: {},
+    stopped: {},
+    failed: {},
+  },
 });

@@ -57,6 +57,12 @@ export interface SupervisorSpec extends CommonSpec {
   period?: number;
   /** Started in this order, stopped in reverse. */
   children: ChildSpec[];
+  /**
+   * Id of a worker child that handles the supervisor's own mail: messages to the
+   * supervisor's path other than `supervisor.*` are forwarded to it, so
+   * `/grand-elder` can be both a supervisor and an elder that takes orders.
+   */
+  agent?: string;
 }
 
 export type ChildSpec = WorkerSpec | SupervisorSpec;
@@ -140,6 +146,11 @@ function checkChild(spec: Record<string, unknown>, parent: string, problems: str
     if (!Array.isArray(spec.children)) {
       say('children must be a list');
       return;
+    }
+    if (spec.agent !== undefined) {
+      const agent = (spec.children as Record<string, unknown>[]).find((c) => isObject(c) && c.id === spec.agent);
+      if (!agent) say(`agent ${show(spec.agent)} must be the id of one of its children`);
+      else if (agent.type === 'supervisor') say(`agent ${show(spec.agent)} must be a worker, not a supervisor`);
     }
     const seen = new Set<unknown>();
     for (const child of spec.children as unknown[]) {

@@ -94,7 +94,13 @@ export class Supervisor {
       this.path,
       {
         machine: supervisorMachine,
-        input: { strategy: this.strategy, intensity, period, describe: () => this.whichChildren() },
+        input: {
+          strategy: this.strategy,
+          intensity,
+          period,
+          describe: () => this.whichChildren(),
+          agent: spec.agent === undefined ? undefined : `${this.path}/${spec.agent}`,
+        },
       },
       'supervisor',
     );
