@@ -38,11 +38,14 @@ describe('a cluster of 3 node processes over a real nats-server', () => {
     for (const c of counts.values()) expect(c).toBeGreaterThan(50);
   });
 
-  it('SIGKILL the singleton owner: a standby serves it within the failover goal', async () => {
+  it('SIGKILL the singleton owner: a standby serves it within the failover goal, resuming its state', async () => {
     cluster = await startCluster(tree, ['n1', 'n2', 'n3']);
     await cluster.ready(['n1', 'n2', 'n3']);
     const { client } = cluster;
-    const owner = (await client.ask<Hit>('/app/singleton', 'hit')).node;
+    let last: Hit | undefined;
+    for (let i = 0; i < 5; i++) last = await client.ask<Hit>('/app/singleton', 'hit');
+    const owner = last!.node;
+    await new Promise((r) => setTimeout(r, 50)); // the last snapshot save is asynchronous
     const t0 = performance.now();
     cluster.kill(owner);
     let served: Hit | undefined;
@@ -59,6 +62,8 @@ describe('a cluster of 3 node processes over a real nats-server', () => {
     expect(served).toBeDefined();
     expect(served!.node).not.toBe(owner);
     expect(failoverMs).toBeLessThan(2000);
+    // Persistent: the standby resumed from the snapshot in KV, not from scratch.
+    expect(served!.n).toBe(last!.n + 1);
   });
 
   it('SIGSTOP the owner past its lease, SIGCONT it: never two owners processing', async () => {

@@ -2,13 +2,16 @@ import { createActor, type AnyActor, type AnyStateMachine } from 'xstate';
 import type { Runnable } from './dispatcher.js';
 import { EMPTY_PAYLOAD, type Envelope } from './envelope.js';
 import { Mailbox } from './mailbox.js';
-import { toError } from './errors.js';
+import { EldertreeError, toError } from './errors.js';
+import { SNAPSHOTS_SERVICE, type Persistence, type SnapshotStore } from './persistence.js';
 import type { ActorSystem } from './system.js';
 
 /** What a cell runs; a new incarnation is `createActor(machine, { input })` again. */
 export interface Behavior {
   machine: AnyStateMachine;
   input?: unknown;
+  /** Opt-in: resume from the last saved snapshot instead of from scratch. */
+  persist?: Persistence;
 }
 
 /**
@@ -70,6 +73,11 @@ export class ActorCell implements Runnable {
   gate: (() => boolean) | undefined;
   private acked: Set<string> | undefined;
   private stopWaiter: (() => void) | undefined;
+  /** Persistence: the snapshot to start from, and the save in flight. */
+  private restoreFrom: unknown;
+  private saving: Promise<void> | undefined;
+  private dirty = false;
+  private saveTimer: NodeJS.Timeout | undefined;
 
   /** Next outgoing seq per target path (per-pair order); made on the first send. */
   get seqs(): Map<string, number> {
@@ -83,6 +91,29 @@ export class ActorCell implements Runnable {
     readonly kind: 'worker' | 'supervisor' = 'worker',
   ) {}
 
+  /**
+   * Persistent cells read their last snapshot before each start (the supervisor awaits
+   * this). A snapshot saved by another machine version is refused: the start fails.
+   */
+  async restore(): Promise<Error | undefined> {
+    const persist = this.behavior.persist;
+    this.restoreFrom = undefined;
+    if (!persist) return undefined;
+    try {
+      const stored = await this.store().load(this.path);
+      if (stored === undefined) return undefined;
+      if (stored.version !== persist.version) {
+        return new EldertreeError(
+          `snapshot of ${this.path} was saved by machine version ${stored.version}, this is version ${persist.version}`,
+        );
+      }
+      this.restoreFrom = stored.snapshot;
+      return undefined;
+    } catch (err) {
+      return new EldertreeError(`cannot load the snapshot of ${this.path}: ${toError(err).message}`);
+    }
+  }
+
   /** Starts a new incarnation. Returns the error if the machine throws while starting. */
   start(): Error | undefined {
     const incarnation = ++this.incarnation;
@@ -90,8 +121,15 @@ export class ActorCell implements Runnable {
     let startError: Error | undefined;
     let doneAtStart = false;
     // Passing an options object XState has to merge costs a hidden class per actor: only when needed.
-    const input = this.behavior.input;
-    const actor = input === undefined ? createActor(this.behavior.machine) : createActor(this.behavior.machine, { input });
+    const { input, machine } = this.behavior;
+    const snapshot = this.restoreFrom;
+    this.restoreFrom = undefined;
+    const actor =
+      snapshot !== undefined
+        ? createActor(machine, { input, snapshot: snapshot as never })
+        : input === undefined
+          ? createActor(machine)
+          : createActor(machine, { input });
     this.actor = actor;
     cells.set(actor.system, this);
     // Always observe errors: an XState root without an error observer rethrows in a
@@ -178,6 +216,54 @@ export class ActorCell implements Runnable {
     } else if (envelope.requires_ack) {
       this.system.settledAck(envelope);
     }
+    if (this.behavior.persist !== undefined) this.persist();
+  }
+
+  private store(): SnapshotStore {
+    const store = this.system.services[SNAPSHOTS_SERVICE] as SnapshotStore | undefined;
+    if (!store) throw new EldertreeError(`${this.path} is persistent but node ${this.system.nodeId} has no snapshot store`);
+    return store;
+  }
+
+  /** Saves the latest snapshot; saves never overlap, and a burst of messages is one save. */
+  private persist(): void {
+    const every = this.behavior.persist!.every ?? 'message';
+    if (this.saving !== undefined) {
+      this.dirty = true;
+      return;
+    }
+    if (every !== 'message') {
+      if (this.saveTimer === undefined) this.saveTimer = setTimeout(() => this.flushSnapshot(), every);
+      return;
+    }
+    this.flushSnapshot();
+  }
+
+  private flushSnapshot(): void {
+    this.saveTimer = undefined;
+    const actor = this.actor;
+    // A fenced copy (its lease lapsed) must not overwrite the new owner's state.
+    if (!actor || actor.getSnapshot().status === 'error' || (this.gate !== undefined && !this.gate())) return;
+    this.dirty = false;
+    const snapshot = actor.getPersistedSnapshot();
+    this.saving = this.store()
+      .save(this.path, this.behavior.persist!.version, snapshot)
+      .catch((err: unknown) => {
+        this.system.logger.warn({ err, path: this.path }, `snapshot of ${this.path} not saved: ${toError(err).message}`);
+      })
+      .finally(() => {
+        this.saving = undefined;
+        if (this.dirty) this.persist();
+      });
+  }
+
+  /** Waits for the save in flight (a graceful stop hands the newest state over). */
+  async saved(): Promise<void> {
+    if (this.saveTimer !== undefined) {
+      clearTimeout(this.saveTimer);
+      this.flushSnapshot();
+    }
+    while (this.saving !== undefined) await this.saving;
   }
 
   private ended(incarnation: number, exit: Exit): void {
@@ -231,6 +317,7 @@ export class ActorCell implements Runnable {
         });
         this.stopWaiter = undefined;
       }
+      if (this.behavior.persist !== undefined) await this.saved();
       actor.stop();
       this.actor = undefined;
       this.status = 'down';

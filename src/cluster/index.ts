@@ -9,10 +9,10 @@ export { openKvLeases } from './lease-kv.js';
 export { memoryLeases } from './lease-memory.js';
 export { KvTaskLocks, MemoryTaskLocks, type TaskLock, type TaskLocks } from './task-locks.js';
 export {
+  FileSnapshotStore,
   KvSnapshotStore,
   MemorySnapshotStore,
   loadChecked,
   SnapshotError,
   SnapshotVersionError,
-  type SnapshotStore,
 } from './snapshots.js';

@@ -1,3 +1,5 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 /**
  * Persistent actors: the last `actor.getPersistedSnapshot()` of an actor, saved under
  * its path with the version of the machine that made it, so that a restart or a
@@ -143,5 +145,47 @@ export class MemorySnapshotStore implements SnapshotStore {
 
   async delete(path: string): Promise<void> {
     this.#entries.delete(encodeKey(path));
+  }
+}
+
+/**
+ * Snapshots as files, one per actor path, for the embedded single-node runtime: the
+ * knowledge an elder gathered survives a restart of the process. Writes go to a temp
+ * file renamed over the old one, so a crash mid-write never leaves half a snapshot.
+ */
+export class FileSnapshotStore implements SnapshotStore {
+  #writes = new Map<string, Promise<void>>();
+
+  constructor(readonly dir: string) {}
+
+  async load(path: string): Promise<StoredSnapshot | undefined> {
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(this.file(path));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new SnapshotError(path, `reading the snapshot of ${path} failed: ${(err as Error).message}`, { cause: err });
+    }
+    return decode(path, bytes);
+  }
+
+  save(path: string, version: string, snapshot: unknown): Promise<void> {
+    const bytes = encode(path, version, snapshot);
+    const file = this.file(path);
+    // One write per path at a time, in order: the last save is the one on disk.
+    const next = (this.#writes.get(file) ?? Promise.resolve()).then(async () => {
+      await mkdir(this.dir, { recursive: true });
+      const tmp = `${file}.${process.pid}.tmp`;
+      await writeFile(tmp, bytes);
+      await rename(tmp, file);
+    });
+    this.#writes.set(file, next.catch(() => undefined));
+    return next.catch((err: unknown) => {
+      throw new SnapshotError(path, `saving the snapshot of ${path} failed: ${(err as Error).message}`, { cause: err });
+    });
+  }
+
+  private file(path: string): string {
+    return join(this.dir, encodeURIComponent(path) + '.snapshot');
   }
 }

@@ -1,5 +1,6 @@
 import type { AnyStateMachine, InputFrom } from 'xstate';
 import type { Shutdown } from '../actors/cell.js';
+import type { Persistence } from '../actors/persistence.js';
 
 export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one';
 export type RestartType = 'permanent' | 'transient' | 'temporary';
@@ -45,6 +46,8 @@ export interface WorkerSpec<TMachine extends AnyStateMachine = AnyStateMachine> 
   type?: 'worker';
   machine: TMachine;
   input?: InputFrom<TMachine>;
+  /** Opt-in: the snapshot is saved after each message (or every n ms) and restored at every start. */
+  persist?: Persistence;
 }
 
 export interface SupervisorSpec extends CommonSpec {
@@ -164,6 +167,14 @@ function checkChild(spec: Record<string, unknown>, parent: string, problems: str
     }
   } else if (spec.type === undefined || spec.type === 'worker') {
     if (!isMachine(spec.machine)) say('machine must be an XState machine (setup(...).createMachine(...))');
+    const persist = spec.persist;
+    if (persist !== undefined) {
+      if (!isObject(persist) || typeof persist.version !== 'string' || persist.version === '') {
+        say(`persist must be { version: "1", every?: "message" | ms }, got ${show(persist)}`);
+      } else if (persist.every !== undefined && persist.every !== 'message' && !(typeof persist.every === 'number' && persist.every > 0)) {
+        say(`persist.every must be "message" or ms > 0, got ${show(persist.every)}`);
+      }
+    }
   } else {
     say(`type must be "worker" or "supervisor", got ${show(spec.type)}`);
   }

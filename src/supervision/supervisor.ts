@@ -266,7 +266,7 @@ export class Supervisor {
       sup.onExit = (_s, incarnation, exit) => this.childExited(child, incarnation, exit);
       return child;
     }
-    const cell = this.system.createCell(path, { machine: spec.machine, input: spec.input });
+    const cell = this.system.createCell(path, { machine: spec.machine, input: spec.input, persist: spec.persist });
     const child = new Child(spec, path, spec.shutdown ?? DEFAULTS.workerShutdown, cell, undefined);
     cell.onExit = (_c, incarnation, exit) => this.childExited(child, incarnation, exit);
     return child;
@@ -282,7 +282,7 @@ export class Supervisor {
         return toError(err);
       }
     }
-    const error = child.cell.start();
+    const error = (await child.cell.restore()) ?? child.cell.start();
     if (error) {
       this.system.lifecycle('crashed', child.cell, { reason: `failed to start: ${error.message}`, error });
       return error;

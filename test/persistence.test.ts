@@ -1,0 +1,86 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FileSnapshotStore, MemorySnapshotStore, Node, StartError, supervisor, worker } from '../src/index.js';
+import { testMachine } from './helpers.js';
+
+let node: Node | undefined;
+afterEach(async () => {
+  await node?.stop();
+  node = undefined;
+});
+
+const tree = (version = '1', every?: number) =>
+  supervisor('p', { intensity: 10 }, [
+    worker('kept', testMachine, { persist: { version, ...(every ? { every } : {}) } }),
+    worker('fresh', testMachine),
+  ]);
+
+async function incs(path: string, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) node!.tell(path, 'inc');
+  await node!.settled();
+}
+
+describe('persistent actors', () => {
+  it('resume from the last snapshot after a crash; others start from scratch', async () => {
+    const snapshots = new MemorySnapshotStore();
+    node = await Node.start({ tree: tree(), services: { snapshots } });
+    await incs('/p/kept', 3);
+    await incs('/p/fresh', 3);
+    node.tell('/p/kept', 'crash');
+    node.tell('/p/fresh', 'crash');
+    expect(await node.ask('/p/kept', 'get')).toEqual({ count: 3 });
+    expect(await node.ask('/p/fresh', 'get')).toEqual({ count: 0 });
+    expect(node.system.cell('/p/kept')!.incarnation).toBe(2);
+  });
+
+  it('a snapshot saved by another machine version is refused with a clear error', async () => {
+    const snapshots = new MemorySnapshotStore();
+    node = await Node.start({ tree: tree('1'), services: { snapshots } });
+    await incs('/p/kept', 2);
+    await node.stop();
+    node = undefined;
+    const err = await Node.start({ tree: tree('2'), services: { snapshots } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StartError);
+    expect((err as Error).message).toBe(
+      '/p/kept failed to start: snapshot of /p/kept was saved by machine version 1, this is version 2',
+    );
+  });
+
+  it('a file store keeps the state across a stop and a new node; a graceful stop saves the newest', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eldertree-snap-'));
+    try {
+      node = await Node.start({ tree: tree('1', 60_000), services: { snapshots: new FileSnapshotStore(dir) } });
+      await incs('/p/kept', 5); // interval mode: nothing saved yet, the stop flushes it
+      await node.stop();
+      node = await Node.start({ tree: tree('1'), services: { snapshots: new FileSnapshotStore(dir) } });
+      expect(await node.ask('/p/kept', 'get')).toEqual({ count: 5 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('saves coalesce: a burst of messages is not a save per message', async () => {
+    let saves = 0;
+    const inner = new MemorySnapshotStore();
+    const snapshots = {
+      load: (p: string) => inner.load(p),
+      save: async (p: string, v: string, s: unknown) => {
+        saves++;
+        await new Promise((r) => setTimeout(r, 5));
+        return inner.save(p, v, s);
+      },
+    };
+    node = await Node.start({ tree: tree(), services: { snapshots } });
+    await incs('/p/kept', 500);
+    await node.system.cell('/p/kept')!.saved();
+    expect(saves).toBeLessThan(50);
+    expect(await inner.load('/p/kept')).toMatchObject({ version: '1', snapshot: { context: { count: 500 } } });
+  });
+
+  it('a persistent actor without a snapshot store fails to start, naming the problem', async () => {
+    const err = await Node.start({ tree: tree() }).catch((e: unknown) => e);
+    expect((err as Error).message).toBe('/p/kept failed to start: cannot load the snapshot of /p/kept: /p/kept is persistent but node ' + `node-${process.pid} has no snapshot store`);
+  });
+});
