@@ -23,13 +23,30 @@ export interface Cluster {
 }
 
 /** A real cluster: Debian's nats-server and `node dist/runtime.js` processes. */
-export async function startCluster(tree: string, names: string[], extraArgs: string[] = []): Promise<Cluster> {
+export async function startCluster(
+  tree: string,
+  names: string[],
+  extraArgs: string[] = [],
+  /** Fast membership timings for most tests; false runs the runtime's defaults. */
+  fastMembership = true,
+): Promise<Cluster> {
   const server = await startNatsServer();
   const nodes = new Map<string, NodeProcess>();
   const start = (name: string): NodeProcess => {
     const proc = spawn(
       process.execPath,
-      [runtime, tree, '--nats', server.url, '--node', name, '--log-level', 'warn', '--heartbeat-ms', '100', '--down-after-ms', '500', ...extraArgs],
+      [
+        runtime,
+        tree,
+        '--nats',
+        server.url,
+        '--node',
+        name,
+        '--log-level',
+        'warn',
+        ...(fastMembership ? ['--heartbeat-ms', '100', '--down-after-ms', '500'] : []),
+        ...extraArgs,
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const output: string[] = [];

@@ -109,4 +109,37 @@ describe('a cluster of 3 node processes over a real nats-server', () => {
     expect(tenures.map((t) => t.node)).toEqual([owner, expect.not.stringMatching(owner)]);
     expect(tenures[0]!.to).toBeLessThan(tenures[1]!.from);
   });
+
+  it('failure detection with default timings: <= 1 s after SIGKILL, no false downs while a node is saturated', async () => {
+    cluster = await startCluster(tree, ['n1', 'n2', 'n3'], [], false);
+    await cluster.ready(['n1', 'n2', 'n3']);
+    const downs: { observer: string; node: string; at: number }[] = [];
+    const sub = cluster.client.events((e) => {
+      if (e.type === 'node_down') downs.push({ observer: (e as { observer: string }).observer, node: e.node, at: performance.now() });
+    });
+    // Saturate n2: 60k messages of 50 µs CPU each is ~3 s of back-to-back processing.
+    for (let i = 0; i < 60_000; i++) {
+      cluster.client.tell('/app/pinned', 'spin');
+      if (i % 2000 === 0) await new Promise((r) => setImmediate(r));
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    const busy = (await cluster.client.inspect()).find((r) => r.node === 'n2')!.actors.find((a) => a.path === '/app/pinned')!;
+    expect(busy.mailbox).toBeGreaterThan(5000); // still saturated, yet it answered and kept beating
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(downs).toEqual([]);
+
+    const t0 = performance.now();
+    cluster.kill('n3');
+    const deadline = t0 + 5000;
+    while (performance.now() < deadline && new Set(downs.filter((d) => d.node === 'n3').map((d) => d.observer)).size < 2) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    sub.unsubscribe();
+    const seen = downs.filter((d) => d.node === 'n3');
+    const worst = Math.max(...seen.map((d) => d.at - t0));
+    console.log(`node down detected by ${seen.map((d) => `${d.observer} after ${(d.at - t0).toFixed(0)} ms`).join(', ')}`);
+    expect(seen.map((d) => d.observer).sort()).toEqual(['n1', 'n2']);
+    expect(worst).toBeLessThanOrEqual(1000);
+    expect(downs.filter((d) => d.node !== 'n3')).toEqual([]);
+  });
 });
