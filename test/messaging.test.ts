@@ -57,7 +57,7 @@ describe('tell and ask', () => {
     });
   });
 
-  it('rejects an ask with AskTimeoutError when nobody replies, and records it', async () => {
+  it('an ask the actor does not answer is rejected with AskTimeoutError, and recorded', async () => {
     const started = await startNode(supervisor('app', {}, [worker('w', testMachine)]));
     node = started.node;
     const t0 = performance.now();
@@ -117,6 +117,17 @@ describe('dead letters', () => {
     ]);
     // The actor is untouched by all of it.
     expect(await node.ask('/app/w', 'ping')).toEqual({ pong: true });
+  });
+
+  it('an ask that is unhandled, or crashes the actor, is rejected at once with the reason', async () => {
+    const started = await startNode(supervisor('app', {}, [worker('w', testMachine)]));
+    node = started.node;
+    const unhandled = await node.ask('/app/w', 'fly', {}, { timeout: 5000 }).catch((e: unknown) => e);
+    expect(unhandled).toBeInstanceOf(AskRejectedError);
+    expect(unhandled).toMatchObject({ reason: 'unhandled', message: '/app/w in state "up" does not handle fly' });
+    const crashed = await node.ask('/app/w', 'crash', {}, { timeout: 5000 }).catch((e: unknown) => e);
+    expect(crashed).toMatchObject({ reason: 'crashed', message: 'crash made /app/w crash: crash requested' });
+    expect(started.rec.deadLetters().map((d) => d.reason)).toEqual(['unhandled', 'crashed']);
   });
 
   it('a reply-only transition is handled, not a dead letter', async () => {

@@ -172,7 +172,7 @@ export class ActorCell implements Runnable {
       if (seen.size > ACK_MEMORY) seen.delete(seen.values().next().value as string);
     }
     if (this.status === 'stopped') {
-      this.system.deadLetter('stopped', envelope, `${this.path} is stopped`);
+      this.system.undeliverable(envelope, 'stopped', `${this.path} is stopped`);
       return;
     }
     this.mailbox.push(envelope);
@@ -208,9 +208,10 @@ export class ActorCell implements Runnable {
     // Same snapshot object means no transition was taken, unless the transition only
     // ran side effects (reply): can() tells the two apart, off the hot path.
     if (this.status === 'running' && actor.getSnapshot() === before && !before.can(event)) {
-      this.system.deadLetter(
-        'unhandled',
+      // An asker learns why at once instead of waiting for its timeout.
+      this.system.undeliverable(
         envelope,
+        'unhandled',
         `${this.path} in state ${JSON.stringify(before.value)} does not handle ${envelope.message_type}`,
       );
     } else if (envelope.requires_ack) {
@@ -280,9 +281,9 @@ export class ActorCell implements Runnable {
       const culprit = this.current;
       this.current = undefined;
       if (culprit) {
-        this.system.deadLetter(
-          'crashed',
+        this.system.undeliverable(
           culprit,
+          'crashed',
           `${culprit.message_type} made ${this.path} crash: ${exit.error.message}`,
           exit.error,
         );

@@ -139,7 +139,7 @@ export class ActorSystem implements TransportHost {
   /** Mail left when a cell is stopped for good: on to another host, or a dead letter. */
   orphaned(cell: ActorCell, envelope: Envelope): void {
     if (this.cells.get(cell.path) !== cell && this.transport?.forward?.(envelope)) return;
-    this.deadLetter('stopped', envelope, `${cell.path} was stopped before processing it`);
+    this.undeliverable(envelope, 'stopped', `${cell.path} was stopped before processing it`);
   }
 
   /**
@@ -355,8 +355,8 @@ export class ActorSystem implements TransportHost {
     }
   }
 
-  undeliverable(envelope: Envelope, reason: DeadLetterReason, detail: string): void {
-    this.deadLetter(reason, envelope, detail);
+  undeliverable(envelope: Envelope, reason: DeadLetterReason, detail: string, error?: Error): void {
+    this.deadLetter(reason, envelope, detail, error);
     if (envelope.reply_to && envelope.correlation_id && envelope.message_type !== ERROR_REPLY_TYPE) {
       this.sendReply(this.address, envelope, ERROR_REPLY_TYPE, { reason, message: detail });
     }

@@ -39,5 +39,5 @@ export interface TransportHost {
   /** A frame that did not even decode; `detail` says why. */
   malformed(detail: string, frame?: unknown): void;
   /** The transport could not deliver `envelope` (e.g. nobody hosts the target). */
-  undeliverable(envelope: Envelope, reason: DeadLetterReason, detail: string): void;
+  undeliverable(envelope: Envelope, reason: DeadLetterReason, detail: string, error?: Error): void;
 }

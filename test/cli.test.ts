@@ -1,0 +1,96 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCluster, type Cluster } from './cluster-harness.js';
+
+const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const tree = fileURLToPath(new URL('./fixtures/cluster-tree.mjs', import.meta.url));
+
+function run(args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 20_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+let cluster: Cluster;
+beforeAll(async () => {
+  cluster = await startCluster(tree, ['n1', 'n2']);
+  await cluster.ready(['n1', 'n2']);
+});
+afterAll(async () => {
+  await cluster.stop();
+});
+
+describe('eldertree CLI against a running cluster', () => {
+  it('ask prints the reply as JSON; send returns the message id', () => {
+    const asked = run(['ask', '--nats', cluster.server.url, '/app/pinned', 'whoami']);
+    expect(asked.code).toBe(0);
+    expect(JSON.parse(asked.stdout)).toEqual({ node: 'n2' });
+    const sent = run(['send', '--nats', cluster.server.url, '/app/singleton', 'hit', '{"x":1}']);
+    expect(sent.code).toBe(0);
+    expect(JSON.parse(sent.stdout)).toHaveProperty('message_id');
+  });
+
+  it('status --json lists the nodes and every actor with node, state, incarnation, restarts', () => {
+    const { code, stdout } = run(['status', '--nats', cluster.server.url, '--json']);
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout) as { nodes: { node: string; status: string }[]; actors: Record<string, unknown>[] };
+    expect(report.nodes.map((n) => [n.node, n.status])).toEqual([
+      ['n1', 'up'],
+      ['n2', 'up'],
+    ]);
+    const pinned = report.actors.find((a) => a.path === '/app/pinned');
+    expect(pinned).toMatchObject({ node: 'n2', status: 'running', incarnation: 1, restarts: 0, kind: 'worker' });
+    expect(report.actors.filter((a) => a.path === '/app').map((a) => a.node)).toEqual(['n1', 'n2']);
+  });
+
+  it('status draws a table in the terminal', () => {
+    const { code, stdout } = run(['status', '--nats', cluster.server.url]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^NODES\n\s+NODE\s+STATUS\s+HEARTBEAT\s+ACTORS\n\s+n1\s+up/);
+    expect(stdout).toMatch(/\/app\/pinned\s+n2\s+running/);
+  });
+
+  it.each([
+    [['send', '--nats', 'URL', '/nobody', 'x'], 1, 'eldertree: unknown_target: no node hosts /nobody'],
+    [['ask', '--nats', 'URL', '/app/pinned', 'whoami', '{oops'], 2, 'payload is not valid JSON'],
+    [['ask', '--nats', 'URL', 'app', 'x'], 2, 'PATH must look like /a/b-c/d; got "app"'],
+    [['ask', '--nats', 'URL', '/app/pinned', 'nothing.handles.this'], 1, 'eldertree: /app/pinned in state {} does not handle nothing.handles.this'],
+    [['frobnicate'], 2, 'unknown command "frobnicate"'],
+    [['ask', '--nats', 'nats://127.0.0.1:1', '/a', 'b'], 1, 'cannot connect to NATS at nats://127.0.0.1:1'],
+  ])('%j exits %i with a clear message', (args, code, message) => {
+    const r = run(args.map((a) => (a === 'URL' ? cluster.server.url : a)));
+    expect(r.code).toBe(code);
+    expect(r.stderr).toContain(message);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('eldertree cluster up', () => {
+  it('starts a nats-server and N nodes; Ctrl-C stops them all, exit 0', async () => {
+    const proc = spawn(process.execPath, [cli, 'cluster', 'up', '--nodes', '2', '--tree', tree], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout.on('data', (d: Buffer) => (out += d));
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no cluster line: ${out}`)), 10_000);
+      proc.stdout.on('data', () => {
+        const m = /cluster up: (nats:\/\/127\.0\.0\.1:\d+) with 2 nodes/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]!);
+        }
+      });
+    });
+    let status = run(['status', '--nats', url, '--json']);
+    for (let i = 0; i < 50 && JSON.parse(status.stdout || '{"nodes":[]}').nodes.length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      status = run(['status', '--nats', url, '--json']);
+    }
+    expect(JSON.parse(status.stdout).nodes.map((n: { node: string }) => n.node)).toEqual(['n1', 'n2']);
+    proc.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => proc.once('exit', r));
+    expect(code).toBe(0);
+    expect(out).toMatch(/n1\s+\| .*node n1 stopped/);
+    expect(out).toMatch(/nats\s+\| .*Server Exiting/);
+    expect(run(['status', '--nats', url]).code).toBe(1); // nothing left running
+  });
+});
