@@ -218,6 +218,8 @@ export class ActorCell implements Runnable {
       this.system.settledAck(envelope);
     }
     if (this.behavior.persist !== undefined) this.persist();
+    const trace = this.system.trace;
+    if (trace !== undefined) trace(this, envelope, actor.getSnapshot());
   }
 
   private store(): SnapshotStore {

@@ -85,6 +85,11 @@ export class ActorSystem implements TransportHost {
   private readonly authorize: SystemOptions['authorize'];
   private readonly askTimeout: number;
   readonly services: Record<string, unknown>;
+  /**
+   * Set while someone watches (the inspector): called after each processed message
+   * with the snapshot it led to. Undefined otherwise, so nobody pays for it.
+   */
+  trace: ((cell: ActorCell, envelope: Envelope, snapshot: unknown) => void) | undefined;
   private readonly cells = new Map<string, ActorCell>();
   private readonly pending = new Map<string, PendingAsk>();
   private readonly listeners = new Set<SystemEventListener>();
@@ -101,6 +106,7 @@ export class ActorSystem implements TransportHost {
     this.authorize = options.authorize;
     this.askTimeout = options.askTimeout ?? 5000;
     this.services = { ...options.services };
+    this.trace = undefined;
     this.nextId = createIdGenerator();
   }
 
