@@ -204,7 +204,6 @@ export class ActorCell implements Runnable {
     // ended() clears `current` when this message crashed the actor: it is a dead letter.
     if (this.current !== envelope) return;
     this.current = undefined;
-    this.processed++;
     // Same snapshot object means no transition was taken, unless the transition only
     // ran side effects (reply): can() tells the two apart, off the hot path.
     if (this.status === 'running' && actor.getSnapshot() === before && !before.can(event)) {
@@ -214,9 +213,10 @@ export class ActorCell implements Runnable {
         'unhandled',
         `${this.path} in state ${JSON.stringify(before.value)} does not handle ${envelope.message_type}`,
       );
-    } else if (envelope.requires_ack) {
-      this.system.settledAck(envelope);
+      return;
     }
+    this.processed++;
+    if (envelope.requires_ack) this.system.settledAck(envelope);
     if (this.behavior.persist !== undefined) this.persist();
     const trace = this.system.trace;
     if (trace !== undefined) trace(this, envelope, actor.getSnapshot());

@@ -92,7 +92,7 @@ export class NatsTransport implements Transport {
     const sub = this.nc.subscribe(this.subjects.actor(path), {
       queue: QUEUE,
       callback: (err, msg) => {
-        if (!err) this.onFrame(msg);
+        if (!err) this.onFrame(msg, path);
       },
     });
     this.subs.set(path, sub);
@@ -153,12 +153,16 @@ export class NatsTransport implements Transport {
 
   // ---- inbound --------------------------------------------------------------------
 
-  private onFrame(msg: Msg): void {
+  private onFrame(msg: Msg, path: string): void {
     const host = this.host;
     if (!host) return;
     const decoded = decodeFrame(msg.data, this.maxFrameBytes);
     if (!decoded.ok) return host.malformed(`on ${msg.subject}: ${decoded.reason}`);
     const value = decoded.value as Record<string, unknown> | null;
+    if (value !== null && typeof value === 'object' && typeof value.target_elder === 'string' && value.target_elder !== path) {
+      // Routing follows the subject the broker checked, never a field the sender wrote.
+      return host.malformed(`on ${msg.subject}: target_elder ${value.target_elder} is not ${path}`, value);
+    }
     if (value === null || typeof value !== 'object' || value.requires_ack !== true || !msg.reply) {
       return host.receive(value);
     }
