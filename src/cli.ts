@@ -13,6 +13,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ClusterClient } from './cluster/client.js';
 import type { InspectReply } from './cluster/cluster-node.js';
 import type { WireEvent } from './cluster/events-wire.js';
+import { makeDevCerts } from './security/certs.js';
 
 class UsageError extends Error {}
 
@@ -27,6 +28,8 @@ Commands:
                             (--follow to stream until Ctrl-C, else --for MS, default 1000)
   cluster up                a local dev cluster: nats-server on a free loopback port plus
                             --nodes N runtime nodes (default 3); Ctrl-C stops them all
+  certs --out DIR           a dev CA, a nats-server certificate and a client certificate per
+                            role (--roles a,b; default the Elder Tree roles) with openssl
 
 Connection (send, ask, status, events):
   --nats URL          default $NATS_URL or nats://127.0.0.1:4222
@@ -60,6 +63,9 @@ const options = {
   for: { type: 'string' },
   nodes: { type: 'string' },
   tree: { type: 'string' },
+  out: { type: 'string' },
+  roles: { type: 'string' },
+  hosts: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
 
@@ -89,6 +95,8 @@ async function main(argv: string[]): Promise<number> {
       return status(values);
     case 'events':
       return events(values);
+    case 'certs':
+      return certs(values);
     case 'cluster':
       if (args[0] !== 'up') throw new UsageError(`unknown cluster command "${args[0] ?? ''}"; did you mean "cluster up"?`);
       return clusterUp(values);
@@ -251,6 +259,16 @@ async function events(values: Values): Promise<number> {
   });
   sub.unsubscribe();
   await client.close();
+  return 0;
+}
+
+async function certs(values: Values): Promise<number> {
+  if (!values.out) throw new UsageError('certs needs --out DIR');
+  const list = (v: string | undefined) => v?.split(',').map((s) => s.trim()).filter(Boolean);
+  const made = await makeDevCerts({ dir: values.out, roles: list(values.roles), hosts: list(values.hosts) }).catch((err: Error) => {
+    throw new Failure(err.message);
+  });
+  process.stdout.write(JSON.stringify(made, null, 2) + '\n');
   return 0;
 }
 

@@ -2,7 +2,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Subscription as EventSubscription } from '../actors/events.js';
 import { ActorSystem, type AskOptions, type Payload, type TellOptions } from '../actors/system.js';
 import { NatsTransport, type NatsTransportOptions } from '../transport/nats.js';
-import type { InspectReply } from './cluster-node.js';
+import { connectOrExplain, type InspectReply } from './cluster-node.js';
 import { decodeMsg, decodeWire, encodeMsg, type WireEvent } from './events-wire.js';
 
 /**
@@ -14,13 +14,17 @@ export class ClusterClient {
   private constructor(
     readonly system: ActorSystem,
     private readonly transport: NatsTransport,
+    /** Ours to close (the transport does not own a connection it was given). */
+    private readonly owned: NatsConnection | undefined,
   ) {}
 
   static async connect(options: NatsTransportOptions & { nodeId?: string }): Promise<ClusterClient> {
-    const transport = new NatsTransport(options);
-    const system = new ActorSystem({ nodeId: options.nodeId ?? `client-${process.pid}-${Date.now().toString(36)}`, transport });
+    const nodeId = options.nodeId ?? `client-${process.pid}-${Date.now().toString(36)}`;
+    const connection = options.connection ?? (await connectOrExplain(options, `eldertree-${nodeId}`));
+    const transport = new NatsTransport({ ...options, connection });
+    const system = new ActorSystem({ nodeId, transport });
     await system.start();
-    return new ClusterClient(system, transport);
+    return new ClusterClient(system, transport, options.connection === undefined ? connection : undefined);
   }
 
   get connection(): NatsConnection {
@@ -72,5 +76,6 @@ export class ClusterClient {
 
   async close(): Promise<void> {
     await this.system.stop();
+    if (this.owned && !this.owned.isClosed()) await this.owned.drain().catch(() => this.owned?.close());
   }
 }

@@ -1,6 +1,7 @@
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { silentLogger } from '../log.js';
 import { Node, type NodeOptions, type NodeView } from '../supervision/node.js';
+import { diagnoseConnect } from '../transport/connect-diagnosis.js';
 import { NatsTransport, type NatsTransportOptions } from '../transport/nats.js';
 import { encodeMsg, encodeWire, toWire } from './events-wire.js';
 import { openKvLeases } from './lease-kv.js';
@@ -15,6 +16,28 @@ export interface ClusterNodeOptions extends Omit<NodeOptions, 'transport'> {
   membership?: MembershipOptions;
   /** Singleton lease TTL in ms (default 1000): a dead owner's subtree moves within about this. */
   singletonTtlMs?: number;
+}
+
+/**
+ * Connects with the runtime's defaults; a failure comes back as one sentence naming
+ * the problem (refused certificate, unreachable server...) instead of "timeout".
+ */
+export async function connectOrExplain(nats: NatsTransportOptions, name: string): Promise<NatsConnection> {
+  try {
+    return await connect({
+      servers: nats.servers,
+      name,
+      noAsyncTraces: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      timeout: 5000,
+      ...nats.connectOptions,
+    });
+  } catch (err) {
+    const first = Array.isArray(nats.servers) ? nats.servers[0] : nats.servers;
+    const why = first ? await diagnoseConnect(first, nats.connectOptions?.tls ?? undefined) : undefined;
+    throw new Error(why ?? (err as Error).message);
+  }
 }
 
 /** What a node answers on `inspect`: its members' view and its actors. */
@@ -43,16 +66,7 @@ export class ClusterNode {
   static async start(options: ClusterNodeOptions): Promise<ClusterNode> {
     const { nats, membership: membershipOptions, onEvent, singletonTtlMs, ...nodeOptions } = options;
     const logger = options.logger ?? silentLogger();
-    const nc =
-      nats.connection ??
-      (await connect({
-        servers: nats.servers,
-        name: `eldertree-${options.nodeId}`,
-        noAsyncTraces: true,
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: 250,
-        ...nats.connectOptions,
-      }));
+    const nc = nats.connection ?? (await connectOrExplain(nats, `eldertree-${options.nodeId}`));
     try {
       const transport = new NatsTransport({ logger, ...nats, connection: nc });
       const membership = new Membership(nc, transport.subjects, options.nodeId, membershipOptions);
