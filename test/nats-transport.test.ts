@@ -79,6 +79,24 @@ describe('NATS transport (real nats-server)', () => {
     }));
 });
 
+describe('a node inbox', () => {
+  it('accepts replies to that node only: an actor message injected there is malformed', () =>
+    withTwoNodes(async ({ b }) => {
+      const nc = await connect({ servers: server.url });
+      const forged = { message_id: 'f-1', source_elder: '/x', target_elder: '/b/w', message_type: 'inc', payload: {}, priority: 5, timestamp: 1, requires_ack: false, seq: 1 };
+      nc.publish('elders.elders.node.nb.r.env', pack(forged));
+      nc.publish('elders.elders.node.nb.r.env', pack({ ...forged, target_elder: '@nb' }));
+      await nc.flush();
+      await nc.close();
+      expect(await eventually(() => b.rec.deadLetters().length >= 2)).toBe(true);
+      expect(b.rec.deadLetters().map((d) => d.detail)).toEqual([
+        'malformed frame rejected: on elders.elders.node.nb.r.env: only replies addressed to @nb are accepted here',
+        'malformed frame rejected: on elders.elders.node.nb.r.env: inc is not a reply',
+      ]);
+      expect(await b.node.ask('/b/w', 'get')).toEqual({ count: 0 });
+    }));
+});
+
 describe('acked messages over NATS', () => {
   async function pump(from: Node, to: string, n: number): Promise<string[]> {
     const ids: string[] = [];

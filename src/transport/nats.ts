@@ -1,5 +1,12 @@
 import { connect, type ConnectionOptions, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { isNodeAddress, nodeAddress, validateEnvelope, type Envelope } from '../actors/envelope.js';
+import {
+  ERROR_REPLY_TYPE,
+  isNodeAddress,
+  nodeAddress,
+  REPLY_TYPE,
+  validateEnvelope,
+  type Envelope,
+} from '../actors/envelope.js';
 import type { Transport, TransportHost } from '../actors/transport.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
@@ -187,9 +194,17 @@ export class NatsTransport implements Transport {
     const rest = msg.subject.slice(this.inboxPrefix.length);
     if (rest === ENVELOPES) {
       const decoded = decodeFrame(msg.data, this.maxFrameBytes);
-      if (decoded.ok) host.receive(decoded.value);
-      else host.malformed(`on ${msg.subject}: ${decoded.reason}`);
-      return;
+      if (!decoded.ok) return host.malformed(`on ${msg.subject}: ${decoded.reason}`);
+      const value = decoded.value as Record<string, unknown> | null;
+      // Only replies to this node belong in its inbox: never a way around actor subjects.
+      const self = nodeAddress(host.nodeId);
+      if (value === null || typeof value !== 'object' || value.target_elder !== self) {
+        return host.malformed(`on ${msg.subject}: only replies addressed to ${self} are accepted here`);
+      }
+      if (value.message_type !== REPLY_TYPE && value.message_type !== ERROR_REPLY_TYPE) {
+        return host.malformed(`on ${msg.subject}: ${String(value.message_type)} is not a reply`);
+      }
+      return host.receive(value);
     }
     const [kind, id, ...target] = rest.split('.');
     if (!id) return;
