@@ -7,7 +7,7 @@ import { startCluster } from './cluster-harness.js';
 
 const FRAMES = 100_000;
 const tree = fileURLToPath(new URL('./fixtures/cluster-tree.mjs', import.meta.url));
-const SUBJECT = 'elders.elders.actor.app.everywhere';
+const SUBJECT = 'elders.elders.actor.operator.app.everywhere';
 const PATH = '/app/everywhere';
 
 const base = (): Envelope => ({

@@ -64,16 +64,16 @@ describe('NATS transport (real nats-server)', () => {
   it('bad frames on an actor subject are dead letters with a reason; the node keeps serving', () =>
     withTwoNodes(async ({ a, b }) => {
     const nc = await connect({ servers: server.url });
-    nc.publish('elders.elders.actor.b.w', new Uint8Array([0x93, 0x01]));
-    nc.publish('elders.elders.actor.b.w', pack({ message_id: 'x', target_elder: '/b/w' }));
-    nc.publish('elders.elders.actor.b.w', new Uint8Array(100_000));
+    nc.publish('elders.elders.actor.operator.b.w', new Uint8Array([0x93, 0x01]));
+    nc.publish('elders.elders.actor.operator.b.w', pack({ message_id: 'x', target_elder: '/b/w' }));
+    nc.publish('elders.elders.actor.operator.b.w', new Uint8Array(100_000));
     await nc.flush();
     await nc.close();
     expect(await eventually(() => b.rec.deadLetters().length >= 3)).toBe(true);
     expect(b.rec.deadLetters().map((d) => [d.reason, d.detail])).toEqual([
-      ['malformed', 'malformed frame rejected: on elders.elders.actor.b.w: not msgpack: Unexpected end of MessagePack data'],
+      ['malformed', 'malformed frame rejected: on elders.elders.actor.operator.b.w: not msgpack: Unexpected end of MessagePack data'],
       ['malformed', 'malformed frame rejected: missing field source_elder'],
-      ['malformed', 'malformed frame rejected: on elders.elders.actor.b.w: frame of 100000 bytes exceeds the 65536 byte limit'],
+      ['malformed', 'malformed frame rejected: on elders.elders.actor.operator.b.w: frame of 100000 bytes exceeds the 65536 byte limit'],
     ]);
     expect(await a.node.ask('/b/w', 'ping')).toEqual({ pong: true });
     }));

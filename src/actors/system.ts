@@ -50,8 +50,12 @@ export interface SystemOptions {
   /** Messages an actor processes per turn before the next actor gets the thread. */
   throughput?: number;
   askTimeout?: number;
-  /** Permission check before delivery: a string is the refusal, undefined lets it in. */
-  authorize?: (envelope: Envelope) => string | undefined;
+  /**
+   * Permission check before delivery: a string is the refusal, undefined lets it in.
+   * `role` is the sender's verified role for messages from the wire; for local ones the
+   * check derives it from the sender's path.
+   */
+  authorize?: (envelope: Envelope, role?: string) => string | undefined;
   /**
    * Named services machines reach through runtimeOf(system).service(name): task locks,
    * snapshot stores... The layers above decide what they are (KV on NATS, memory alone).
@@ -112,6 +116,11 @@ export class ActorSystem implements TransportHost {
 
   async start(): Promise<void> {
     await this.transport?.start(this);
+  }
+
+  /** Waits until what the transport registered is live (a node is started only then). */
+  async flush(): Promise<void> {
+    await this.transport?.flush?.();
   }
 
   async stop(): Promise<void> {
@@ -291,7 +300,7 @@ export class ActorSystem implements TransportHost {
   }
 
   /** Local cells first, then the transport; every failure is a dead letter. */
-  route(envelope: Envelope): void {
+  route(envelope: Envelope, role?: string): void {
     const target = envelope.target_elder;
     if (isNodeAddress(target)) {
       if (target === this.address) this.settle(envelope);
@@ -311,9 +320,9 @@ export class ActorSystem implements TransportHost {
       return;
     }
     if (this.authorize !== undefined) {
-      const refusal = this.authorize(envelope);
+      const refusal = this.authorize(envelope, role);
       if (refusal !== undefined) {
-        this.logger.warn({ audit: true, envelope: summary(envelope), refusal }, 'message refused');
+        this.logger.warn({ audit: true, envelope: summary(envelope), role, refusal }, 'message refused');
         this.undeliverable(envelope, 'forbidden', refusal);
         return;
       }
@@ -340,13 +349,13 @@ export class ActorSystem implements TransportHost {
 
   // ---- TransportHost -----------------------------------------------------------------
 
-  receive(frame: unknown): void {
+  receive(frame: unknown, role?: string): void {
     const result = validateEnvelope(frame);
     if (!result.ok) {
       this.malformed(result.reason, frame);
       return;
     }
-    this.route(result.envelope);
+    this.route(result.envelope, role);
   }
 
   malformed(detail: string, frame?: unknown): void {

@@ -28,14 +28,20 @@ export interface Transport {
    * to whoever hosts the path now. Returns false to let the node dead-letter it.
    */
   forward?(envelope: Envelope): boolean;
+  /** Resolves once everything registered so far is live (e.g. the broker has the subscriptions). */
+  flush?(): Promise<void>;
   stop(): Promise<void>;
 }
 
 /** What a transport may call on the node it serves. */
 export interface TransportHost {
   readonly nodeId: string;
-  /** An inbound frame, decoded or not: the node validates it and never throws. */
-  receive(frame: unknown): void;
+  /**
+   * An inbound frame, decoded or not: the node validates it and never throws. `role` is
+   * the sender's role as the transport could verify it (e.g. the broker checked it),
+   * which authorization trusts over anything written in the envelope.
+   */
+  receive(frame: unknown, role?: string): void;
   /** A frame that did not even decode; `detail` says why. */
   malformed(detail: string, frame?: unknown): void;
   /** The transport could not deliver `envelope` (e.g. nobody hosts the target). */

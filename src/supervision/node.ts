@@ -72,6 +72,8 @@ export class Node {
     const node = new Node(system, options.tree, options.now ?? (() => performance.now()));
     try {
       await node.root.start();
+      // Started means reachable: the actors' subscriptions are live at the broker.
+      await system.flush();
     } catch (err) {
       await node.shutdown({ status: 'failed', reason: (err as Error).message });
       throw err;

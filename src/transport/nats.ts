@@ -27,7 +27,15 @@ export interface NatsTransportOptions {
   maxFrameBytes?: number;
   retry?: Partial<RetryPolicy>;
   logger?: Logger;
+  /**
+   * The role a sender path publishes as (the subject's role token, which the broker
+   * checks against this connection's user). Default: `operator` for everything.
+   */
+  roleOf?: (sourcePath: string) => string | undefined;
 }
+
+/** The role of senders without one of their own (tools, the node itself). */
+export const DEFAULT_ROLE = 'operator';
 
 const EMPTY = new Uint8Array(0);
 const QUEUE = 'actors';
@@ -96,7 +104,7 @@ export class NatsTransport implements Transport {
 
   register(path: string): void {
     if (!this.nc || this.subs.has(path) || !isActorPath(path)) return;
-    const sub = this.nc.subscribe(this.subjects.actor(path), {
+    const sub = this.nc.subscribe(this.subjects.actorInbox(path), {
       queue: QUEUE,
       callback: (err, msg) => {
         if (!err) this.onFrame(msg, path);
@@ -123,7 +131,7 @@ export class NatsTransport implements Transport {
       host.undeliverable(envelope, 'unknown_target', `${target} is not a valid actor path or node address`);
       return;
     }
-    const subject = toNode ? this.subjects.inbox(target.slice(1)) + '.' + ENVELOPES : this.subjects.actor(target);
+    const subject = toNode ? this.subjects.inbox(target.slice(1)) + '.' + ENVELOPES : this.subjects.actor(target, this.roleFor(envelope));
     const acked = envelope.requires_ack && !toNode;
     if (acked) this.outbox.add(envelope);
     const kind = toNode ? NODE : envelope.reply_to === nodeAddress(host.nodeId) ? ASK : TELL;
@@ -145,6 +153,10 @@ export class NatsTransport implements Transport {
     if (ackTo === undefined) return;
     this.awaitingAck.delete(envelope.message_id);
     this.nc?.publish(ackTo, EMPTY);
+  }
+
+  async flush(): Promise<void> {
+    if (this.nc && !this.nc.isClosed()) await this.nc.flush();
   }
 
   async stop(): Promise<void> {
@@ -170,8 +182,11 @@ export class NatsTransport implements Transport {
       // Routing follows the subject the broker checked, never a field the sender wrote.
       return host.malformed(`on ${msg.subject}: target_elder ${value.target_elder} is not ${path}`, value);
     }
+    // The role token the broker let this publisher use: trusted over the envelope.
+    const at = this.subjects.actorPrefixLength;
+    const role = msg.subject.slice(at, msg.subject.indexOf('.', at));
     if (value === null || typeof value !== 'object' || value.requires_ack !== true || !msg.reply) {
-      return host.receive(value);
+      return host.receive(value, role);
     }
     const checked = validateEnvelope(value);
     if (!checked.ok) return host.malformed(`on ${msg.subject}: ${checked.reason}`, value);
@@ -184,7 +199,7 @@ export class NatsTransport implements Transport {
     if (arrival.kind === 'held') return;
     for (const { envelope, ackTo } of arrival.frames) {
       this.awaitingAck.set(envelope.message_id, ackTo);
-      host.receive(envelope);
+      host.receive(envelope, role);
     }
   }
 
@@ -267,7 +282,7 @@ export class NatsTransport implements Transport {
     const { resend, expired } = this.outbox.due();
     for (const envelope of resend) {
       const reply = `${this.inboxPrefix}${TELL}.${envelope.message_id}${envelope.target_elder.replaceAll('/', '.')}`;
-      this.publish(envelope, this.subjects.actor(envelope.target_elder), reply, true);
+      this.publish(envelope, this.subjects.actor(envelope.target_elder, this.roleFor(envelope)), reply, true);
     }
     for (const envelope of expired) {
       this.host.undeliverable(
@@ -277,6 +292,12 @@ export class NatsTransport implements Transport {
       );
     }
     this.inOrder.prune(10 * 60_000);
+  }
+
+  private roleFor(envelope: Envelope): string {
+    const source = envelope.source_elder;
+    const role = isNodeAddress(source) ? undefined : this.options.roleOf?.(source);
+    return role !== undefined && isSubjectToken(role) ? role : DEFAULT_ROLE;
   }
 
   private watchStatus(nc: NatsConnection): void {

@@ -1,13 +1,20 @@
 /**
  * The NATS subjects of DESIGN.md, in one place:
- *   elders.<cluster>.actor.<path tokens>     an actor's mailbox (queue group: replicas balance)
+ *   elders.<cluster>.actor.<role>.<path>     an actor's mailbox (queue group: replicas balance);
+ *                                            <role> is the sender's, so the broker can refuse a
+ *                                            user that publishes another role's messages
  *   elders.<cluster>.sys.heartbeat.<node>    membership
  *   elders.<cluster>.sys.events.<node>       lifecycle events and dead letters
  *   elders.<cluster>.node.<node>.>           node control, and the node's one reply inbox
  */
 export interface Subjects {
   readonly cluster: string;
-  actor(path: string): string;
+  /** Where a sender of `role` publishes to the actor at `path`. */
+  actor(path: string, role: string): string;
+  /** What the actor's host subscribes to: any sender role. */
+  actorInbox(path: string): string;
+  /** Length of `elders.<cluster>.actor.`: the role token starts there. */
+  readonly actorPrefixLength: number;
   /** Everything addressed to a node: ask replies, acks, no-responder statuses. */
   inbox(node: string): string;
   heartbeat(node: string): string;
@@ -35,7 +42,9 @@ export function subjects(cluster = 'elders'): Subjects {
   const root = `elders.${cluster}`;
   return {
     cluster,
-    actor: (path) => `${root}.actor${path.replaceAll('/', '.')}`,
+    actor: (path, role) => `${root}.actor.${role}${path.replaceAll('/', '.')}`,
+    actorInbox: (path) => `${root}.actor.*${path.replaceAll('/', '.')}`,
+    actorPrefixLength: `${root}.actor.`.length,
     inbox: (node) => `${root}.node.${node}.r`,
     heartbeat: (node) => `${root}.sys.heartbeat.${node}`,
     heartbeats: () => `${root}.sys.heartbeat.*`,
