@@ -122,10 +122,14 @@ describe('a cluster of 3 node processes over a real nats-server', () => {
       cluster.client.tell('/app/pinned', 'spin');
       if (i % 2000 === 0) await new Promise((r) => setImmediate(r));
     }
-    await new Promise((r) => setTimeout(r, 1000));
-    const busy = (await cluster.client.inspect()).find((r) => r.node === 'n2')!.actors.find((a) => a.path === '/app/pinned')!;
-    expect(busy.mailbox).toBeGreaterThan(5000); // still saturated, yet it answered and kept beating
-    await new Promise((r) => setTimeout(r, 2000));
+    // n2 now has ~3 s of back-to-back CPU work queued. Wait until it has done all of
+    // it: no node may be declared down meanwhile, and it must answer inspect after.
+    const processed = async () =>
+      (await cluster.client.inspect(300)).find((r) => r.node === 'n2')?.actors.find((a) => a.path === '/app/pinned')?.processed ?? 0;
+    const t1 = performance.now();
+    while ((await processed()) < 60_000 && performance.now() - t1 < 30_000) await new Promise((r) => setTimeout(r, 200));
+    expect(await processed()).toBe(60_000);
+    expect(performance.now() - t1).toBeGreaterThan(1500); // it really was busy for a while
     expect(downs).toEqual([]);
 
     const t0 = performance.now();

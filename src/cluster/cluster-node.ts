@@ -61,15 +61,23 @@ export class ClusterNode {
     readonly transport: NatsTransport,
     readonly membership: Membership,
     private readonly nc: NatsConnection,
+    private readonly control: NatsConnection,
   ) {}
 
   static async start(options: ClusterNodeOptions): Promise<ClusterNode> {
     const { nats, membership: membershipOptions, onEvent, singletonTtlMs, ...nodeOptions } = options;
     const logger = options.logger ?? silentLogger();
     const nc = nats.connection ?? (await connectOrExplain(nats, `eldertree-${options.nodeId}`));
+    // Heartbeats and control get a connection of their own: on the actors' connection
+    // they would queue behind every frame already in the socket, and a node busy with
+    // a flood would stop hearing its peers and declare them down.
+    const control = nats.connection ?? (await connectOrExplain(nats, `eldertree-${options.nodeId}-control`).catch(async (err) => {
+      await nc.close();
+      throw err;
+    }));
     try {
       const transport = new NatsTransport({ logger, ...nats, connection: nc });
-      const membership = new Membership(nc, transport.subjects, options.nodeId, membershipOptions);
+      const membership = new Membership(control, transport.subjects, options.nodeId, membershipOptions);
       const leases = await openKvLeases(nc, { cluster: transport.subjects.cluster });
       const services = {
         locks: await KvTaskLocks.open(nc, { cluster: transport.subjects.cluster }),
@@ -100,7 +108,7 @@ export class ClusterNode {
           publish(encodeWire(toWire(event)));
         },
       });
-      const cluster = new ClusterNode(node, transport, membership, nc);
+      const cluster = new ClusterNode(node, transport, membership, nc, control);
       membership.onChange((event) => {
         logger[event.type === 'node_down' ? 'warn' : 'info'](
           { event: event.type, peer: event.node, reason: event.reason },
@@ -108,11 +116,11 @@ export class ClusterNode {
         );
         publish(encodeWire({ ...event, observer: options.nodeId }));
       });
-      cluster.serveControl(nc);
+      cluster.serveControl(control);
       void node.done.then(() => cluster.close());
       return cluster;
     } catch (err) {
-      if (!nats.connection) await nc.close();
+      if (!nats.connection) await Promise.all([nc.close(), control.close()]);
       throw err;
     }
   }
@@ -156,6 +164,8 @@ export class ClusterNode {
       }
     }
     await this.membership.stop();
-    if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
+    for (const c of new Set([this.control, this.nc])) {
+      if (!c.isClosed()) await c.drain().catch(() => c.close());
+    }
   }
 }
