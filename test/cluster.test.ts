@@ -124,8 +124,9 @@ describe('a cluster of 3 node processes over a real nats-server', () => {
     }
     // n2 now has ~3 s of back-to-back CPU work queued. Wait until it has done all of
     // it: no node may be declared down meanwhile, and it must answer inspect after.
+    const { client } = cluster;
     const processed = async () =>
-      (await cluster.client.inspect(300)).find((r) => r.node === 'n2')?.actors.find((a) => a.path === '/app/pinned')?.processed ?? 0;
+      (await client.inspect(300)).find((r) => r.node === 'n2')?.actors.find((a) => a.path === '/app/pinned')?.processed ?? 0;
     const t1 = performance.now();
     while ((await processed()) < 60_000 && performance.now() - t1 < 30_000) await new Promise((r) => setTimeout(r, 200));
     expect(await processed()).toBe(60_000);
