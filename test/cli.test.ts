@@ -94,3 +94,27 @@ describe('eldertree cluster up', () => {
     expect(run(['status', '--nats', url]).code).toBe(1); // nothing left running
   });
 });
+
+describe('a node whose NATS server is gone', () => {
+  it('still stops on one SIGTERM, within a few seconds', async () => {
+    const { startNatsServer } = await import('./nats-server.js');
+    const server = await startNatsServer();
+    const runtime = fileURLToPath(new URL('../dist/runtime.js', import.meta.url));
+    const node = spawn(process.execPath, [runtime, tree, '--nats', server.url, '--node', 'lonely', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      for (let i = 0; i < 100; i++) {
+        const r = run(['status', '--nats', server.url, '--json']);
+        if (r.code === 0) break;
+        await new Promise((r2) => setTimeout(r2, 100));
+      }
+      await server.stop();
+      const t0 = performance.now();
+      node.kill('SIGTERM');
+      const code = await new Promise<number | null>((r) => node.once('exit', r));
+      expect(code).toBe(0);
+      expect(performance.now() - t0).toBeLessThan(8000);
+    } finally {
+      node.kill('SIGKILL');
+    }
+  });
+});

@@ -1,7 +1,7 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Subscription as EventSubscription } from '../actors/events.js';
 import { ActorSystem, type AskOptions, type Payload, type TellOptions } from '../actors/system.js';
-import { NatsTransport, type NatsTransportOptions } from '../transport/nats.js';
+import { closeConnection, NatsTransport, type NatsTransportOptions } from '../transport/nats.js';
 import { connectOrExplain, type InspectReply } from './cluster-node.js';
 import { decodeMsg, decodeWire, encodeMsg, type WireEvent } from './events-wire.js';
 
@@ -76,6 +76,6 @@ export class ClusterClient {
 
   async close(): Promise<void> {
     await this.system.stop();
-    if (this.owned && !this.owned.isClosed()) await this.owned.drain().catch(() => this.owned?.close());
+    if (this.owned) await closeConnection(this.owned);
   }
 }

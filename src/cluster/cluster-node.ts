@@ -2,7 +2,7 @@ import { connect, type NatsConnection, type Subscription } from '@nats-io/transp
 import { silentLogger } from '../log.js';
 import { Node, type NodeOptions, type NodeView } from '../supervision/node.js';
 import { diagnoseConnect } from '../transport/connect-diagnosis.js';
-import { NatsTransport, type NatsTransportOptions } from '../transport/nats.js';
+import { closeConnection, NatsTransport, type NatsTransportOptions } from '../transport/nats.js';
 import { encodeMsg, encodeWire, toWire } from './events-wire.js';
 import { openKvLeases } from './lease-kv.js';
 import { KvSnapshotStore } from './snapshots.js';
@@ -165,7 +165,7 @@ export class ClusterNode {
     }
     await this.membership.stop();
     for (const c of new Set([this.control, this.nc])) {
-      if (!c.isClosed()) await c.drain().catch(() => c.close());
+      await closeConnection(c);
     }
   }
 }

@@ -166,7 +166,7 @@ export class NatsTransport implements Transport {
     }
     for (const sub of this.subs.values()) sub.unsubscribe();
     this.subs.clear();
-    if (this.nc && this.ownsConnection && !this.nc.isClosed()) await this.nc.drain().catch(() => this.nc?.close());
+    if (this.nc && this.ownsConnection) await closeConnection(this.nc);
     this.host = undefined;
   }
 
@@ -309,4 +309,17 @@ export class NatsTransport implements Transport {
       }
     })().catch(() => undefined);
   }
+}
+
+/**
+ * Drains (flushes what is buffered, then closes), but never waits for a broker that is
+ * gone: a node told to stop must stop even while NATS is down.
+ */
+export async function closeConnection(nc: NatsConnection, ms = 2000): Promise<void> {
+  if (nc.isClosed()) return;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms)));
+  const done = await Promise.race([nc.drain().then(() => 'drained' as const, () => 'failed' as const), late]);
+  clearTimeout(timer);
+  if (done !== 'drained' && !nc.isClosed()) await nc.close().catch(() => undefined);
 }
