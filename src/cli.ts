@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `eldertree` command: talk to a running cluster over NATS.
- *   send | ask | status | events | cluster up
+ *   send | ask | status | events | inspect | cluster up
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,6 +13,10 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ClusterClient } from './cluster/client.js';
 import type { InspectReply } from './cluster/cluster-node.js';
 import type { WireEvent } from './cluster/events-wire.js';
+import { ClusterSource } from './inspector/cluster-source.js';
+import { startInspector } from './inspector/server.js';
+import { mergeTree, treePrefixes } from './inspector/tree.js';
+import { createLogger } from './log.js';
 import { makeDevCerts } from './security/certs.js';
 
 class UsageError extends Error {}
@@ -22,16 +26,19 @@ const USAGE = `Usage: eldertree <command> [options]
 Commands:
   send PATH TYPE [JSON]     tell an actor (fire and forget; --ack for acknowledged delivery)
   ask PATH TYPE [JSON]      ask an actor and print its reply as JSON
-  status                    nodes (up/down, heartbeat age) and every actor: path, node,
-                            state, incarnation, restarts, mailbox (--json for JSON)
+  status                    nodes (up/down, heartbeat age) and the supervision tree across
+                            nodes: path, node, status, state, incarnation, restarts,
+                            mailbox (--json for JSON)
   events                    lifecycle events, dead letters, node up/down as JSON lines
                             (--follow to stream until Ctrl-C, else --for MS, default 1000)
+  inspect                   serve the live inspector page for every node of the cluster on
+                            http://127.0.0.1:7070 (--port, --host) without hosting actors
   cluster up                a local dev cluster: nats-server on a free loopback port plus
                             --nodes N runtime nodes (default 3); Ctrl-C stops them all
   certs --out DIR           a dev CA, a nats-server certificate and a client certificate per
                             role (--roles a,b; default the Elder Tree roles) with openssl
 
-Connection (send, ask, status, events):
+Connection (send, ask, status, events, inspect):
   --nats URL          default $NATS_URL or nats://127.0.0.1:4222
   --cluster NAME      default $ELDERTREE_CLUSTER or elders
   --nats-user USER    --nats-pass PASS   (env NATS_USER, NATS_PASS)
@@ -43,6 +50,9 @@ Other options:
   --json              status as JSON
   --nodes N           cluster up: how many nodes (default 3)
   --tree FILE         cluster up: the tree each node runs (default the demo tree)
+  --port N            inspect: HTTP port (default 7070; 0 picks a free one)
+  --host ADDR         inspect: address to bind (default 127.0.0.1; anything else exposes
+                      the inspector and its debug actions to that network)
   -h, --help
 
 Exit codes: 0 ok, 1 the request failed (timeout, refused, unreachable), 2 bad usage.`;
@@ -63,6 +73,8 @@ const options = {
   for: { type: 'string' },
   nodes: { type: 'string' },
   tree: { type: 'string' },
+  port: { type: 'string' },
+  host: { type: 'string' },
   out: { type: 'string' },
   roles: { type: 'string' },
   hosts: { type: 'string' },
@@ -95,6 +107,8 @@ async function main(argv: string[]): Promise<number> {
       return status(values);
     case 'events':
       return events(values);
+    case 'inspect':
+      return inspect(values);
     case 'certs':
       return certs(values);
     case 'cluster':
@@ -222,6 +236,7 @@ function statusReport(replies: InspectReply[]): StatusReport {
   return { nodes: [...nodes.values()].sort((a, b) => a.node.localeCompare(b.node)), actors };
 }
 
+/** Nodes as a table, actors as the supervision tree (paths in full, so the output greps well). */
 function renderStatus(report: StatusReport): string {
   if (report.nodes.length === 0) return 'no node answered: is any node running in this cluster?\n';
   const table = (rows: string[][]) => {
@@ -232,10 +247,14 @@ function renderStatus(report: StatusReport): string {
     ['NODE', 'STATUS', 'HEARTBEAT', 'ACTORS'],
     ...report.nodes.map((n) => [n.node, n.status, `${(n.heartbeatAgeMs / 1000).toFixed(1)} s ago`, String(n.actors)]),
   ]);
+  const byNode = new Map<string, InspectReply['actors']>();
+  for (const a of report.actors) byNode.set(a.node, [...(byNode.get(a.node) ?? []), a]);
+  const rows = mergeTree([...byNode].map(([node, actors]) => ({ node, actors })));
+  const prefixes = treePrefixes(rows);
   const actors = table([
     ['PATH', 'NODE', 'STATUS', 'STATE', 'INC', 'RESTARTS', 'MAILBOX'],
-    ...report.actors.map((a) => [
-      a.path,
+    ...rows.map((a, i) => [
+      prefixes[i] + a.path,
       a.node,
       a.status,
       JSON.stringify(a.state) ?? '',
@@ -269,6 +288,27 @@ async function certs(values: Values): Promise<number> {
     throw new Failure(err.message);
   });
   process.stdout.write(JSON.stringify(made, null, 2) + '\n');
+  return 0;
+}
+
+async function inspect(values: Values): Promise<number> {
+  const port = intFlag('port', values.port, 7070, 0, 65535);
+  const host = values.host ?? '127.0.0.1';
+  const cluster = values.cluster ?? process.env.ELDERTREE_CLUSTER ?? 'elders';
+  const client = await connect(values);
+  const logger = createLogger({ level: 'info', base: { inspector: true } });
+  const inspector = await startInspector({ source: ClusterSource.fromClient(client, cluster), port, host, logger, pushMs: 1000 }).catch(
+    async (err: Error) => {
+      await client.close();
+      throw new Failure(`cannot serve the inspector on ${host}:${port}: ${err.message}`);
+    },
+  );
+  process.stdout.write(`inspector for cluster ${cluster} on ${inspector.url} (Ctrl-C stops it)\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await inspector.close();
   return 0;
 }
 

@@ -1,0 +1,118 @@
+import { createActor, setup } from 'xstate';
+import { describe, expect, it } from 'vitest';
+import { activePaths, enabledEvents, mergeTree, prometheusText, statechartOf, treePrefixes, type TreeSnapshot } from '../src/inspector/index.js';
+import { toPlain } from '../src/inspector/plain.js';
+import { SeqLog } from '../src/inspector/seq-log.js';
+import { parsePrometheus } from './inspector-fixtures.js';
+
+describe('statecharts from machine.toJSON()', () => {
+  const player = setup({ guards: { hasTrack: ({ event }) => (event as { track?: string }).track !== undefined } }).createMachine({
+    id: 'player',
+    type: 'parallel',
+    states: {
+      power: { initial: 'off', states: { off: { on: { toggle: 'on' } }, on: { on: { toggle: 'off' } } } },
+      deck: {
+        initial: 'empty',
+        states: {
+          empty: { on: { load: { target: 'loaded', guard: 'hasTrack' } } },
+          loaded: { on: { eject: 'empty', finish: 'done' } },
+          done: { type: 'final' },
+        },
+      },
+    },
+  });
+
+  it('keeps parallel regions, final states, guards and target paths', () => {
+    const chart = statechartOf(player);
+    expect(chart.root.type).toBe('parallel');
+    expect(chart.root.children.map((c) => [c.path, c.type, c.initial])).toEqual([
+      ['power', 'compound', 'off'],
+      ['deck', 'compound', 'empty'],
+    ]);
+    const deck = chart.root.children[1]!;
+    expect(deck.children[0]!.transitions).toEqual([{ event: 'load', targets: ['deck.loaded'], guard: 'hasTrack', actions: [] }]);
+    expect(deck.children[2]!.type).toBe('final');
+    expect(chart.events).toEqual(['eject', 'finish', 'load', 'toggle']);
+    expect(statechartOf(player)).toBe(chart); // cached per machine
+  });
+
+  it('gives the active configuration of a parallel value and the events enabled now', () => {
+    const actor = createActor(player).start();
+    expect(activePaths(actor.getSnapshot().value)).toEqual(['', 'power', 'power.off', 'deck', 'deck.empty']);
+    // `load` needs a payload its guard reads: it is not enabled for a bare event.
+    expect(enabledEvents(actor.getSnapshot(), statechartOf(player).events)).toEqual(['toggle']);
+    actor.stop();
+  });
+});
+
+describe('toPlain', () => {
+  it('makes any context showable: functions, cycles, maps, errors, depth and size limits', () => {
+    const cyclic: Record<string, unknown> = { name: 'loop' };
+    cyclic.self = cyclic;
+    const value = toPlain({
+      fn: function describe() {},
+      cyclic,
+      map: new Map([['a', 1]]),
+      set: new Set([1, 2]),
+      err: new Error('boom'),
+      big: 10n,
+      deep: { a: { b: { c: { d: { e: { f: { g: 1 } } } } } } },
+      long: 'x'.repeat(3000),
+    }) as Record<string, unknown>;
+    expect(value.fn).toBe('[function describe]');
+    expect(value.cyclic).toEqual({ name: 'loop', self: '[circular]' });
+    expect(value.map).toEqual({ a: 1 });
+    expect(value.set).toEqual([1, 2]);
+    expect(value.err).toEqual({ name: 'Error', message: 'boom' });
+    expect(value.big).toBe('10n');
+    expect(JSON.stringify(value.deep)).toContain('[object]');
+    expect((value.long as string).length).toBeLessThan(2100);
+  });
+});
+
+describe('SeqLog', () => {
+  it('keeps the newest items with their sequence numbers', () => {
+    const log = new SeqLog<string>(3);
+    for (const x of ['a', 'b', 'c', 'd', 'e']) log.push(x);
+    expect(log.since(0)).toEqual([
+      { seq: 3, item: 'c' },
+      { seq: 4, item: 'd' },
+      { seq: 5, item: 'e' },
+    ]);
+    expect(log.since(4).map((i) => i.item)).toEqual(['e']);
+    expect(log.last()).toBe('e');
+  });
+});
+
+describe('tree across nodes', () => {
+  const view = (path: string) => ({ path, kind: 'worker' as const, status: 'running', state: null, incarnation: 1, restarts: 0, mailbox: 0, processed: 0 });
+  it('merges paths by their tokens, instances side by side, and draws box prefixes', () => {
+    const rows = mergeTree([
+      { node: 'n2', actors: [view('/a'), view('/a/x')] },
+      { node: 'n1', actors: [view('/a'), view('/a/x'), view('/a/y'), view('/a/y/z')] },
+    ]);
+    expect(rows.map((r) => `${r.path}@${r.node}:${r.depth}`)).toEqual(['/a@n1:0', '/a@n2:0', '/a/x@n1:1', '/a/x@n2:1', '/a/y@n1:1', '/a/y/z@n1:2']);
+    expect(treePrefixes(rows)).toEqual(['', '', '├── ', '├── ', '└── ', '    └── ']);
+  });
+});
+
+describe('Prometheus text', () => {
+  it('escapes label values so any path or reason parses back', () => {
+    const tree: TreeSnapshot = {
+      source: { kind: 'node', label: 'x' },
+      at: 0,
+      nodes: [{ node: 'n"1', status: 'up', heartbeatAgeMs: 1500, actors: 1 }],
+      actors: [],
+      alerts: [],
+      truncated: 0,
+    };
+    const text = prometheusText(tree, new Map([['n"1\u0000we\\ird\nreason', 2]]));
+    const { samples } = parsePrometheus(text);
+    expect(samples.find((s) => s.name === 'eldertree_dead_letters_total')).toEqual({
+      name: 'eldertree_dead_letters_total',
+      labels: { node: 'n"1', reason: 'we\\ird\nreason' },
+      value: 2,
+    });
+    expect(samples.find((s) => s.name === 'eldertree_node_heartbeat_age_seconds')!.value).toBe(1.5);
+  });
+});
