@@ -39,6 +39,29 @@ export function cellOfSystem(xstateSystem: object): ActorCell | undefined {
   return cells.get(xstateSystem);
 }
 
+/**
+ * The last ~n ids seen, in two generations: when the young one is full it becomes the
+ * old one. O(1) per id; evicting from the front of one big Set is not (V8 skips the
+ * holes the deletes leave behind).
+ */
+class DedupMemory {
+  private young = new Set<string>();
+  private old = new Set<string>();
+
+  constructor(private readonly generation: number) {}
+
+  /** False if the id was seen. */
+  add(id: string): boolean {
+    if (this.young.has(id) || this.old.has(id)) return false;
+    if (this.young.size >= this.generation) {
+      this.old = this.young;
+      this.young = new Set();
+    }
+    this.young.add(id);
+    return true;
+  }
+}
+
 const bareEvents = new Map<string, { type: string }>();
 
 function bareEvent(type: string): { type: string } {
@@ -71,7 +94,7 @@ export class ActorCell implements Runnable {
    * tells the system. Set for cells under a prefix guarded by a lease.
    */
   gate: (() => boolean) | undefined;
-  private acked: Set<string> | undefined;
+  private acked: DedupMemory | undefined;
   private stopWaiter: (() => void) | undefined;
   /** Persistence: the snapshot to start from, and the save in flight. */
   private restoreFrom: unknown;
@@ -163,13 +186,11 @@ export class ActorCell implements Runnable {
   enqueue(envelope: Envelope): void {
     if (envelope.requires_ack) {
       // Exactly-once processing: a retried or duplicated acked message is dropped.
-      const seen = (this.acked ??= new Set());
-      if (seen.has(envelope.message_id)) {
+      const seen = (this.acked ??= new DedupMemory(ACK_MEMORY));
+      if (!seen.add(envelope.message_id)) {
         this.system.counters.duplicates++;
         return;
       }
-      seen.add(envelope.message_id);
-      if (seen.size > ACK_MEMORY) seen.delete(seen.values().next().value as string);
     }
     if (this.status === 'stopped') {
       this.system.undeliverable(envelope, 'stopped', `${this.path} is stopped`);
