@@ -8,113 +8,66 @@
  *
  * Needs `nats-server` on PATH and the built package (`npm run bench` builds it).
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { connect as tcpConnect, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
+import { openKvLeases } from 'eldertree';
+import { startNats } from './cluster-lib.js';
 import { caseArgs, intArg, percentile, report } from './lib.js';
-
-// The package entry does not export src/cluster (yet): load the built module by path,
-// typed by the little this bench uses. With an export, `import ... from 'eldertree'`.
-interface HeldLease {
-  isValid(): boolean;
-}
-interface Leases {
-  acquire(key: string, owner: string, ttlMs: number): Promise<HeldLease | undefined>;
-  renew(lease: HeldLease): Promise<HeldLease | undefined>;
-}
-const { openKvLeases } = (await import(new URL('../../dist/cluster/lease-kv.js', import.meta.url).href)) as {
-  openKvLeases(nc: unknown): Promise<Leases>;
-};
 
 const args = caseArgs();
 const n = intArg(args, 'n');
 const warm = Math.max(200, Math.ceil(n / 5));
 const TTL = 60_000;
 
-const port = await new Promise<number>((resolve, reject) => {
-  const srv = createServer().once('error', reject);
-  srv.listen(0, '127.0.0.1', () => {
-    const { port } = srv.address() as { port: number };
-    srv.close(() => resolve(port));
-  });
-});
-const storeDir = mkdtempSync(join(tmpdir(), 'eldertree-bench-lease-'));
-const server = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], { stdio: 'ignore' });
-const stopServer = () => {
-  if (server.exitCode === null) process.kill(server.pid!, 'SIGTERM');
-  rmSync(storeDir, { recursive: true, force: true });
+const nats = await startNats();
+
+// On an error the exit hook of cluster-lib kills the server by its PID.
+const nc = await connect({ servers: nats.url, noAsyncTraces: true });
+const leases = await openKvLeases(nc);
+const kv = await new Kvm(nc).open('elders_elders_leases');
+const value = () => JSON.stringify({ owner: 'bench-node', expiresAt: Date.now() + TTL, ttlMs: TTL });
+
+const time = async (op: () => Promise<unknown>): Promise<number> => {
+  const t0 = performance.now();
+  await op();
+  return (performance.now() - t0) * 1000;
 };
-for (const deadline = Date.now() + 10_000; !(await listening(port)); ) {
-  if (Date.now() > deadline || server.exitCode !== null) throw new Error('nats-server did not start');
-  await new Promise((r) => setTimeout(r, 20));
+const samples = { acquire: [] as number[], create: [] as number[], renew: [] as number[], update: [] as number[] };
+let key = 0;
+
+// Acquire vs create, fresh keys; whoever goes first alternates.
+for (let i = 0; i < warm + n; i++) {
+  const ours = () => time(() => leases.acquire(`a-${key++}`, 'bench-node', TTL));
+  const raw = () => time(() => kv.create(`c-${key++}`, value()));
+  let a: number, c: number;
+  if (i % 2) [a, c] = [await ours(), await raw()];
+  else [c, a] = [await raw(), await ours()];
+  if (i < warm) continue;
+  samples.acquire.push(a);
+  samples.create.push(c);
 }
 
-try {
-  const nc = await connect({ servers: `127.0.0.1:${port}`, noAsyncTraces: true });
-  const leases = await openKvLeases(nc);
-  const kv = await new Kvm(nc).open('elders_elders_leases');
-  const value = () => JSON.stringify({ owner: 'bench-node', expiresAt: Date.now() + TTL, ttlMs: TTL });
-
-  const time = async (op: () => Promise<unknown>): Promise<number> => {
-    const t0 = performance.now();
-    await op();
-    return (performance.now() - t0) * 1000;
-  };
-  const samples = { acquire: [] as number[], create: [] as number[], renew: [] as number[], update: [] as number[] };
-  let key = 0;
-
-  // Acquire vs create, fresh keys; whoever goes first alternates.
-  for (let i = 0; i < warm + n; i++) {
-    const ours = () => time(() => leases.acquire(`a-${key++}`, 'bench-node', TTL));
-    const raw = () => time(() => kv.create(`c-${key++}`, value()));
-    let a: number, c: number;
-    if (i % 2) [a, c] = [await ours(), await raw()];
-    else [c, a] = [await raw(), await ours()];
-    if (i < warm) continue;
-    samples.acquire.push(a);
-    samples.create.push(c);
-  }
-
-  // Renew vs update, one held key each.
-  const lease = (await leases.acquire('renewed', 'bench-node', TTL))!;
-  let revision = await kv.create('updated', value());
-  for (let i = 0; i < warm + n; i++) {
-    const ours = () => time(() => leases.renew(lease));
-    const raw = () => time(async () => (revision = await kv.update('updated', value(), revision)));
-    let r: number, u: number;
-    if (i % 2) [r, u] = [await ours(), await raw()];
-    else [u, r] = [await raw(), await ours()];
-    if (i < warm) continue;
-    samples.renew.push(r);
-    samples.update.push(u);
-  }
-  if (!lease.isValid()) throw new Error('the renewed lease is no longer valid');
-  await nc.close();
-
-  const metrics: Record<string, number> = {};
-  for (const [name, xs] of Object.entries(samples)) {
-    xs.sort((a, b) => a - b);
-    metrics[name] = percentile(xs, 50);
-    metrics[`${name}P99`] = percentile(xs, 99);
-  }
-  stopServer();
-  report(metrics);
-} catch (err) {
-  stopServer();
-  throw err;
+// Renew vs update, one held key each.
+const lease = (await leases.acquire('renewed', 'bench-node', TTL))!;
+let revision = await kv.create('updated', value());
+for (let i = 0; i < warm + n; i++) {
+  const ours = () => time(() => leases.renew(lease));
+  const raw = () => time(async () => (revision = await kv.update('updated', value(), revision)));
+  let r: number, u: number;
+  if (i % 2) [r, u] = [await ours(), await raw()];
+  else [u, r] = [await raw(), await ours()];
+  if (i < warm) continue;
+  samples.renew.push(r);
+  samples.update.push(u);
 }
+if (!lease.isValid()) throw new Error('the renewed lease is no longer valid');
+await nc.close();
 
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = tcpConnect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
+const metrics: Record<string, number> = {};
+for (const [name, xs] of Object.entries(samples)) {
+  xs.sort((a, b) => a - b);
+  metrics[name] = percentile(xs, 50);
+  metrics[`${name}P99`] = percentile(xs, 99);
 }
+await nats.stop();
+report(metrics);
