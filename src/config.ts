@@ -13,10 +13,17 @@ export interface RuntimeConfig {
   version: boolean;
   node: string;
   logLevel: LogLevel;
-  /** Tree file; undefined runs the built-in demo tree. */
+  /** Tree file; undefined runs the Elder Tree. */
   tree: string | undefined;
   askTimeout: number;
+  /** The Elder Tree's demo load (tasks and scaling proposals); --no-demo turns it off. */
+  demo: boolean;
+  /** The demo load's injected servant crashes. */
   demoCrashes: boolean;
+  /** Servants per node the Elder Tree starts with. */
+  servants: number;
+  /** Where the Elder Tree's persistent sages keep their snapshots on the embedded transport. */
+  dataDir: string;
   /** NATS servers; undefined runs on the embedded in-process transport. */
   nats: string | undefined;
   cluster: string;
@@ -29,9 +36,10 @@ export interface RuntimeConfig {
 
 export const USAGE = `Usage: node dist/runtime.js [TREE_FILE] [options]
 
-Starts one eldertree node on the embedded in-process transport and runs a
-supervision tree: TREE_FILE (.js/.mjs exporting a supervisor spec, or .json naming
-built-in machines), or the built-in demo tree. SIGINT/SIGTERM stop it cleanly
+Starts one eldertree node on the embedded in-process transport (or on NATS with
+--nats) and runs a supervision tree: TREE_FILE (.js/.mjs exporting a supervisor
+spec, or .json naming built-in machines), or without one the Elder Tree, with its
+demo load and role checks on every message. SIGINT/SIGTERM stop it cleanly
 (children in reverse start order, exit 0).
 
 Options:
@@ -39,6 +47,14 @@ Options:
   --node NAME          node name (env ELDERTREE_NODE; default HOST-PID)
   --log-level LEVEL    ${LOG_LEVELS.join(' | ')} (env ELDERTREE_LOG_LEVEL; default info)
   --ask-timeout MS     default timeout of ask, in ms (default 5000)
+
+Elder Tree (when no tree file is given):
+  --no-demo            run without the demo load (tasks, injected crashes, proposals)
+  --no-demo-crashes    the demo load submits tasks but injects no servant crashes
+  --servants N         servants per node at start, 1..64 (default 4)
+  --data-dir DIR       snapshots of the persistent sages on the embedded transport
+                       (env ELDERTREE_DATA_DIR; default .eldertree-data); on NATS they
+                       go to KV
 
 Cluster (NATS):
   --nats URL           join a cluster over NATS (env NATS_URL), e.g. nats://host:4222
@@ -49,7 +65,6 @@ Cluster (NATS):
   --tls-cert FILE      client certificate for mTLS (env ELDERTREE_TLS_CERT)
   --tls-key FILE       its private key (env ELDERTREE_TLS_KEY)
   --tls-ca FILE        CA that signed the server's certificate (env ELDERTREE_TLS_CA)
-  --no-demo-crashes    the demo tree runs without its injected crashes
   -h, --help           this text
   -v, --version        the version
 
@@ -68,7 +83,10 @@ export function parseRuntimeArgs(argv: string[], env: NodeJS.ProcessEnv = proces
         node: { type: 'string' },
         'log-level': { type: 'string' },
         'ask-timeout': { type: 'string' },
+        'no-demo': { type: 'boolean' },
         'no-demo-crashes': { type: 'boolean' },
+        servants: { type: 'string' },
+        'data-dir': { type: 'string' },
         nats: { type: 'string' },
         cluster: { type: 'string' },
         'heartbeat-ms': { type: 'string' },
@@ -99,6 +117,12 @@ export function parseRuntimeArgs(argv: string[], env: NodeJS.ProcessEnv = proces
     throw new UsageError(`--node must be letters, digits, _ and - (it becomes a NATS subject token); got "${node}"`);
   }
   const askTimeout = positiveMs('--ask-timeout', values['ask-timeout'], 5000);
+  const servants = values.servants === undefined ? 4 : Number(values.servants);
+  if (!Number.isInteger(servants) || servants < 1 || servants > 64) {
+    throw new UsageError(`--servants must be a whole number from 1 to 64; got "${values.servants}"`);
+  }
+  const dataDir = values['data-dir'] ?? env.ELDERTREE_DATA_DIR ?? '.eldertree-data';
+  if (dataDir.trim() === '') throw new UsageError('--data-dir must not be empty');
   const heartbeatMs = positiveMs('--heartbeat-ms', values['heartbeat-ms'], 150);
   const downAfterMs = positiveMs('--down-after-ms', values['down-after-ms'], 750);
   if (downAfterMs < 2 * heartbeatMs) {
@@ -130,7 +154,10 @@ export function parseRuntimeArgs(argv: string[], env: NodeJS.ProcessEnv = proces
     logLevel,
     tree: values.tree ?? positionals[0],
     askTimeout,
+    demo: !(values['no-demo'] ?? false),
     demoCrashes: !(values['no-demo-crashes'] ?? false),
+    servants,
+    dataDir,
     nats,
     cluster,
     heartbeatMs,

@@ -3,12 +3,15 @@
 import { readFileSync } from 'node:fs';
 import { parseRuntimeArgs, USAGE, UsageError, type RuntimeConfig } from './config.js';
 import { createLogger } from './log.js';
-import { demoTree } from './machines/demo-tree.js';
+import { attachElderTree } from './machines/elder-tree/bridge.js';
+import { elderTreeServices } from './machines/elder-tree/start.js';
+import { elderTree } from './machines/elder-tree/tree.js';
 import { loadTreeFile, TreeFileError } from './machines/tree-file.js';
 import { EldertreeError } from './actors/errors.js';
 import { ClusterNode } from './cluster/cluster-node.js';
-import { MemorySnapshotStore } from './cluster/snapshots.js';
+import { FileSnapshotStore, MemorySnapshotStore } from './cluster/snapshots.js';
 import { MemoryTaskLocks } from './cluster/task-locks.js';
+import { createAuthorizer } from './security/roles.js';
 import { Node, TreeSpecError } from './supervision/node.js';
 import type { SupervisorSpec } from './supervision/spec.js';
 
@@ -23,7 +26,14 @@ async function main(argv: string[]): Promise<number> {
     config = parseRuntimeArgs(argv);
     if (config.help) return print(USAGE, EXIT_OK);
     if (config.version) return print(version(), EXIT_OK);
-    tree = config.tree ? await loadTreeFile(config.tree) : demoTree({ crashes: config.demoCrashes });
+    // No tree file: the Elder Tree, placed for a cluster when on NATS.
+    tree = config.tree
+      ? await loadTreeFile(config.tree)
+      : elderTree({
+          servants: config.servants,
+          cluster: config.nats !== undefined,
+          demo: config.demo ? { crashEvery: config.demoCrashes ? 7 : 0 } : false,
+        });
   } catch (err) {
     if (err instanceof UsageError || err instanceof TreeFileError) {
       return fail(`${err.message}\nRun 'node dist/runtime.js --help' for usage.`, EXIT_USAGE);
@@ -48,6 +58,11 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  // The Elder Tree also gets its role checks, the 'tree' service (the council's
+  // decisions change the servants) and the bridge from the node's events to its sages.
+  const elder = config.tree === undefined;
+  const { services: elderServices, control } = elderTreeServices();
+  const authorize = elder ? createAuthorizer() : undefined;
   try {
     if (config.nats) {
       const cluster = await ClusterNode.start({
@@ -55,6 +70,7 @@ async function main(argv: string[]): Promise<number> {
         nodeId: config.node,
         logger,
         askTimeout: config.askTimeout,
+        ...(elder ? { authorize, services: elderServices } : {}),
         nats: {
           servers: config.nats,
           cluster: config.cluster,
@@ -66,16 +82,30 @@ async function main(argv: string[]): Promise<number> {
         membership: { intervalMs: config.heartbeatMs, downAfterMs: config.downAfterMs },
       });
       node = cluster.node;
-      stopNode = () => cluster.stop();
+      const bridge = elder ? attachElderTree(node, { membership: cluster.membership, control }) : undefined;
+      stopNode = () => {
+        bridge?.detach();
+        return cluster.stop();
+      };
     } else {
       node = await Node.start({
         tree,
         nodeId: config.node,
         logger,
         askTimeout: config.askTimeout,
-        services: { locks: new MemoryTaskLocks(), snapshots: new MemorySnapshotStore() },
+        ...(authorize ? { authorize } : {}),
+        services: {
+          locks: new MemoryTaskLocks(),
+          // The Elder Tree's knowledge outlives the process: a file per persistent actor.
+          snapshots: elder ? new FileSnapshotStore(config.dataDir) : new MemorySnapshotStore(),
+          ...(elder ? elderServices : {}),
+        },
       });
-      stopNode = () => node!.stop();
+      const bridge = elder ? attachElderTree(node, { control }) : undefined;
+      stopNode = () => {
+        bridge?.detach();
+        return node!.stop();
+      };
     }
   } catch (err) {
     if (err instanceof TreeSpecError) return fail(err.message, EXIT_USAGE);

@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -47,7 +50,7 @@ describe('node dist/runtime.js', () => {
   it('--help lists every flag', async () => {
     const run = await start(['--help']);
     expect(run.code).toBe(0);
-    for (const flag of ['--tree', '--node', '--log-level', '--ask-timeout', '--no-demo-crashes', '--help', '--version']) {
+    for (const flag of ['--tree', '--node', '--log-level', '--ask-timeout', '--no-demo', '--no-demo-crashes', '--servants', '--data-dir', '--help', '--version']) {
       expect(run.stdout).toContain(flag);
     }
   });
@@ -58,6 +61,7 @@ describe('node dist/runtime.js', () => {
     [['--node', 'a.b'], '--node must be letters, digits, _ and -'],
     [['--ask-timeout=0'], '--ask-timeout must be a whole number of ms > 0; got "0"'],
     [['--ask-timeout', 'soon'], '--ask-timeout must be a whole number of ms > 0; got "soon"'],
+    [['--servants', '0'], '--servants must be a whole number from 1 to 64; got "0"'],
     [['a.json', 'b.json'], 'expected at most one tree file, got: a.json b.json'],
     [['tree.yaml'], 'a tree file must be .json, .js or .mjs, not ".yaml"'],
     [['missing.json'], 'missing.json: cannot read: ENOENT'],
@@ -89,10 +93,34 @@ describe('node dist/runtime.js', () => {
     expect(run.lines.at(-1)).toMatchObject({ msg: 'node n1 stopped' });
   });
 
-  it('the demo tree starts with no arguments and stops on SIGINT with exit 0', async () => {
-    const run = await start([], (out) => out.includes('running on the embedded transport'), 'SIGINT');
-    expect(run.code).toBe(0);
-    expect(run.lines.filter((l) => l.type === 'started').map((l) => l.path)).toContain('/demo/counter');
+  it('without a tree file it runs the Elder Tree, with its demo load, and stops on SIGINT with exit 0', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'eldertree-data-'));
+    try {
+      const run = await start(['--data-dir', dataDir], (out) => out.includes('running on the embedded transport'), 'SIGINT');
+      expect(run.code).toBe(0);
+      const started = run.lines.filter((l) => l.type === 'started').map((l) => l.path);
+      for (const path of ['/grand-elder', '/grand-elder/commander', '/grand-elder/claude-elder/task-sage', '/grand-elder/elder-council', '/grand-elder/servants/servant-4', '/grand-elder/demo']) {
+        expect(started).toContain(path);
+      }
+      // The persistent sages that processed a message saved their snapshots in the data directory.
+      const saved = readdirSync(dataDir);
+      for (const sage of ['knowledge-sage', 'task-sage']) expect(saved).toContain(`${encodeURIComponent(`/grand-elder/claude-elder/${sage}`)}.snapshot`);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('--no-demo runs the Elder Tree without its demo load; --servants sets how many servants', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'eldertree-data-'));
+    try {
+      const run = await start(['--no-demo', '--servants', '2', '--data-dir', dataDir], (out) => out.includes('running on the embedded transport'), 'SIGTERM');
+      expect(run.code).toBe(0);
+      const started = run.lines.filter((l) => l.type === 'started').map((l) => l.path);
+      expect(started).not.toContain('/grand-elder/demo');
+      expect(started.filter((p) => String(p).startsWith('/grand-elder/servants/servant-'))).toEqual(['/grand-elder/servants/servant-1', '/grand-elder/servants/servant-2']);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('a failing root exits non-zero with a clear fatal line', async () => {

@@ -1,0 +1,105 @@
+/**
+ * The Elder Tree as a supervision tree spec:
+ *
+ *   grand-elder            supervisor, one_for_one, agent commander (herald on a cluster)
+ *   ├── commander          the grand elder, persistent            singleton on a cluster
+ *   ├── claude-elder       supervisor, agent elder                singleton on a cluster
+ *   │   ├── elder            the claude elder
+ *   │   ├── knowledge-sage   persistent
+ *   │   ├── task-sage        persistent
+ *   │   ├── incident-sage    persistent
+ *   │   └── rag-sage
+ *   ├── elder-council                                             singleton on a cluster
+ *   ├── servants           supervisor, agent pool                 on every node
+ *   │   ├── pool
+ *   │   └── servant-1..N
+ *   └── demo               the demo load (optional)               singleton on a cluster
+ *
+ * Children start in this order, so the sages are up before the servants ask for
+ * work, and the knowledge sage before the rag sage syncs from it.
+ */
+import { supervisor, worker, type Placement, type SupervisorSpec, type WorkerSpec } from '../../supervision/spec.js';
+import { claudeElderMachine, type ClaudeElderInput } from './claude-elder.js';
+import { commanderMachine, type CommanderInput } from './commander.js';
+import { councilMachine, type CouncilInput } from './council.js';
+import { demoLoadMachine, type DemoInput } from './demo-load.js';
+import type { Handlers } from './handlers.js';
+import { heraldMachine } from './herald.js';
+import { incidentSageMachine, type IncidentSageInput } from './incident-sage.js';
+import { knowledgeSageMachine, type KnowledgeSageInput } from './knowledge-sage.js';
+import { KNOWLEDGE_SEED } from './knowledge-seed.js';
+import { servantId } from './paths.js';
+import { ragSageMachine, type RagSageInput } from './rag-sage.js';
+import { servantMachine, type ServantInput } from './servant.js';
+import { servantPoolMachine, type ServantTemplate } from './servant-pool.js';
+import { taskSageMachine, type TaskSageInput } from './task-sage.js';
+
+export interface ElderTreeOptions {
+  /** Servants per node at start (default 4). */
+  servants?: number;
+  /** Extra task handlers for the servants. */
+  handlers?: Handlers;
+  /** The demo load: false (default) or its settings. */
+  demo?: false | DemoInput;
+  /** Placement for a NATS cluster: singletons for the elders, servants on every node. */
+  cluster?: boolean;
+  /** Snapshots for the knowledge, task and incident sages (default true). */
+  persist?: boolean;
+  commander?: CommanderInput;
+  claudeElder?: ClaudeElderInput;
+  knowledge?: KnowledgeSageInput;
+  taskSage?: TaskSageInput;
+  incidentSage?: IncidentSageInput;
+  rag?: RagSageInput;
+  council?: CouncilInput;
+  servant?: Omit<ServantInput, 'handlers'>;
+  /** ms between pool reconciliations on a cluster (default 2000). */
+  reconcileMs?: number;
+}
+
+const SINGLETON: Placement = { singleton: true };
+
+/** The spec every servant is made from, at start and when the council scales. */
+export function servantTemplate(options: ElderTreeOptions = {}): ServantTemplate {
+  return {
+    machine: servantMachine,
+    options: {
+      input: { ...options.servant, ...(options.handlers ? { handlers: options.handlers } : {}) },
+      // A crashing servant comes back quickly, but not in a tight loop.
+      backoff: { initial: 10, max: 250, resetAfter: 1000 },
+      shutdown: 1000,
+    },
+  };
+}
+
+export function elderTree(options: ElderTreeOptions = {}): SupervisorSpec {
+  const cluster = options.cluster === true;
+  const placed = cluster ? { placement: SINGLETON } : {};
+  // The knowledge and task sages save after each message (saves coalesce while one is
+  // being written): a task whose id was handed out is not lost with its node. The
+  // incident sage (many observations) and the grand elder (reports) lose little with a
+  // short window. The claude elder, council and servants keep no state worth a snapshot.
+  const persist = (every?: number) => (options.persist === false ? {} : { persist: { version: '1', ...(every ? { every } : {}) } });
+  const count = options.servants ?? 4;
+  const template = servantTemplate(options);
+  const servantSpec = (n: number): WorkerSpec => worker(servantId(n), template.machine, template.options ?? {});
+  return supervisor('grand-elder', { strategy: 'one_for_one', intensity: 5, period: 10_000, agent: cluster ? 'herald' : 'commander' }, [
+    ...(cluster ? [worker('herald', heraldMachine)] : []),
+    worker('commander', commanderMachine, { input: options.commander, ...placed, ...persist(1000) }),
+    supervisor('claude-elder', { strategy: 'one_for_one', intensity: 10, period: 10_000, agent: 'elder', ...placed }, [
+      worker('elder', claudeElderMachine, { input: options.claudeElder }),
+      worker('knowledge-sage', knowledgeSageMachine, { input: { seed: KNOWLEDGE_SEED, ...options.knowledge }, ...persist() }),
+      worker('task-sage', taskSageMachine, { input: options.taskSage, ...persist() }),
+      worker('incident-sage', incidentSageMachine, { input: options.incidentSage, ...persist(500) }),
+      worker('rag-sage', ragSageMachine, { input: options.rag }),
+    ]),
+    worker('elder-council', councilMachine, { input: options.council, ...placed }),
+    // Servants crash on purpose in the demo and the tests: a generous intensity keeps
+    // their crashes from escalating to the grand elder.
+    supervisor('servants', { strategy: 'one_for_one', intensity: 100, period: 10_000, agent: 'pool' }, [
+      worker('pool', servantPoolMachine, { input: { template, initial: count, reconcileMs: cluster ? (options.reconcileMs ?? 2000) : 0 } }),
+      ...Array.from({ length: count }, (_, i) => servantSpec(i + 1)),
+    ]),
+    ...(options.demo ? [worker('demo', demoLoadMachine, { input: options.demo, ...placed })] : []),
+  ]);
+}
