@@ -262,3 +262,36 @@ describe('asking from inside a machine', () => {
     expect(started.rec.deadLetters()).toEqual([]);
   });
 });
+
+describe('a crash leaves nothing behind', () => {
+  it("stops the crashed incarnation's invoked children (XState leaves them running)", async () => {
+    const { fromCallback } = await import('xstate');
+    let ticks = 0;
+    const machine = setup({
+      actors: {
+        ticker: fromCallback(() => {
+          const t = setInterval(() => ticks++, 2);
+          return () => clearInterval(t);
+        }),
+      },
+    }).createMachine({
+      invoke: { src: 'ticker' },
+      on: {
+        boom: {
+          actions: () => {
+            throw new Error('boom');
+          },
+        },
+      },
+    });
+    const started = await startNode(supervisor('app', {}, [worker('w', machine, { restart: 'temporary' })]));
+    node = started.node;
+    await new Promise((r) => setTimeout(r, 20));
+    expect(ticks).toBeGreaterThan(0);
+    node.tell('/app/w', 'boom');
+    await node.settled();
+    const after = ticks;
+    await new Promise((r) => setTimeout(r, 30));
+    expect(ticks).toBe(after);
+  });
+});

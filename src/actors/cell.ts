@@ -62,6 +62,20 @@ class DedupMemory {
   }
 }
 
+function stopChildren(actor: AnyActor | undefined): void {
+  type Child = { _stop?: () => void };
+  const children = (actor?.getSnapshot() as { children?: Record<string, Child> } | undefined)?.children;
+  for (const child of Object.values(children ?? {})) {
+    try {
+      // stop() refuses non-root actors; _stop() is what XState itself calls when a
+      // parent stops a child (XState v5 skips it when the parent errors).
+      child?._stop?.();
+    } catch {
+      // A child that cannot stop cleanly is gone with its parent anyway.
+    }
+  }
+}
+
 const bareEvents = new Map<string, { type: string }>();
 
 function bareEvent(type: string): { type: string } {
@@ -100,7 +114,7 @@ export class ActorCell implements Runnable {
   private restoreFrom: unknown;
   private saving: Promise<void> | undefined;
   private dirty = false;
-  private saveTimer: NodeJS.Timeout | undefined;
+  private saveTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
 
   /** Next outgoing seq per target path (per-pair order); made on the first send. */
   get seqs(): Map<string, number> {
@@ -256,11 +270,10 @@ export class ActorCell implements Runnable {
       this.dirty = true;
       return;
     }
-    if (every !== 'message') {
-      if (this.saveTimer === undefined) this.saveTimer = setTimeout(() => this.flushSnapshot(), every);
-      return;
-    }
-    this.flushSnapshot();
+    if (this.saveTimer !== undefined) return;
+    // 'message': once the current turn is over, so a burst processed in one turn is one
+    // save even when the store answers at once.
+    this.saveTimer = every === 'message' ? setImmediate(() => this.flushSnapshot()) : setTimeout(() => this.flushSnapshot(), every);
   }
 
   private flushSnapshot(): void {
@@ -284,7 +297,8 @@ export class ActorCell implements Runnable {
   /** Waits for the save in flight (a graceful stop hands the newest state over). */
   async saved(): Promise<void> {
     if (this.saveTimer !== undefined) {
-      clearTimeout(this.saveTimer);
+      clearTimeout(this.saveTimer as NodeJS.Timeout);
+      clearImmediate(this.saveTimer as NodeJS.Immediate);
       this.flushSnapshot();
     }
     while (this.saving !== undefined) await this.saving;
@@ -298,8 +312,12 @@ export class ActorCell implements Runnable {
     }
     if (this.status !== 'running') return;
     this.status = 'down';
+    const actor = this.actor;
     this.actor = undefined;
     if (exit.reason === 'error') {
+      // XState v5 leaves an errored actor's invoked children running (timers, pending
+      // asks): a crashed incarnation must leave nothing behind.
+      stopChildren(actor);
       this.system.lifecycle('crashed', this, { reason: exit.error.message, error: exit.error });
       const culprit = this.current;
       this.current = undefined;
