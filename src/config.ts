@@ -24,6 +24,9 @@ export interface RuntimeConfig {
   servants: number;
   /** Where the Elder Tree's persistent sages keep their snapshots on the embedded transport. */
   dataDir: string;
+  /** Port of the inspector's web page and API; undefined: no inspector. */
+  inspect: number | undefined;
+  inspectHost: string | undefined;
   /** NATS servers; undefined runs on the embedded in-process transport. */
   nats: string | undefined;
   cluster: string;
@@ -52,6 +55,8 @@ Elder Tree (when no tree file is given):
   --no-demo            run without the demo load (tasks, injected crashes, proposals)
   --no-demo-crashes    the demo load submits tasks but injects no servant crashes
   --servants N         servants per node at start, 1..64 (default 4)
+  --inspect PORT       serve the live inspector on http://127.0.0.1:PORT (npm start: 7070)
+  --inspect-host ADDR  bind the inspector to ADDR instead of 127.0.0.1 (explicit: it takes actions)
   --data-dir DIR       snapshots of the persistent sages on the embedded transport
                        (env ELDERTREE_DATA_DIR; default .eldertree-data); on NATS they
                        go to KV
@@ -87,6 +92,8 @@ export function parseRuntimeArgs(argv: string[], env: NodeJS.ProcessEnv = proces
         'no-demo-crashes': { type: 'boolean' },
         servants: { type: 'string' },
         'data-dir': { type: 'string' },
+        inspect: { type: 'string' },
+        'inspect-host': { type: 'string' },
         nats: { type: 'string' },
         cluster: { type: 'string' },
         'heartbeat-ms': { type: 'string' },
@@ -158,6 +165,8 @@ export function parseRuntimeArgs(argv: string[], env: NodeJS.ProcessEnv = proces
     demoCrashes: !(values['no-demo-crashes'] ?? false),
     servants,
     dataDir,
+    inspect: port('--inspect', values.inspect),
+    inspectHost: values['inspect-host'],
     nats,
     cluster,
     heartbeatMs,
@@ -166,6 +175,13 @@ export function parseRuntimeArgs(argv: string[], env: NodeJS.ProcessEnv = proces
     natsPass: values['nats-pass'] ?? env.NATS_PASS,
     tls: anyTls ? Object.fromEntries(Object.entries(tlsFiles).filter(([, f]) => f !== undefined)) : undefined,
   };
+}
+
+function port(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${flag} must be a port number 0..65535; got "${value}"`);
+  return n;
 }
 
 function positiveMs(flag: string, value: string | undefined, fallback: number): number {

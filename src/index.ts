@@ -10,3 +10,4 @@ export * from './transport/index.js';
 export { createLogger, silentLogger, type Logger, type LogLevel } from './log.js';
 export * from './machines/index.js';
 export * from './cluster/index.js';
+export * from './security/index.js';

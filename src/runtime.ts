@@ -9,6 +9,7 @@ import { elderTree } from './machines/elder-tree/tree.js';
 import { loadTreeFile, TreeFileError } from './machines/tree-file.js';
 import { EldertreeError } from './actors/errors.js';
 import { ClusterNode } from './cluster/cluster-node.js';
+import { startRuntimeInspector, type RuntimeInspector } from './inspector/index.js';
 import { FileSnapshotStore, MemorySnapshotStore } from './cluster/snapshots.js';
 import { MemoryTaskLocks } from './cluster/task-locks.js';
 import { createAuthorizer } from './security/roles.js';
@@ -61,6 +62,7 @@ async function main(argv: string[]): Promise<number> {
   // The Elder Tree also gets its role checks, the 'tree' service (the council's
   // decisions change the servants) and the bridge from the node's events to its sages.
   const elder = config.tree === undefined;
+  let clusterNode: ClusterNode | undefined;
   const { services: elderServices, control } = elderTreeServices();
   const authorize = elder ? createAuthorizer() : undefined;
   try {
@@ -82,6 +84,7 @@ async function main(argv: string[]): Promise<number> {
         membership: { intervalMs: config.heartbeatMs, downAfterMs: config.downAfterMs },
       });
       node = cluster.node;
+      clusterNode = cluster;
       const bridge = elder ? attachElderTree(node, { membership: cluster.membership, control }) : undefined;
       stopNode = () => {
         bridge?.detach();
@@ -117,12 +120,32 @@ async function main(argv: string[]): Promise<number> {
   }
   const where = config.nats ? `NATS ${config.nats} (cluster ${config.cluster})` : 'the embedded transport';
   logger.info({ root: node.root.path }, `node ${config.node} running on ${where}`);
+  // On NATS the inspector agent always runs (other inspectors read this node through it);
+  // the web page only with --inspect.
+  let inspector: RuntimeInspector | undefined;
+  try {
+    inspector = await startRuntimeInspector({
+      node,
+      cluster: clusterNode,
+      port: config.inspect,
+      host: config.inspectHost,
+      logger,
+    });
+    if (inspector.url) logger.info({ url: inspector.url }, `inspector on ${inspector.url}`);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'EADDRINUSE' ? 'the port is in use' : code === 'EADDRNOTAVAIL' ? 'no such local address' : (err as Error).message;
+    process.stderr.write(`eldertree: --inspect ${config.inspect}: ${why}\n`);
+    await stopNode();
+    return EXIT_FAILED;
+  }
   if (signals > 0) void stopNode();
 
   // An idle tree has no timers or sockets; a node still lives until it is told to stop.
   const keepAlive = setInterval(() => undefined, 1 << 30);
   const exit = await node.done;
   clearInterval(keepAlive);
+  await inspector.close();
   if (exit.status === 'failed') {
     logger.fatal(`node ${config.node} exits: ${exit.reason}`);
     return EXIT_FAILED;

@@ -142,3 +142,35 @@ describe('node dist/runtime.js', () => {
     }
   });
 });
+
+describe('node dist/runtime.js --inspect', () => {
+  it('serves the inspector on 127.0.0.1 while the node runs; a busy port is one clear line', async () => {
+    const { freePort } = await import('./nats-server.js');
+    const port = await freePort();
+    const child = spawn(process.execPath, [runtime, '--inspect', String(port), '--no-demo', '--log-level', 'warn', '--data-dir', fixture('.inspect-data')], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let health: Response | undefined;
+      for (let i = 0; i < 100 && !health?.ok; i++) {
+        health = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+        if (!health?.ok) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(health?.status).toBe(200);
+      const tree = (await (await fetch(`http://127.0.0.1:${port}/api/tree`)).json()) as Record<string, unknown>;
+      expect(JSON.stringify(tree)).toContain('/grand-elder/claude-elder/knowledge-sage');
+      expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toMatch(/^# (HELP|TYPE) /m);
+
+      const busy = await start(['--inspect', String(port), '--no-demo', '--log-level', 'warn', '--data-dir', fixture('.inspect-data2')]);
+      expect(busy.code).toBe(1);
+      expect(busy.stderr).toContain(`eldertree: --inspect ${port}: the port is in use`);
+    } finally {
+      child.kill('SIGTERM');
+      const code = await new Promise<number | null>((r) => child.once('exit', r));
+      expect(code).toBe(0);
+      rmSync(fixture('.inspect-data'), { recursive: true, force: true });
+      rmSync(fixture('.inspect-data2'), { recursive: true, force: true });
+    }
+  });
+});

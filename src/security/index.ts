@@ -1,1 +1,2 @@
 export * from './roles.js';
+export { DEFAULT_CERT_ROLES, makeDevCerts, type CertsOptions, type CertsResult } from './certs.js';
