@@ -18,6 +18,7 @@ import { startInspector } from './inspector/server.js';
 import { mergeTree, treePrefixes } from './inspector/tree.js';
 import { createLogger } from './log.js';
 import { makeDevCerts } from './security/certs.js';
+import { generateNatsConf } from './security/nats-conf.js';
 
 class UsageError extends Error {}
 
@@ -35,6 +36,8 @@ Commands:
                             http://127.0.0.1:7070 (--port, --host) without hosting actors
   cluster up                a local dev cluster: nats-server on a free loopback port plus
                             --nodes N runtime nodes (default 3); Ctrl-C stops them all
+  nats-conf                 print nats.conf generated from the role table (--no-tls: without
+                            the mTLS block); the repository's nats.conf is this output
   certs --out DIR           a dev CA, a nats-server certificate and a client certificate per
                             role (--roles a,b; default the Elder Tree roles) with openssl
 
@@ -49,7 +52,7 @@ Other options:
   --priority N        0..9 (default 5)
   --json              status as JSON
   --nodes N           cluster up: how many nodes (default 3)
-  --tree FILE         cluster up: the tree each node runs (default the demo tree)
+  --tree FILE         cluster up: the tree each node runs (default the Elder Tree)
   --port N            inspect: HTTP port (default 7070; 0 picks a free one)
   --host ADDR         inspect: address to bind (default 127.0.0.1; anything else exposes
                       the inspector and its debug actions to that network)
@@ -76,6 +79,7 @@ const options = {
   port: { type: 'string' },
   host: { type: 'string' },
   out: { type: 'string' },
+  'no-tls': { type: 'boolean' },
   roles: { type: 'string' },
   hosts: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -111,6 +115,9 @@ async function main(argv: string[]): Promise<number> {
       return inspect(values);
     case 'certs':
       return certs(values);
+    case 'nats-conf':
+      process.stdout.write(generateNatsConf(values['no-tls'] ? { tls: false } : {}));
+      return 0;
     case 'cluster':
       if (args[0] !== 'up') throw new UsageError(`unknown cluster command "${args[0] ?? ''}"; did you mean "cluster up"?`);
       return clusterUp(values);

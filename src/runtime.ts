@@ -10,6 +10,7 @@ import { loadTreeFile, TreeFileError } from './machines/tree-file.js';
 import { EldertreeError } from './actors/errors.js';
 import { ClusterNode } from './cluster/cluster-node.js';
 import { startRuntimeInspector, type RuntimeInspector } from './inspector/index.js';
+import { roleOf, roleToken } from './security/roles.js';
 import { FileSnapshotStore, MemorySnapshotStore } from './cluster/snapshots.js';
 import { MemoryTaskLocks } from './cluster/task-locks.js';
 import { createAuthorizer } from './security/roles.js';
@@ -76,6 +77,8 @@ async function main(argv: string[]): Promise<number> {
         nats: {
           servers: config.nats,
           cluster: config.cluster,
+          // Messages go out under their sender's role token, which the broker checks.
+          ...(elder ? { roleOf: (path: string) => tokenOf(path) } : {}),
           connectOptions: {
             ...(config.natsUser !== undefined ? { user: config.natsUser, pass: config.natsPass } : {}),
             ...(config.tls ? { tls: config.tls } : {}),
@@ -152,6 +155,11 @@ async function main(argv: string[]): Promise<number> {
   }
   logger.info(`node ${config.node} stopped`);
   return EXIT_OK;
+}
+
+function tokenOf(path: string): string | undefined {
+  const role = roleOf(path);
+  return role && roleToken(role);
 }
 
 function version(): string {

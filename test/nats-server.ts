@@ -32,12 +32,17 @@ export interface NatsServer {
  * Starts Debian's real `nats-server` with JetStream on a free loopback port and a temp
  * store dir; stop() ends it by PID. No mock broker anywhere in the tests.
  */
-export async function startNatsServer(options: { args?: string[]; port?: number } = {}): Promise<NatsServer> {
+export async function startNatsServer(
+  options: { args?: string[]; port?: number; /** Run with this config file only (it sets listen and JetStream). */ configFile?: string } = {},
+): Promise<NatsServer> {
   const port = options.port ?? (await freePort());
   const storeDir = mkdtempSync(join(tmpdir(), 'eldertree-js-'));
   let proc: ChildProcess;
   const launch = async () => {
-    proc = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir, ...(options.args ?? [])], {
+    const args = options.configFile
+      ? ['-c', options.configFile]
+      : ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir, ...(options.args ?? [])];
+    proc = spawn('nats-server', args, {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';

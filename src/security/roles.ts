@@ -103,6 +103,33 @@ export function toNatsSubjectPattern(pattern: string): string {
   return pattern.endsWith('.*') ? pattern.slice(0, -1) + '>' : pattern;
 }
 
+/** The sage domains of the Elder Tree (children `<domain>-sage` of the claude elder). */
+export const SAGE_DOMAINS = ['knowledge', 'task', 'incident', 'rag'] as const;
+
+/**
+ * A role as a NATS subject token (elders.<c>.actor.<token>.<path>): `sage-knowledge`
+ * for a sage, the role's name otherwise. Each token is a NATS user in nats.conf.
+ */
+export function roleToken(role: Role): string {
+  return role.domain === undefined ? role.name : `${role.name}-${role.domain}`;
+}
+
+/** The role a subject token stands for; undefined for a token no role has. */
+export function parseRoleToken(token: string): Role | undefined {
+  const dash = token.indexOf('-');
+  const name = (dash < 0 ? token : token.slice(0, dash)) as RoleName;
+  if (!(name in ROLE_PERMISSIONS)) return undefined;
+  if (dash < 0) return name === 'sage' ? undefined : { name };
+  return name === 'sage' ? { name, domain: token.slice(dash + 1) } : undefined;
+}
+
+/** Every role token of the Elder Tree: one NATS user each. */
+export function allRoleTokens(): string[] {
+  return (Object.keys(ROLE_PERMISSIONS) as RoleName[]).flatMap((name) =>
+    name === 'sage' ? SAGE_DOMAINS.map((domain) => roleToken({ name, domain })) : [name],
+  );
+}
+
 export interface AuthorizerOptions {
   bindings?: readonly RoleBinding[];
 }
@@ -112,10 +139,18 @@ export interface AuthorizerOptions {
  * lets the message in, a string is the refusal. Replies never come here: they go to
  * node addresses, which the runtime does not check.
  */
-export function createAuthorizer(options: AuthorizerOptions = {}): (envelope: Envelope) => string | undefined {
+export function createAuthorizer(options: AuthorizerOptions = {}): (envelope: Envelope, verified?: string) => string | undefined {
   const bindings = options.bindings ?? ELDER_TREE_BINDINGS;
-  return (envelope) => {
+  return (envelope, verified) => {
     const sender = envelope.source_elder;
+    // From the wire, the role is the subject token the broker let this publisher use:
+    // whatever the envelope claims as its sender grants nothing.
+    if (verified !== undefined) {
+      const role = parseRoleToken(verified);
+      if (role === undefined) return `role token ${verified} is no role of the Elder Tree`;
+      if (mayRoleSend(role, envelope.message_type)) return undefined;
+      return `role ${verified} (verified by the broker; the envelope says ${sender}) may not send ${envelope.message_type}`;
+    }
     const role = roleOf(sender, bindings);
     if (role === undefined) return `${sender} has no role in the Elder Tree, so it may not send ${envelope.message_type}`;
     if (mayRoleSend(role, envelope.message_type)) return undefined;

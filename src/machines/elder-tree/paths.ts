@@ -1,3 +1,4 @@
+import { SAGE_DOMAINS } from '../../security/roles.js';
 /** Where each elder lives. Paths never change across restarts, so they are the addresses. */
 export const ELDER_PATHS = {
   root: '/grand-elder',
@@ -16,7 +17,7 @@ export const ELDER_PATHS = {
 } as const;
 
 /** The four sages that vote in the council, by domain. */
-export const SAGE_DOMAINS = ['knowledge', 'task', 'incident', 'rag'] as const;
+export { SAGE_DOMAINS };
 export type SageDomain = (typeof SAGE_DOMAINS)[number];
 
 export type SagePaths = Record<SageDomain, string>;
