@@ -9,58 +9,16 @@
  * Result: { rate } in messages/s, timed from the first send to the N-th inc.
  */
 import { request } from 'node:http';
-import { Node, runtimeOf, supervisor, worker } from 'eldertree';
+import { Node, supervisor, worker } from 'eldertree';
 import { LocalSource, startInspector } from 'eldertree/inspector';
-import { assign, setup } from 'xstate';
+import { BURST, counter, pinger } from './tell-machines.js';
 import { caseArgs, gc, intArg, report } from './lib.js';
 
-const BURST = 1000;
 const WINDOW = 16;
 const args = caseArgs();
 const n = Math.ceil(intArg(args, 'n') / BURST) * BURST;
 const side = args.side ?? 'off';
 if (!['off', 'idle', 'watched'].includes(side)) throw new Error(`--side must be off, idle or watched; got ${side}`);
-
-const counter = setup({
-  types: {
-    context: {} as { count: number; progress: (count: number) => void },
-    input: {} as { progress: (count: number) => void },
-    events: {} as { type: 'inc' },
-  },
-}).createMachine({
-  context: ({ input }) => ({ progress: input.progress, count: 0 }),
-  initial: 'on',
-  states: {
-    on: {
-      on: {
-        inc: {
-          actions: [
-            assign({ count: ({ context }) => context.count + 1 }),
-            ({ context }) => {
-              if (context.count % BURST === 0) context.progress(context.count);
-            },
-          ],
-        },
-      },
-    },
-  },
-});
-
-const pinger = setup({ types: { events: {} as { type: 'burst' } } }).createMachine({
-  initial: 'on',
-  states: {
-    on: {
-      on: {
-        burst: {
-          actions: ({ system }) => {
-            const runtime = runtimeOf(system);
-            for (let i = 0; i < BURST; i++) runtime.tell('/bench/counter', 'inc');
-          },
-        },
-      },
-    },
-  },
-});
 
 let t0 = 0;
 let done!: (ms: number) => void;
@@ -73,7 +31,7 @@ const progress = (count: number) => {
 };
 
 const node = await Node.start({
-  tree: supervisor('bench', {}, [worker('pinger', pinger), worker('counter', counter, { input: { progress } })]),
+  tree: supervisor('bench', {}, [worker('pinger', pinger), worker('counter', counter, { input: { n, progress } })]),
 });
 next = () => {
   if (bursts-- > 0) node.tell('/bench/pinger', 'burst');

@@ -6,11 +6,11 @@
  *              `counter` worker 1000 `inc`s from inside an XState action.
  * Result: { rate } in messages/s, timed from the first send to the N-th inc.
  */
-import { Node, runtimeOf, supervisor, worker } from 'eldertree';
-import { assign, createActor, setup } from 'xstate';
+import { Node, supervisor, worker } from 'eldertree';
+import { createActor } from 'xstate';
+import { BURST, counter, pinger } from './tell-machines.js';
 import { caseArgs, gc, intArg, report } from './lib.js';
 
-const BURST = 1000;
 const args = caseArgs();
 const n = Math.ceil(intArg(args, 'n') / BURST) * BURST;
 // Bursts told ahead of the counter (--window, 0 = all at once): a bound keeps the
@@ -18,48 +18,6 @@ const n = Math.ceil(intArg(args, 'n') / BURST) * BURST;
 // envelopes; the unbounded flood is measured too, as its own row.
 const inFlight = Math.min(Number(args.window ?? 0) || Infinity, n / BURST);
 
-interface Input {
-  n: number;
-  /** Called at every BURST-th inc (once per 1000 messages: cheap, and the same on both sides). */
-  progress: (count: number) => void;
-}
-
-const counter = setup({
-  types: { context: {} as Input & { count: number }, input: {} as Input, events: {} as { type: 'inc' } },
-}).createMachine({
-  context: ({ input }) => ({ ...input, count: 0 }),
-  initial: 'on',
-  states: {
-    on: {
-      on: {
-        inc: {
-          actions: [
-            assign({ count: ({ context }) => context.count + 1 }),
-            ({ context }) => {
-              if (context.count % BURST === 0) context.progress(context.count);
-            },
-          ],
-        },
-      },
-    },
-  },
-});
-
-const pinger = setup({ types: { events: {} as { type: 'burst' } } }).createMachine({
-  initial: 'on',
-  states: {
-    on: {
-      on: {
-        burst: {
-          actions: ({ system }) => {
-            const runtime = runtimeOf(system);
-            for (let i = 0; i < BURST; i++) runtime.tell('/bench/counter', 'inc');
-          },
-        },
-      },
-    },
-  },
-});
 
 let t0 = 0;
 let done!: (ms: number) => void;
