@@ -7,5 +7,6 @@ export default defineConfig({
     hookTimeout: 30_000,
     // Process and timing tests share 2 cores in CI: keep files from starving each other.
     maxWorkers: 2,
+    reporters: ['default', './test/summary-reporter.ts'],
   },
 });
