@@ -147,4 +147,32 @@ describe('a cluster of 3 node processes over a real nats-server', () => {
     expect(worst).toBeLessThanOrEqual(1000);
     expect(downs.filter((d) => d.node !== 'n3')).toEqual([]);
   });
+
+  it('acked messages to a persistent singleton stay exactly-once when its node is SIGKILLed mid-stream', async () => {
+    cluster = await startCluster(tree, ['n1', 'n2', 'n3']);
+    await cluster.ready(['n1', 'n2', 'n3']);
+    const { client } = cluster;
+    const dead: string[] = [];
+    client.system.subscribe((e) => e.type === 'dead_letter' && dead.push(`${e.reason}: ${e.detail}`));
+    const owner = (await client.ask<{ node: string; n: number }>('/app/singleton', 'get')).node;
+    const total = 1500;
+    for (let i = 0; i < total; i++) {
+      client.tell('/app/singleton', 'inc', {}, { requiresAck: true });
+      if (i === 500) cluster.kill(owner); // mid-stream: some processed and saved, some not
+      if (i % 50 === 0) await new Promise((r) => setTimeout(r, 2));
+    }
+    let last: { node: string; n: number } | undefined;
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      last = await client.ask<{ node: string; n: number }>('/app/singleton', 'get', {}, { timeout: 500 }).catch(() => last);
+      if (last && last.node !== owner && last.n >= total) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, 500)); // late resends must change nothing
+    const final = await client.ask<{ node: string; n: number }>('/app/singleton', 'get');
+    console.log(`exactly-once across SIGKILL: ${final.n} of ${total} on ${final.node} (owner was ${owner})`);
+    expect(final.node).not.toBe(owner);
+    expect(final.n).toBe(total);
+    expect(dead.filter((d) => d.startsWith('undelivered'))).toEqual([]);
+  });
 });

@@ -1,6 +1,6 @@
 import { createActor, type AnyActor, type AnyStateMachine } from 'xstate';
 import type { Runnable } from './dispatcher.js';
-import { EMPTY_PAYLOAD, type Envelope } from './envelope.js';
+import { EMPTY_PAYLOAD, pairKey, type Envelope } from './envelope.js';
 import { Mailbox } from './mailbox.js';
 import { EldertreeError, toError } from './errors.js';
 import { SNAPSHOTS_SERVICE, type Persistence, type SnapshotStore } from './persistence.js';
@@ -115,6 +115,14 @@ export class ActorCell implements Runnable {
   private saving: Promise<void> | undefined;
   private dirty = false;
   private saveTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  /**
+   * Persistent cells: the highest seq processed per acked stream (pairKey), saved with
+   * the snapshot, and the acks waiting for the save that covers their message. A
+   * node that dies before that save never acked, so the sender resends to the new
+   * owner; one that dies after it acked, and the new owner knows the seq: exactly once.
+   */
+  private inbound: Map<string, number> | undefined;
+  private unsavedAcks: Envelope[] = [];
 
   /** Next outgoing seq per target path (per-pair order); made on the first send. */
   get seqs(): Map<string, number> {
@@ -144,7 +152,13 @@ export class ActorCell implements Runnable {
           `snapshot of ${this.path} was saved by machine version ${stored.version}, this is version ${persist.version}`,
         );
       }
-      this.restoreFrom = stored.snapshot;
+      const wrapped = stored.snapshot as { eldertree?: number; xstate?: unknown; inbound?: Record<string, number> } | undefined;
+      if (wrapped?.eldertree === 1) {
+        this.restoreFrom = wrapped.xstate;
+        this.inbound = new Map(Object.entries(wrapped.inbound ?? {}));
+      } else {
+        this.restoreFrom = stored.snapshot;
+      }
       return undefined;
     } catch (err) {
       return new EldertreeError(`cannot load the snapshot of ${this.path}: ${toError(err).message}`);
@@ -200,6 +214,13 @@ export class ActorCell implements Runnable {
   enqueue(envelope: Envelope): void {
     if (envelope.requires_ack) {
       // Exactly-once processing: a retried or duplicated acked message is dropped.
+      const done = this.inbound?.get(pairKey(envelope));
+      if (done !== undefined && envelope.seq <= done) {
+        // Already in the saved state (processed before a restart or a failover): ack again.
+        this.system.counters.duplicates++;
+        this.system.settledAck(envelope);
+        return;
+      }
       const seen = (this.acked ??= new DedupMemory(ACK_MEMORY));
       if (!seen.add(envelope.message_id)) {
         this.system.counters.duplicates++;
@@ -251,7 +272,15 @@ export class ActorCell implements Runnable {
       return;
     }
     this.processed++;
-    if (envelope.requires_ack) this.system.settledAck(envelope);
+    if (envelope.requires_ack) {
+      if (this.behavior.persist === undefined) this.system.settledAck(envelope);
+      else {
+        const pair = pairKey(envelope);
+        const inbound = (this.inbound ??= new Map());
+        if (envelope.seq > (inbound.get(pair) ?? 0)) inbound.set(pair, envelope.seq);
+        this.unsavedAcks.push(envelope);
+      }
+    }
     if (this.behavior.persist !== undefined) this.persist();
     const trace = this.system.trace;
     if (trace !== undefined) trace(this, envelope, actor.getSnapshot());
@@ -282,15 +311,31 @@ export class ActorCell implements Runnable {
     // A fenced copy (its lease lapsed) must not overwrite the new owner's state.
     if (!actor || actor.getSnapshot().status === 'error' || (this.gate !== undefined && !this.gate())) return;
     this.dirty = false;
-    const snapshot = actor.getPersistedSnapshot();
+    const persisted = actor.getPersistedSnapshot();
+    const snapshot =
+      this.inbound === undefined ? persisted : { eldertree: 1, xstate: persisted, inbound: Object.fromEntries(this.inbound) };
+    const acks = this.unsavedAcks;
+    this.unsavedAcks = [];
+    let failed = false;
     this.saving = this.store()
       .save(this.path, this.behavior.persist!.version, snapshot)
+      .then(() => {
+        for (const envelope of acks) this.system.settledAck(envelope);
+      })
       .catch((err: unknown) => {
+        // Not saved: no ack either; try again with the next save.
+        this.unsavedAcks = acks.concat(this.unsavedAcks);
+        this.dirty = true;
+        failed = true;
         this.system.logger.warn({ err, path: this.path }, `snapshot of ${this.path} not saved: ${toError(err).message}`);
       })
       .finally(() => {
         this.saving = undefined;
-        if (this.dirty) this.persist();
+        // After a failure (store down), retry after a pause rather than every turn.
+        if (this.dirty) {
+          if (failed) setTimeout(() => this.persist(), 250).unref();
+          else this.persist();
+        }
       });
   }
 
