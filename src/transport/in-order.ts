@@ -50,6 +50,16 @@ export class InOrder {
     return { kind: 'deliver', frames };
   }
 
+  /**
+   * Forgets every stream to `target`: its actor left this node, so frames counted as
+   * delivered here may never have been processed (they were handed back unacknowledged
+   * and will be resent). Resends must then be delivered again, not taken for duplicates.
+   */
+  forget(target: string): void {
+    const infix = '\u0000' + target + '\u0000';
+    for (const key of this.pairs.keys()) if (key.includes(infix)) this.pairs.delete(key);
+  }
+
   /** Forgets pairs idle for longer than `ms` (a sender process that went away). */
   prune(ms: number): void {
     const cutoff = performance.now() - ms;

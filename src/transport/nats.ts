@@ -116,6 +116,7 @@ export class NatsTransport implements Transport {
   unregister(path: string): void {
     this.subs.get(path)?.unsubscribe();
     this.subs.delete(path);
+    this.inOrder.forget(path);
   }
 
   send(envelope: Envelope): void {
