@@ -39,6 +39,8 @@ export const DEFAULT_ROLE = 'operator';
 
 const EMPTY = new Uint8Array(0);
 const QUEUE = 'actors';
+/** Bound for the per-path caches: past it they start over (a tree rarely has that many senders). */
+const CACHE_LIMIT = 10_000;
 // Inbox reply-subject kinds: what a no-responders status (503) on it means.
 const ASK = 'a'; // an ask of ours: reject it at once
 const TELL = 't'; // a tell: dead letter
@@ -60,6 +62,10 @@ export class NatsTransport implements Transport {
   private readonly ownsConnection: boolean;
   private readonly subs = new Map<string, Subscription>();
   private inboxPrefix = '';
+  private address = '';
+  private readonly actorPrefix: string;
+  private readonly roles = new Map<string, string>();
+  private readonly dottedPaths = new Map<string, string>();
   private readonly outbox: Outbox;
   private readonly inOrder = new InOrder();
   /** Acked envelopes handed to the node and not yet settled: id -> where to ack. */
@@ -70,6 +76,7 @@ export class NatsTransport implements Transport {
 
   constructor(private readonly options: NatsTransportOptions) {
     this.subjects = subjects(options.cluster);
+    this.actorPrefix = `elders.${this.subjects.cluster}.actor.`;
     this.ownsConnection = options.connection === undefined;
     this.nc = options.connection;
     this.outbox = new Outbox({ ...DEFAULT_RETRY, ...options.retry });
@@ -95,6 +102,7 @@ export class NatsTransport implements Transport {
     });
     this.watchStatus(this.nc);
     this.inboxPrefix = this.subjects.inbox(host.nodeId) + '.';
+    this.address = nodeAddress(host.nodeId);
     this.subs.set('', this.nc.subscribe(this.inboxPrefix + '>', { callback: (err, msg) => {
         if (!err) this.onInbox(msg);
       }, }));
@@ -132,12 +140,32 @@ export class NatsTransport implements Transport {
       host.undeliverable(envelope, 'unknown_target', `${target} is not a valid actor path or node address`);
       return;
     }
-    const subject = toNode ? this.subjects.inbox(target.slice(1)) + '.' + ENVELOPES : this.subjects.actor(target, this.roleFor(envelope));
     const acked = envelope.requires_ack && !toNode;
     if (acked) this.outbox.add(envelope);
-    const kind = toNode ? NODE : envelope.reply_to === nodeAddress(host.nodeId) ? ASK : TELL;
-    const reply = `${this.inboxPrefix}${kind}.${envelope.message_id}${toNode ? '.' + target.slice(1) : target.replaceAll('/', '.')}`;
-    this.publish(envelope, subject, reply, acked);
+    if (toNode) {
+      const node = target.slice(1);
+      this.publish(envelope, this.subjects.inbox(node) + '.' + ENVELOPES, `${this.inboxPrefix}${NODE}.${envelope.message_id}.${node}`, false);
+      return;
+    }
+    this.publishToActor(envelope, envelope.reply_to === this.address ? ASK : TELL, acked);
+  }
+
+  /** Subject and reply subject of a frame to an actor; both derived from cached pieces. */
+  private publishToActor(envelope: Envelope, kind: string, acked: boolean): void {
+    const dotted = this.dotted(envelope.target_elder);
+    const subject = `${this.actorPrefix}${this.roleFor(envelope.source_elder)}${dotted}`;
+    this.publish(envelope, subject, `${this.inboxPrefix}${kind}.${envelope.message_id}${dotted}`, acked);
+  }
+
+  /** `/a/b` -> `.a.b`, once per path: it was recomputed twice per message. */
+  private dotted(path: string): string {
+    let dotted = this.dottedPaths.get(path);
+    if (dotted === undefined) {
+      dotted = path.replaceAll('/', '.');
+      if (this.dottedPaths.size >= CACHE_LIMIT) this.dottedPaths.clear();
+      this.dottedPaths.set(path, dotted);
+    }
+    return dotted;
   }
 
   forward(envelope: Envelope): boolean {
@@ -281,10 +309,7 @@ export class NatsTransport implements Transport {
   private resend(): void {
     if (!this.host || !this.nc || this.outbox.size === 0) return;
     const { resend, expired } = this.outbox.due();
-    for (const envelope of resend) {
-      const reply = `${this.inboxPrefix}${TELL}.${envelope.message_id}${envelope.target_elder.replaceAll('/', '.')}`;
-      this.publish(envelope, this.subjects.actor(envelope.target_elder, this.roleFor(envelope)), reply, true);
-    }
+    for (const envelope of resend) this.publishToActor(envelope, TELL, true);
     for (const envelope of expired) {
       this.host.undeliverable(
         envelope,
@@ -295,10 +320,16 @@ export class NatsTransport implements Transport {
     this.inOrder.prune(10 * 60_000);
   }
 
-  private roleFor(envelope: Envelope): string {
-    const source = envelope.source_elder;
-    const role = isNodeAddress(source) ? undefined : this.options.roleOf?.(source);
-    return role !== undefined && isSubjectToken(role) ? role : DEFAULT_ROLE;
+  /** The role token a sender publishes under, once per sender path (roleOf walks a table). */
+  private roleFor(source: string): string {
+    let role = this.roles.get(source);
+    if (role === undefined) {
+      const given = isNodeAddress(source) ? undefined : this.options.roleOf?.(source);
+      role = given !== undefined && isSubjectToken(given) ? given : DEFAULT_ROLE;
+      if (this.roles.size >= CACHE_LIMIT) this.roles.clear();
+      this.roles.set(source, role);
+    }
+    return role;
   }
 
   private watchStatus(nc: NatsConnection): void {
