@@ -5,7 +5,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +16,7 @@ import { ClusterSource } from './inspector/cluster-source.js';
 import { startInspector } from './inspector/server.js';
 import { mergeTree, treePrefixes } from './inspector/tree.js';
 import { createLogger } from './log.js';
+import { freePort } from './net.js';
 import { makeDevCerts } from './security/certs.js';
 import { generateNatsConf } from './security/nats-conf.js';
 
@@ -364,16 +364,6 @@ async function clusterUp(values: Values): Promise<number> {
   return 0;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 main(process.argv.slice(2)).then(
   (code) => {

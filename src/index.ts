@@ -11,3 +11,4 @@ export { createLogger, silentLogger, type Logger, type LogLevel } from './log.js
 export * from './machines/index.js';
 export * from './cluster/index.js';
 export * from './security/index.js';
+export { freePort, listening } from './net.js';

@@ -1,21 +1,9 @@
+import { freePort, listening } from '../src/net.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as tcpConnect } from 'node:net';
 
-/** A free loopback port, from the OS. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface NatsServer {
   url: string;
@@ -48,7 +36,7 @@ export async function startNatsServer(
     let stderr = '';
     proc.stderr!.on('data', (d: Buffer) => (stderr += d));
     const deadline = Date.now() + 10_000;
-    while (!(await canConnect(port))) {
+    while (!(await listening(port))) {
       if (proc.exitCode !== null) throw new Error(`nats-server exited: ${stderr}`);
       if (Date.now() > deadline) throw new Error(`nats-server did not listen on ${port}: ${stderr}`);
       await new Promise((r) => setTimeout(r, 20));
@@ -81,13 +69,5 @@ export async function startNatsServer(
   };
 }
 
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = tcpConnect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
+
+export { freePort };
