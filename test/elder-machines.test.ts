@@ -19,7 +19,7 @@ import {
 import * as bm25 from '../src/machines/elder-tree/bm25.js';
 import { defaultInput, handlerFromHits } from '../src/machines/elder-tree/claude-elder.js';
 import { demoTask } from '../src/machines/elder-tree/demo-load.js';
-import { builtinHandlers, PermanentTaskError } from '../src/machines/elder-tree/handlers.js';
+import { builtinHandlers, PermanentTaskError, type HandlerContext } from '../src/machines/elder-tree/handlers.js';
 import { wantedSlots } from '../src/machines/elder-tree/servant-pool.js';
 import { executeAttempt, type Assignment } from '../src/machines/elder-tree/servant.js';
 import { SHUTDOWN_EVENT } from '../src/actors/cell.js';
@@ -388,6 +388,41 @@ describe('servant', () => {
     expect(await locks.holder('elder-task/t1')).toBeUndefined();
   });
 
+  it('tells the handler whether it still holds the lock; its last answer decides done or run again', async () => {
+    // A 200 ms lock and handlers that block the event loop past it (as a frozen process
+    // would): no renewal can come in between.
+    const block = (ms: number) => {
+      const end = performance.now() + ms;
+      while (performance.now() < end);
+    };
+    const handlers = {
+      ...builtinHandlers,
+      // Fenced side effect made, then the lock lapses before the handler returns: done, not run again.
+      commit: (_: Any, ctx: HandlerContext) => {
+        const held = ctx.holdsLock();
+        block(300);
+        return { held };
+      },
+      // The lock lapsed before the side effect: the handler is fenced off, the attempt is retried.
+      late: (_: Any, ctx: HandlerContext) => {
+        block(300);
+        return { held: ctx.holdsLock() };
+      },
+    };
+    const short = { ...context, handlers, lockTtlMs: 200 };
+    const { runtime, told } = fakeRuntime();
+    expect(await executeAttempt(runtime, { task: { ...task, handler: 'commit' }, context: short }, new AbortController().signal)).toMatchObject({ outcome: 'done' });
+    expect(await executeAttempt(runtime, { task: { ...task, handler: 'late' }, context: short }, new AbortController().signal)).toMatchObject({ outcome: 'failed' });
+    // A handler that never asks: the lock at its return decides, as before.
+    const blind = { ...short, handlers: { ...handlers, blind: () => (block(300), {}) } };
+    expect(await executeAttempt(runtime, { task: { ...task, handler: 'blind' }, context: blind }, new AbortController().signal)).toMatchObject({ outcome: 'failed' });
+    expect(told.map((r) => [r.kind, r.result ?? r.error])).toEqual([
+      ['done', { held: true }],
+      ['failed', 'lost its task lock while running'],
+      ['failed', 'lost its task lock while running'],
+    ]);
+  });
+
   it('does not run a task whose lock another servant holds', async () => {
     const { runtime, told, locks } = fakeRuntime();
     await locks.acquire('elder-task/t1', 'someone else', 5000);
@@ -417,7 +452,7 @@ describe('servant', () => {
   });
 
   it('built-in handlers do what they say', async () => {
-    const ctx = { taskId: 't1', attempt: 1, signal: new AbortController().signal };
+    const ctx = { taskId: 't1', attempt: 1, signal: new AbortController().signal, holdsLock: () => true };
     expect(await builtinHandlers.transform!({ text: 'Hello World', op: 'slug' }, ctx)).toEqual({ op: 'slug', text: 'hello-world' });
     expect(await builtinHandlers.transform!({ text: 'a b  c', op: 'words' }, ctx)).toEqual({ op: 'words', words: 3 });
     expect(() => builtinHandlers.transform!({ text: 'x', op: 'explode' }, ctx)).toThrow(PermanentTaskError);

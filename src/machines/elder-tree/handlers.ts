@@ -11,6 +11,15 @@ export interface HandlerContext {
   attempt: number;
   /** Aborted when the servant stops (crash, quarantine, shutdown): stop working. */
   signal: AbortSignal;
+  /**
+   * True while this attempt still holds the task's lock: check it right before a side
+   * effect that must not happen twice (no I/O, so nothing can come between). The lock
+   * keeps any other attempt from running until it has lapsed, so a side effect made
+   * while this is true never overlaps another attempt's. A handler that finds it false
+   * has lost the task to another attempt: its attempt is reported failed and retried,
+   * whatever it returns.
+   */
+  holdsLock(): boolean;
 }
 
 export type TaskHandler = (input: Payload, ctx: HandlerContext) => Payload | Promise<Payload>;

@@ -141,14 +141,22 @@ export async function executeAttempt(runtime: ActorRuntime, { task, context }: E
         () => undefined, // a failed renewal is retried at the next interval; expiry stops the work
       );
     }, Math.max(10, Math.floor(ttl / 3)));
+    // The handler's last answer: a handler that fences its side effects has said
+    // whether they went through.
+    let answered: boolean | undefined;
+    const holdsLock = () => (answered = alive() && !!lock && lock.isValid());
     const started = performance.now();
     const result = await withTimeout(
-      Promise.resolve().then(() => handler(task.input, { taskId: task.id, attempt: task.attempt, signal: work.signal })),
+      Promise.resolve().then(() => handler(task.input, { taskId: task.id, attempt: task.attempt, signal: work.signal, holdsLock })),
       task.timeoutMs,
       work.signal,
     );
     if (!alive()) return { outcome: 'aborted', reason: 'servant stopped' };
-    if (!lock || !lock.isValid()) {
+    // A handler that asked holdsLock() and was told yes made its side effect under the
+    // lock: it is done even if the lock lapsed since (the sage takes the first done),
+    // where a 'failed' would have it run again. One told no was fenced off: run again.
+    // One that never asked is done only if the lock still holds.
+    if (!(answered ?? (!!lock && lock.isValid()))) {
       const error = 'lost its task lock while running';
       await report({ kind: 'failed', error, retryable: true });
       return { outcome: 'failed', error };
