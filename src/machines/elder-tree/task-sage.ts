@@ -9,7 +9,7 @@
  *
  * Messages (who may send them, by role):
  *   sage.task.submit  {title, description?, priority?, handler, input?, timeoutMs?}  claude elder, grand elder
- *   sage.task.status | task.status {id}           claude elder, grand elder
+ *   sage.task.status | task.status {id}           claude elder, grand elder   (answers carry `node`: where the sage runs)
  *   sage.task.list    {status?, limit?}           claude elder, grand elder
  *   development.task.status | development.task.list   forwarded by the claude elder (answers the asker)
  *   sage.task.pause | sage.task.resume            claude elder (the grand elder's emergency stop)
@@ -32,6 +32,7 @@ import {
   ok,
   refuse,
   replyEffect,
+  runtimeIfAny,
   tellEffect,
   text,
   type Effect,
@@ -209,6 +210,12 @@ function onReport(ctx: TaskSageContext, event: Payload, envelope: ReturnType<typ
   }
 }
 
+/** `node`: which node answered (the sage is a singleton that moves on failover); nothing when run bare. */
+function answeredOn(system: object): { node?: string } {
+  const runtime = runtimeIfAny(system);
+  return runtime ? { node: runtime.nodeId } : {};
+}
+
 function vote(ctx: TaskSageContext, payload: Payload): Payload {
   const parsed = parseProposal((payload.proposal ?? {}) as Payload);
   if (!parsed.ok) return ballot('no', parsed.error);
@@ -246,7 +253,7 @@ export const taskSageMachine = setup({
         .sort((x, y) => x.seq - y.seq)
         .slice(0, limit.value ?? 100)
         .map(board.taskView);
-      const payload = ok({ paused: b.paused, counts: board.counts(b), stats: b.stats, waiting: b.waiters.length, tasks });
+      const payload = ok({ ...answeredOn(system), paused: b.paused, counts: board.counts(b), stats: b.stats, waiting: b.waiters.length, tasks });
       enqueue({ type: 'deliver', params: { effects: [replyEffect(envelope, payload)] } });
     }),
     answerStatus: enqueueActions(({ context, event, system, enqueue }) => {
@@ -257,7 +264,7 @@ export const taskSageMachine = setup({
         typeof id !== 'string'
           ? refuse(`status needs id, a task id string; got ${describe(id)}`)
           : task
-            ? ok({ task: board.taskView(task) })
+            ? ok({ ...answeredOn(system), task: board.taskView(task) })
             : refuse(`unknown task id ${JSON.stringify(id)} (finished tasks are kept for the last ${context.config.maxFinished})`);
       enqueue({ type: 'deliver', params: { effects: [replyEffect(envelope, payload)] } });
     }),
