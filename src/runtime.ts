@@ -5,7 +5,7 @@ import { parseRuntimeArgs, USAGE, UsageError, type RuntimeConfig } from './confi
 import { createLogger } from './log.js';
 import { attachElderTree } from './machines/elder-tree/bridge.js';
 import { elderTreeServices } from './machines/elder-tree/start.js';
-import { elderTree } from './machines/elder-tree/tree.js';
+import { elderTree, isElderTree } from './machines/elder-tree/tree.js';
 import { loadTreeFile, TreeFileError } from './machines/tree-file.js';
 import { EldertreeError } from './actors/errors.js';
 import { ClusterNode } from './cluster/cluster-node.js';
@@ -60,9 +60,10 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  // The Elder Tree also gets its role checks, the 'tree' service (the council's
-  // decisions change the servants) and the bridge from the node's events to its sages.
-  const elder = config.tree === undefined;
+  // The Elder Tree (the default, or a tree file exporting elderTree(...)) also gets its
+  // role checks, the 'tree' service (the council's decisions change the servants) and
+  // the bridge from the node's events to its sages.
+  const elder = isElderTree(tree);
   let clusterNode: ClusterNode | undefined;
   const { services: elderServices, control } = elderTreeServices();
   const authorize = elder ? createAuthorizer() : undefined;

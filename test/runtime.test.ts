@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { elderTree, isElderTree } from '../src/index.js';
+import { loadTreeFile } from '../src/machines/tree-file.js';
 
 // These run the built runtime (npm test builds first): the real `node dist/runtime.js`.
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -118,6 +120,24 @@ describe('node dist/runtime.js', () => {
       const started = run.lines.filter((l) => l.type === 'started').map((l) => l.path);
       expect(started).not.toContain('/grand-elder/demo');
       expect(started.filter((p) => String(p).startsWith('/grand-elder/servants/servant-'))).toEqual(['/grand-elder/servants/servant-1', '/grand-elder/servants/servant-2']);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('a tree file exporting elderTree(...) runs as the Elder Tree: its roles and services too', async () => {
+    // The marker elderTree() puts on its spec survives loading the file.
+    expect(isElderTree(elderTree())).toBe(true);
+    expect(isElderTree(await loadTreeFile(fixture('chaos-elder-tree.mjs')))).toBe(true);
+    expect(isElderTree(await loadTreeFile(fixture('cluster-tree.mjs')))).toBe(false);
+    const dataDir = mkdtempSync(join(tmpdir(), 'eldertree-data-'));
+    try {
+      const run = await start([fixture('chaos-elder-tree.mjs'), '--data-dir', dataDir], (out) => out.includes('running on the embedded transport'), 'SIGTERM');
+      expect(run.code).toBe(0);
+      const started = run.lines.filter((l) => l.type === 'started').map((l) => l.path);
+      expect(started.filter((p) => String(p).startsWith('/grand-elder/servants/servant-'))).toEqual(['/grand-elder/servants/servant-1', '/grand-elder/servants/servant-2']);
+      // The Elder Tree's services: its sages' snapshots go to the data directory.
+      expect(readdirSync(dataDir)).toContain(`${encodeURIComponent('/grand-elder/claude-elder/task-sage')}.snapshot`);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }

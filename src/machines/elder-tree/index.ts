@@ -1,5 +1,5 @@
 export { ELDER_PATHS, SAGE_DOMAINS, SAGE_PATHS, servantId, servantSlot, type SageDomain, type SagePaths } from './paths.js';
-export { elderTree, servantTemplate, type ElderTreeOptions } from './tree.js';
+export { elderTree, isElderTree, servantTemplate, type ElderTreeOptions } from './tree.js';
 export { startElderTree, elderTreeServices, type ElderTreeNode, type StartElderTreeOptions } from './start.js';
 export { attachElderTree, type Bridge, type BridgeOptions } from './bridge.js';
 export { NodeTreeControl, TREE_SERVICE, type TreeControl } from './tree-control.js';

@@ -72,7 +72,25 @@ export function servantTemplate(options: ElderTreeOptions = {}): ServantTemplate
   };
 }
 
+/** Marks a spec made by elderTree(); Symbol.for, so a copy of this module loaded twice agrees. */
+const ELDER_TREE = Symbol.for('eldertree.elderTree');
+
+/**
+ * True for a spec made by elderTree(), also one a tree file exports (with its own
+ * handlers or options): the runtime then adds the Elder Tree's roles and services.
+ */
+export function isElderTree(spec: unknown): boolean {
+  return typeof spec === 'object' && spec !== null && (spec as Record<symbol, unknown>)[ELDER_TREE] === true;
+}
+
 export function elderTree(options: ElderTreeOptions = {}): SupervisorSpec {
+  const spec = buildElderTree(options);
+  // Not enumerable: copies and JSON of the spec stay as they were.
+  Object.defineProperty(spec, ELDER_TREE, { value: true });
+  return spec;
+}
+
+function buildElderTree(options: ElderTreeOptions): SupervisorSpec {
   const cluster = options.cluster === true;
   const placed = cluster ? { placement: SINGLETON } : {};
   // The knowledge and task sages save after each message (saves coalesce while one is
