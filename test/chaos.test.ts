@@ -1,22 +1,85 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
-import { startCluster } from './cluster-harness.js';
+import { startCluster, type Cluster } from './cluster-harness.js';
 
 /**
- * Chaos: 3 nodes and a nats-server under a steady stream of acked messages and asks,
- * with a fault every few seconds (SIGKILL a node and start it again, SIGSTOP a node
- * past its lease then SIGCONT, restart the nats-server). `npm run chaos` runs it long;
- * `npm test` runs it for CHAOS_SECONDS (default 20).
+ * Chaos: 3 nodes and a nats-server under steady load, with a fault every few seconds
+ * (SIGKILL a node and start it again, SIGSTOP a node past its lease then SIGCONT,
+ * restart the nats-server). Two scenarios, each running faults for CHAOS_SECONDS
+ * (default 20 in `npm test`; `npm run chaos` runs 120): acked messages to a singleton
+ * counter, and the Elder Tree's tasks. CHAOS_FAULTS=kill|stop|nats replays one kind.
  */
 const SECONDS = Number(process.env.CHAOS_SECONDS ?? 20);
-const tree = fileURLToPath(new URL('./fixtures/cluster-tree.mjs', import.meta.url));
 const NODES = ['n1', 'n2', 'n3'];
+const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const rand = (n: number) => Math.floor(Math.random() * n);
 
+type Any = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 type Hit = { node: string; n: number; at: number };
 
+interface Fault {
+  what: string;
+  kind: 'kill' | 'stop' | 'nats';
+  victim?: string;
+  /** Wall-clock ms the fault began and ended (node started again, SIGCONT, broker back). */
+  from: number;
+  to: number;
+}
+
+/**
+ * A random fault every 2–4 s until 4 s before `seconds` are up. `pids` learns the
+ * process id of every node started again (pid -> node name).
+ */
+async function injectFaults(cluster: Cluster, seconds: number, pids?: Map<number, string>): Promise<Fault[]> {
+  const faults: Fault[] = [];
+  const end = Date.now() + seconds * 1000;
+  while (Date.now() < end - 4000) {
+    await sleep(2000 + rand(2000));
+    const victim = NODES[rand(NODES.length)]!;
+    const only = process.env.CHAOS_FAULTS; // e.g. 'nats' to replay one kind of fault
+    const kind = only === 'nats' ? 2 : only === 'kill' ? 0 : only === 'stop' ? 1 : rand(3);
+    const from = Date.now();
+    if (kind === 0) {
+      cluster.kill(victim, 'SIGKILL');
+      await sleep(800);
+      const pid = cluster.start(victim).proc.pid;
+      if (pid !== undefined) pids?.set(pid, victim);
+      faults.push({ what: `SIGKILL ${victim}`, kind: 'kill', victim, from, to: Date.now() });
+    } else if (kind === 1) {
+      cluster.kill(victim, 'SIGSTOP');
+      await sleep(2500); // past the 1 s lease
+      cluster.kill(victim, 'SIGCONT');
+      faults.push({ what: `SIGSTOP ${victim} 2.5 s`, kind: 'stop', victim, from, to: Date.now() });
+    } else {
+      await cluster.server.restart();
+      faults.push({ what: 'restart nats-server', kind: 'nats', from, to: Date.now() });
+    }
+  }
+  return faults;
+}
+
+/**
+ * Owners by time from answers that say which node answered: tenures, and the flips
+ * (ownership going away and back faster than a lease can change hands twice).
+ */
+function ownership(samples: { node: string; at: number }[]) {
+  const sorted = [...samples].sort((a, b) => a.at - b.at);
+  const tenures: { node: string; from: number; to: number }[] = [];
+  for (const h of sorted) {
+    const last = tenures.at(-1);
+    if (last?.node === h.node) last.to = h.at;
+    else tenures.push({ node: h.node, from: h.at, to: h.at });
+  }
+  const flips = tenures.filter((t, i) => i > 0 && i < tenures.length - 1 && tenures[i - 1]!.node === tenures[i + 1]!.node && tenures[i + 1]!.from - tenures[i - 1]!.to < 500);
+  return { tenures, flips };
+}
+
 it(`chaos for ${SECONDS} s: acked messages exactly once, never two owners, tree restored`, { timeout: (SECONDS + 120) * 1000 }, async () => {
-  const cluster = await startCluster(tree, NODES);
-  const faults: string[] = [];
+  const cluster = await startCluster(fixture('cluster-tree.mjs'), NODES);
   try {
     await cluster.ready(NODES);
     const { client } = cluster;
@@ -30,38 +93,17 @@ it(`chaos for ${SECONDS} s: acked messages exactly once, never two owners, tree 
       while (running) {
         client.tell('/app/singleton', 'inc', {}, { requiresAck: true });
         sent++;
-        await new Promise((r) => setTimeout(r, 4));
+        await sleep(4);
       }
     })();
     const asks = (async () => {
       while (running) {
         await client.ask<Hit>('/app/singleton', 'get', {}, { timeout: 1500 }).then((h) => void hits.push(h), () => undefined);
-        await new Promise((r) => setTimeout(r, 15));
+        await sleep(15);
       }
     })();
 
-    const rand = (n: number) => Math.floor(Math.random() * n);
-    const end = Date.now() + SECONDS * 1000;
-    while (Date.now() < end - 4000) {
-      await new Promise((r) => setTimeout(r, 2000 + rand(2000)));
-      const victim = NODES[rand(NODES.length)]!;
-      const only = process.env.CHAOS_FAULTS; // e.g. 'nats' to replay one kind of fault
-      const kind = only === 'nats' ? 2 : only === 'kill' ? 0 : only === 'stop' ? 1 : rand(3);
-      if (kind === 0) {
-        faults.push(`SIGKILL ${victim}`);
-        cluster.kill(victim, 'SIGKILL');
-        await new Promise((r) => setTimeout(r, 800));
-        cluster.start(victim);
-      } else if (kind === 1) {
-        faults.push(`SIGSTOP ${victim} 2.5 s`);
-        cluster.kill(victim, 'SIGSTOP');
-        await new Promise((r) => setTimeout(r, 2500)); // past the 1 s lease
-        cluster.kill(victim, 'SIGCONT');
-      } else {
-        faults.push('restart nats-server');
-        await cluster.server.restart();
-      }
-    }
+    const faults = await injectFaults(cluster, SECONDS);
     running = false;
     await Promise.all([acked, asks]);
 
@@ -71,29 +113,22 @@ it(`chaos for ${SECONDS} s: acked messages exactly once, never two owners, tree 
     while (Date.now() < deadline) {
       n = (await client.ask<Hit>('/app/singleton', 'get', {}, { timeout: 1000 }).catch(() => ({ n: -1 }))).n;
       if (n >= sent) break;
-      await new Promise((r) => setTimeout(r, 250));
+      await sleep(250);
     }
-    await new Promise((r) => setTimeout(r, 1000));
+    await sleep(1000);
     const final = await client.ask<Hit>('/app/singleton', 'get');
     // The tree is whole again: every node up and seeing the others.
     await cluster.ready(NODES, 30_000);
 
     // Never two owners at once: ownership may move, but never back and forth faster
     // than a lease can change hands.
-    const sorted = [...hits].sort((a, b) => a.at - b.at);
-    const tenures: { node: string; from: number; to: number }[] = [];
-    for (const h of sorted) {
-      const last = tenures.at(-1);
-      if (last?.node === h.node) last.to = h.at;
-      else tenures.push({ node: h.node, from: h.at, to: h.at });
-    }
-    const flips = tenures.filter((t, i) => i > 0 && i < tenures.length - 1 && tenures[i - 1]!.node === tenures[i + 1]!.node && tenures[i + 1]!.from - tenures[i - 1]!.to < 500);
+    const { tenures, flips } = ownership(hits);
 
     if (final.n !== sent) {
       for (const node of cluster.nodes.values()) console.log(`--- ${node.name}\n${node.output.join('').split('\n').slice(-15).join('\n')}`);
     }
     console.log(
-      `chaos: ${faults.length} faults (${faults.join(', ')}); acked sent ${sent}, processed ${final.n}, ` +
+      `chaos: ${faults.length} faults (${faults.map((f) => f.what).join(', ')}); acked sent ${sent}, processed ${final.n}, ` +
         `duplicates ${Math.max(0, final.n - sent)}, lost ${Math.max(0, sent - final.n)}; ${hits.length} asks answered; ` +
         `owners ${tenures.map((t) => t.node).join('>')}`,
     );
@@ -103,5 +138,198 @@ it(`chaos for ${SECONDS} s: acked messages exactly once, never two owners, tree 
     expect(flips).toEqual([]);
   } finally {
     await cluster.stop();
+  }
+});
+
+const TASK_SAGE = '/grand-elder/claude-elder/task-sage';
+const SERVANTS = ['/grand-elder/servants/servant-1', '/grand-elder/servants/servant-2'];
+
+/** One run of the `chaos` handler, from the run log its nodes append to. */
+interface Run {
+  task: string;
+  attempt: number;
+  pid: number;
+  start: number;
+  /** When it checked its lock: `commit` if it held it (the side effect), else `fenced`. */
+  end?: number;
+  outcome?: 'commit' | 'fenced';
+}
+
+/** Lines `start|commit|fenced <task> <attempt> <pid> <ms>`, paired per task and process. */
+function parseRuns(text: string): Run[] {
+  const runs: Run[] = [];
+  const open = new Map<string, Run>();
+  for (const line of text.split('\n')) {
+    const [what, task, attempt, pid, at] = line.split(' ');
+    if (!what || !task || at === undefined) continue;
+    const key = `${task} ${pid}`;
+    if (what === 'start') {
+      const run: Run = { task, attempt: Number(attempt), pid: Number(pid), start: Number(at) };
+      runs.push(run);
+      open.set(key, run);
+    } else if (what === 'commit' || what === 'fenced') {
+      const run = open.get(key);
+      if (!run) throw new Error(`run log: "${line}" without its start`);
+      run.end = Number(at);
+      run.outcome = what;
+      open.delete(key);
+    }
+  }
+  return runs;
+}
+
+it(`chaos for ${SECONDS} s on the Elder Tree: acked tasks run once under their lock, never two task sages, tree restored`, { timeout: (SECONDS + 150) * 1000 }, async () => {
+  // The nodes inherit this process's environment: CHAOS_RUNS names their run log.
+  const dir = mkdtempSync(join(tmpdir(), 'eldertree-chaos-'));
+  const runLog = join(dir, 'runs.log');
+  writeFileSync(runLog, '');
+  process.env.CHAOS_RUNS = runLog;
+  const cluster = await startCluster(fixture('chaos-elder-tree.mjs'), NODES);
+  const pids = new Map<number, string>();
+  for (const node of cluster.nodes.values()) pids.set(node.proc.pid!, node.name);
+  const hosts = (view: Awaited<ReturnType<typeof cluster.client.inspect>>, path: string) => view.filter((r) => r.actors.some((a) => a.path === path)).map((r) => r.node);
+  const treeWhole = async () => {
+    const view = await cluster.client.inspect(300);
+    return view.length === 3 && hosts(view, TASK_SAGE).length === 1 && SERVANTS.every((p) => hosts(view, p).length === 3);
+  };
+  const waitFor = async (what: string, check: () => Promise<boolean>, ms: number) => {
+    const deadline = Date.now() + ms;
+    while (!(await check().catch(() => false))) {
+      if (Date.now() > deadline) {
+        const dump = [...cluster.nodes.values()].map((n) => `--- ${n.name}\n${n.output.join('').split('\n').slice(-20).join('\n')}`).join('\n');
+        throw new Error(`chaos (elder tree): ${what} not within ${ms} ms\n${dump}`);
+      }
+      await sleep(250);
+    }
+  };
+  try {
+    await cluster.ready(NODES);
+    await waitFor('the elders placed and two servants on every node', treeWhole, 20_000);
+    const { client } = cluster;
+    const undelivered: string[] = [];
+    client.system.subscribe((e) => e.type === 'dead_letter' && e.reason === 'undelivered' && undelivered.push(e.detail));
+
+    // Every task seen in the task sage's answers, by id (finished tasks are forgotten
+    // past the sage's maxFinished, so it is read often), and who answered when.
+    const seen = new Map<string, Any>();
+    const owners: { node: string; at: number }[] = [];
+    let last: Any | undefined;
+    const list = async (timeout: number) => {
+      const r = await client.ask<Any>(TASK_SAGE, 'sage.task.list', { limit: 1000 }, { timeout });
+      owners.push({ node: r.node as string, at: Date.now() });
+      for (const t of r.tasks as Any[]) seen.set(t.id as string, t);
+      last = r;
+      return r;
+    };
+
+    let sent = 0;
+    let running = true;
+    // Acked submissions straight to the task sage, a persistent singleton: it acks a
+    // message once the snapshot that took it is saved, and keeps its dedup marks in
+    // that snapshot, so each submission makes exactly one task, across failovers.
+    const submit = (async () => {
+      while (running) {
+        const n = ++sent;
+        client.tell(
+          TASK_SAGE,
+          'sage.task.submit',
+          { title: `chaos ${n}`, handler: 'chaos', input: { n, ms: 30 + rand(51) }, priority: rand(10), timeoutMs: 3000 },
+          { requiresAck: true },
+        );
+        await sleep(25 + rand(16));
+      }
+    })();
+    // Who answers as the task sage, often (small answers), and every task, now and then.
+    const sample = (async () => {
+      while (running) {
+        await client.ask<Any>(TASK_SAGE, 'sage.task.list', { status: 'failed', limit: 1 }, { timeout: 1500 }).then(
+          (r) => void owners.push({ node: r.node as string, at: Date.now() }),
+          () => undefined,
+        );
+        await sleep(20);
+      }
+    })();
+    const read = (async () => {
+      while (running) {
+        await list(1500).catch(() => undefined);
+        await sleep(500);
+      }
+    })();
+
+    const faults = await injectFaults(cluster, SECONDS, pids);
+    running = false;
+    await Promise.all([submit, sample, read]);
+
+    // Every submission acked and its task finished: wait for resends and the queue to drain.
+    const titles = () => new Set([...seen.values()].filter((t) => t.status === 'completed' || t.status === 'failed').map((t) => t.title as string));
+    await waitFor(`all ${sent} tasks to finish`, async () => (await list(1500), titles().size >= sent && last!.counts.queued + last!.counts.assigned + last!.counts.running === 0), 60_000);
+    await sleep(1000); // late resends would show up as extra tasks
+    await list(3000);
+    // The tree is whole again: every node up, one task sage, every servant on every node.
+    await cluster.ready(NODES, 30_000);
+    await waitFor('the tree restored', treeWhole, 30_000);
+
+    // Each submission made exactly one task, completed once.
+    const tasks = [...seen.values()];
+    const byTitle = new Map<string, Any[]>();
+    for (const t of tasks) byTitle.set(t.title, [...(byTitle.get(t.title) ?? []), t]);
+    const duplicates = [...byTitle.values()].filter((ts) => ts.length > 1).map((ts) => ts.map((t) => `${t.id}:${t.title}`).join('='));
+    const lost = Array.from({ length: sent }, (_, i) => `chaos ${i + 1}`).filter((title) => !byTitle.has(title));
+    const unfinished = tasks.filter((t) => t.status !== 'completed').map((t) => `${t.id} ${t.status} ${t.error ?? ''}`);
+    const completions = tasks.filter((t) => (t.history as Any[]).filter((h) => h.what === 'completed').length !== 1).map((t) => t.id);
+
+    // Runs: never two runs of a task that made its side effect at once; every task made it.
+    const runs = parseRuns(readFileSync(runLog, 'utf8'));
+    const commits = new Map<string, Run[]>();
+    for (const r of runs) if (r.outcome === 'commit') commits.set(r.task, [...(commits.get(r.task) ?? []), r]);
+    const overlapping: string[] = [];
+    const rerunsAfterFault: string[] = [];
+    const unexplained: string[] = [];
+    const nodeOf = (pid: number) => pids.get(pid) ?? `pid ${pid}`;
+    for (const [task, cs] of commits) {
+      cs.sort((a, b) => a.start - b.start);
+      for (let i = 1; i < cs.length; i++) {
+        const [a, b] = [cs[i - 1]!, cs[i]!];
+        if (b.start < a.end!) overlapping.push(`${task}: ${nodeOf(a.pid)} ${a.start}..${a.end} and ${nodeOf(b.pid)} ${b.start}..${b.end}`);
+        // Run again after a commit: only when the commit's outcome was lost to a fault
+        // (its node, or the task sage's node, killed or frozen, or the broker restarted)
+        // within a few seconds of it.
+        const sages = new Set(owners.filter((o) => o.at >= a.end! - 3000 && o.at <= a.end! + 5000).map((o) => o.node));
+        const cause = faults.find((f) => f.to >= a.end! - 100 && f.from <= a.end! + 5000 && (f.kind === 'nats' || f.victim === nodeOf(a.pid) || sages.has(f.victim!)));
+        const what = `${task} (commit on ${nodeOf(a.pid)}, then ${cause ? `${cause.what} ${((cause.from - a.end!) / 1000).toFixed(1)} s later` : 'no fault'})`;
+        (cause ? rerunsAfterFault : unexplained).push(what);
+      }
+    }
+    const uncommitted = tasks.filter((t) => !commits.has(t.id)).map((t) => t.id);
+    const fenced = runs.filter((r) => r.outcome === 'fenced').length;
+    const { tenures, flips } = ownership(owners);
+
+    const completed = tasks.filter((t) => t.status === 'completed').length;
+    const failed = last!.stats.failed as number;
+    console.log(
+      `chaos (elder tree): ${faults.length} faults (${faults.map((f) => f.what).join(', ')}); ` +
+        `tasks submitted ${sent}, completed ${completed}, failed ${failed}, duplicates ${duplicates.length}, lost ${lost.length}; ` +
+        `runs ${runs.length} (${fenced} fenced), re-runs after a fault ${rerunsAfterFault.length}${rerunsAfterFault.length ? ` [${rerunsAfterFault.join('; ')}]` : ''}; ` +
+        `owners ${tenures.map((t) => t.node).join('>')}`,
+    );
+    if (unexplained.length || overlapping.length || lost.length || duplicates.length || unfinished.length) {
+      for (const node of cluster.nodes.values()) console.log(`--- ${node.name}\n${node.output.join('').split('\n').slice(-20).join('\n')}`);
+    }
+    expect(faults.length).toBeGreaterThanOrEqual(Math.floor(SECONDS / 6));
+    expect(lost).toEqual([]);
+    expect(duplicates).toEqual([]);
+    expect(unfinished).toEqual([]);
+    expect(failed).toBe(0);
+    expect(completed).toBe(sent);
+    expect(completions).toEqual([]);
+    expect(overlapping).toEqual([]);
+    expect(uncommitted).toEqual([]);
+    expect(unexplained).toEqual([]);
+    expect(undelivered).toEqual([]);
+    expect(flips).toEqual([]);
+  } finally {
+    delete process.env.CHAOS_RUNS;
+    await cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
