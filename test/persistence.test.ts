@@ -79,6 +79,54 @@ describe('persistent actors', () => {
     expect(await inner.load('/p/kept')).toMatchObject({ version: '1', snapshot: { context: { count: 500 } } });
   });
 
+  it('answers only once the state they tell of is saved; an answer of a lost state is never sent', async () => {
+    const inner = new MemorySnapshotStore();
+    let gate: { open: () => void; fail: () => void } | undefined;
+    let held = true;
+    const snapshots = {
+      load: (p: string) => inner.load(p),
+      // Each save waits until the test opens or fails it.
+      save: (p: string, v: string, s: unknown) =>
+        !held ? inner.save(p, v, s) : new Promise<void>((resolve, reject) => {
+          gate = { open: () => void inner.save(p, v, s).then(resolve), fail: () => reject(new Error('store down')) };
+        }),
+    };
+    const answered: unknown[] = [];
+    const settle = () => new Promise((r) => setTimeout(r, 20));
+    try {
+      node = await Node.start({ tree: tree(), services: { snapshots } });
+      node.tell('/p/kept', 'inc');
+      void node.ask('/p/kept', 'get').then((a) => answered.push(a));
+      await settle();
+      expect(answered).toEqual([]); // the save of count 1 is in flight
+      gate!.fail();
+      await settle();
+      await new Promise((r) => setTimeout(r, 300)); // a failed save is retried after a pause
+      expect(answered).toEqual([]);
+      gate!.open();
+      await settle();
+      expect(answered).toEqual([{ count: 1 }]);
+      expect(await inner.load('/p/kept')).toMatchObject({ snapshot: { context: { count: 1 } } });
+
+      // A crash before the save: the answer told of a state that is gone, so it never goes.
+      node.tell('/p/kept', 'inc');
+      const lost = node.ask('/p/kept', 'get', {}, { timeout: 300 });
+      await settle();
+      node.tell('/p/kept', 'crash');
+      await expect(lost).rejects.toThrow('timed out after 300 ms');
+      gate!.open(); // the old save completes late: still no answer from it
+      const again = node.ask('/p/kept', 'get');
+      await settle();
+      gate!.open();
+      expect(await again).toEqual({ count: 1 });
+      // An actor that is not persistent answers at once.
+      expect(await node.ask('/p/fresh', 'get')).toEqual({ count: 0 });
+    } finally {
+      held = false; // the node's stop saves once more
+      gate?.open();
+    }
+  });
+
   it('a persistent actor without a snapshot store fails to start, naming the problem', async () => {
     const err = await Node.start({ tree: tree() }).catch((e: unknown) => e);
     expect((err as Error).message).toBe('/p/kept failed to start: cannot load the snapshot of /p/kept: /p/kept is persistent but node ' + `node-${process.pid} has no snapshot store`);

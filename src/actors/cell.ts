@@ -123,6 +123,14 @@ export class ActorCell implements Runnable {
    */
   private inbound: Map<string, number> | undefined;
   private unsavedAcks: Envelope[] = [];
+  /**
+   * Persistent cells that save after every message: answers waiting for the save that
+   * covers the state they tell of. An answer is a promise to the asker (a task handed
+   * out, a report accepted): sent before the save, a crash or failover could take the
+   * state back after the asker acted on it. Dropped with the incarnation that made
+   * them; the askers time out and ask again.
+   */
+  private unsavedReplies: (() => void)[] = [];
 
   /** Next outgoing seq per target path (per-pair order); made on the first send. */
   get seqs(): Map<string, number> {
@@ -168,6 +176,8 @@ export class ActorCell implements Runnable {
   /** Starts a new incarnation. Returns the error if the machine throws while starting. */
   start(): Error | undefined {
     const incarnation = ++this.incarnation;
+    // Answers of an earlier incarnation told of state it did not save: never sent.
+    this.unsavedReplies = [];
     let starting = true;
     let startError: Error | undefined;
     let doneAtStart = false;
@@ -292,6 +302,17 @@ export class ActorCell implements Runnable {
     return store;
   }
 
+  /**
+   * Sends an answer now, or, for a persistent cell that saves after every message,
+   * once the snapshot of the state it was made in is saved (a save follows).
+   */
+  answer(send: () => void): void {
+    const every = this.behavior.persist?.every ?? (this.behavior.persist ? 'message' : undefined);
+    if (every !== 'message' || (this.status !== 'running' && this.status !== 'stopping')) return send();
+    this.unsavedReplies.push(send);
+    this.persist();
+  }
+
   /** Saves the latest snapshot; saves never overlap, and a burst of messages is one save. */
   private persist(): void {
     const every = this.behavior.persist!.every ?? 'message';
@@ -316,15 +337,21 @@ export class ActorCell implements Runnable {
       this.inbound === undefined ? persisted : { eldertree: 1, xstate: persisted, inbound: Object.fromEntries(this.inbound) };
     const acks = this.unsavedAcks;
     this.unsavedAcks = [];
+    const replies = this.unsavedReplies;
+    this.unsavedReplies = [];
+    const incarnation = this.incarnation;
     let failed = false;
     this.saving = this.store()
       .save(this.path, this.behavior.persist!.version, snapshot)
       .then(() => {
         for (const envelope of acks) this.system.settledAck(envelope);
+        // Not if another incarnation started meanwhile (from what was saved before).
+        if (incarnation === this.incarnation) for (const send of replies) send();
       })
       .catch((err: unknown) => {
-        // Not saved: no ack either; try again with the next save.
+        // Not saved: no ack or answer either; try again with the next save.
         this.unsavedAcks = acks.concat(this.unsavedAcks);
+        if (incarnation === this.incarnation) this.unsavedReplies = replies.concat(this.unsavedReplies);
         this.dirty = true;
         failed = true;
         this.system.logger.warn({ err, path: this.path }, `snapshot of ${this.path} not saved: ${toError(err).message}`);

@@ -255,7 +255,9 @@ export class ActorSystem implements TransportHost {
       this.deadLetter('no_reply_target', request, detail);
       return;
     }
-    this.sendReply(from?.path ?? this.address, request, REPLY_TYPE, payload);
+    if (from === undefined) return this.sendReply(this.address, request, REPLY_TYPE, payload);
+    // A persistent actor answers once the state it answers from is saved.
+    from.answer(() => this.sendReply(from.path, request, REPLY_TYPE, payload));
   }
 
   private seqsOf(sender: string): Map<string, number> {
