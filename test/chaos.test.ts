@@ -185,6 +185,7 @@ it(`chaos for ${SECONDS} s on the Elder Tree: acked tasks run once under their l
   writeFileSync(runLog, '');
   process.env.CHAOS_RUNS = runLog;
   const cluster = await startCluster(fixture('chaos-elder-tree.mjs'), NODES);
+  let keep = true; // the run log, for a failure
   const pids = new Map<number, string>();
   for (const node of cluster.nodes.values()) pids.set(node.proc.pid!, node.name);
   const hosts = (view: Awaited<ReturnType<typeof cluster.client.inspect>>, path: string) => view.filter((r) => r.actors.some((a) => a.path === path)).map((r) => r.node);
@@ -214,10 +215,17 @@ it(`chaos for ${SECONDS} s on the Elder Tree: acked tasks run once under their l
     const seen = new Map<string, Any>();
     const owners: { node: string; at: number }[] = [];
     let last: Any | undefined;
+    // The sage answers from saved state only: a task once seen never changes title
+    // (an id handed out again would mean the sage went back on what it said).
+    const retitled: string[] = [];
     const list = async (timeout: number) => {
       const r = await client.ask<Any>(TASK_SAGE, 'sage.task.list', { limit: 1000 }, { timeout });
       owners.push({ node: r.node as string, at: Date.now() });
-      for (const t of r.tasks as Any[]) seen.set(t.id as string, t);
+      for (const t of r.tasks as Any[]) {
+        const before = seen.get(t.id as string);
+        if (before && before.title !== t.title) retitled.push(`${t.id}: ${before.title} then ${t.title}`);
+        seen.set(t.id as string, t);
+      }
       last = r;
       return r;
     };
@@ -262,7 +270,19 @@ it(`chaos for ${SECONDS} s on the Elder Tree: acked tasks run once under their l
 
     // Every submission acked and its task finished: wait for resends and the queue to drain.
     const titles = () => new Set([...seen.values()].filter((t) => t.status === 'completed' || t.status === 'failed').map((t) => t.title as string));
-    await waitFor(`all ${sent} tasks to finish`, async () => (await list(1500), titles().size >= sent && last!.counts.queued + last!.counts.assigned + last!.counts.running === 0), 60_000);
+    try {
+      await waitFor(`all ${sent} tasks to finish`, async () => (await list(1500), titles().size >= sent && last!.counts.queued + last!.counts.assigned + last!.counts.running === 0), 60_000);
+    } catch (err) {
+      const done = titles();
+      const missing = Array.from({ length: sent }, (_, i) => `chaos ${i + 1}`).filter((t) => !done.has(t));
+      const open = [...seen.values()].filter((t) => t.status !== 'completed' && t.status !== 'failed');
+      console.log(
+        `not finished: ${missing.length} (${missing.slice(0, 20).join(', ')}); last answer from ${last?.node}: ${JSON.stringify(last?.counts)} ` +
+          `${JSON.stringify(last?.stats)} waiting ${last?.waiting}; undelivered ${undelivered.length}; retitled ${retitled.length}`,
+      );
+      for (const t of open.slice(0, 5)) console.log(`${t.id} ${t.title} ${t.status}: ${JSON.stringify(t.history)}`);
+      throw err;
+    }
     await sleep(1000); // late resends would show up as extra tasks
     await list(3000);
     // The tree is whole again: every node up, one task sage, every servant on every node.
@@ -286,18 +306,31 @@ it(`chaos for ${SECONDS} s on the Elder Tree: acked tasks run once under their l
     const rerunsAfterFault: string[] = [];
     const unexplained: string[] = [];
     const nodeOf = (pid: number) => pids.get(pid) ?? `pid ${pid}`;
+    const t0 = runs[0]?.start ?? 0;
+    /** What went on with a task, for a failure's message: its runs, history, and the faults. */
+    const explain = (task: string) => {
+      const lines = runs.filter((r) => r.task === task).map((r) => `  run attempt ${r.attempt} on ${nodeOf(r.pid)} ${r.start - t0}..${r.end === undefined ? '?' : r.end - t0} ${r.outcome ?? 'unfinished'}`);
+      const history = ((seen.get(task)?.history as Any[] | undefined) ?? []).map((h) => `  ${h.at - t0} ${h.what}`);
+      const around = faults.map((f) => `  ${f.what} ${f.from - t0}..${f.to - t0}`);
+      console.log(`${task}:\n${lines.join('\n')}\n history:\n${history.join('\n')}\n faults:\n${around.join('\n')}`);
+    };
     for (const [task, cs] of commits) {
       cs.sort((a, b) => a.start - b.start);
       for (let i = 1; i < cs.length; i++) {
         const [a, b] = [cs[i - 1]!, cs[i]!];
-        if (b.start < a.end!) overlapping.push(`${task}: ${nodeOf(a.pid)} ${a.start}..${a.end} and ${nodeOf(b.pid)} ${b.start}..${b.end}`);
+        if (b.start < a.end!) {
+          overlapping.push(`${task}: ${nodeOf(a.pid)} ${a.start}..${a.end} and ${nodeOf(b.pid)} ${b.start}..${b.end}`);
+          explain(task);
+        }
         // Run again after a commit: only when the commit's outcome was lost to a fault
         // (its node, or the task sage's node, killed or frozen, or the broker restarted)
         // within a few seconds of it.
         const sages = new Set(owners.filter((o) => o.at >= a.end! - 3000 && o.at <= a.end! + 5000).map((o) => o.node));
         const cause = faults.find((f) => f.to >= a.end! - 100 && f.from <= a.end! + 5000 && (f.kind === 'nats' || f.victim === nodeOf(a.pid) || sages.has(f.victim!)));
-        const what = `${task} (commit on ${nodeOf(a.pid)}, then ${cause ? `${cause.what} ${((cause.from - a.end!) / 1000).toFixed(1)} s later` : 'no fault'})`;
+        const at = cause && (cause.from - a.end!) / 1000;
+        const what = `${task} (commit on ${nodeOf(a.pid)}; ${cause ? `${cause.what} at ${at! < 0 ? '' : '+'}${at!.toFixed(1)} s` : 'no fault near it'})`;
         (cause ? rerunsAfterFault : unexplained).push(what);
+        if (!cause) explain(task);
       }
     }
     const uncommitted = tasks.filter((t) => !commits.has(t.id)).map((t) => t.id);
@@ -318,6 +351,7 @@ it(`chaos for ${SECONDS} s on the Elder Tree: acked tasks run once under their l
     expect(faults.length).toBeGreaterThanOrEqual(Math.floor(SECONDS / 6));
     expect(lost).toEqual([]);
     expect(duplicates).toEqual([]);
+    expect(retitled).toEqual([]);
     expect(unfinished).toEqual([]);
     expect(failed).toBe(0);
     expect(completed).toBe(sent);
@@ -327,9 +361,13 @@ it(`chaos for ${SECONDS} s on the Elder Tree: acked tasks run once under their l
     expect(unexplained).toEqual([]);
     expect(undelivered).toEqual([]);
     expect(flips).toEqual([]);
+    keep = false;
   } finally {
     delete process.env.CHAOS_RUNS;
     await cluster.stop();
-    rmSync(dir, { recursive: true, force: true });
+    if (keep) {
+      for (const node of cluster.nodes.values()) writeFileSync(join(dir, `${node.name}.log`), node.output.join(''));
+      console.log(`run log and node logs kept in ${dir}`);
+    } else rmSync(dir, { recursive: true, force: true });
   }
 });
