@@ -15,9 +15,9 @@ export interface HandlerContext {
    * True while this attempt still holds the task's lock: check it right before a side
    * effect that must not happen twice (no I/O, so nothing can come between). The lock
    * keeps any other attempt from running until it has lapsed, so a side effect made
-   * while this is true never overlaps another attempt's. A handler that finds it false
-   * has lost the task to another attempt: its attempt is reported failed and retried,
-   * whatever it returns.
+   * while this is true never overlaps another attempt's. The last answer decides the
+   * attempt: told true, a handler that returns is done even if the lock lapses after;
+   * told false, it was fenced off and the attempt is retried, whatever it returns.
    */
   holdsLock(): boolean;
 }
