@@ -92,10 +92,11 @@ const sender = setup({}).createMachine({
   },
 });
 
-type Step = { kind: 'send'; from: number; count: number } | { kind: 'crash' } | { kind: 'pause'; ms: number };
+/** A send step: `count` messages in one turn (one batch frame), or spread one per turn (single frames). */
+type Step = { kind: 'send'; from: number; count: number; spread: boolean } | { kind: 'crash' } | { kind: 'pause'; ms: number };
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ kind: fc.constant('send' as const), from: fc.nat(2), count: fc.integer({ min: 1, max: 25 }) }) },
+  { weight: 6, arbitrary: fc.record({ kind: fc.constant('send' as const), from: fc.nat(2), count: fc.integer({ min: 1, max: 25 }), spread: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('crash' as const) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('pause' as const), ms: fc.integer({ min: 0, max: 15 }) }) },
 );
@@ -136,7 +137,14 @@ describe('acked delivery over a faulty network (real nats-server)', () => {
           let sent = 0;
           for (const step of steps) {
             if (step.kind === 'send') {
-              a.tell(`/${id}a/s${step.from}`, 'emit', { target, count: step.count });
+              if (step.spread) {
+                for (let k = 0; k < step.count; k++) {
+                  a.tell(`/${id}a/s${step.from}`, 'emit', { target, count: 1 });
+                  await new Promise((r) => setImmediate(r));
+                }
+              } else {
+                a.tell(`/${id}a/s${step.from}`, 'emit', { target, count: step.count });
+              }
               sent += step.count;
             } else if (step.kind === 'crash') {
               b.tell(target, 'crash'); // the receiving actor restarts; its mail waits

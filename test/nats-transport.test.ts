@@ -79,6 +79,57 @@ describe('NATS transport (real nats-server)', () => {
     }));
 });
 
+describe('batch frames', () => {
+  it('sends what one turn tells a subject as one frame, in order; asks and replies batch too', () =>
+    withTwoNodes(async ({ a }) => {
+      const nc = await connect({ servers: server.url });
+      const frames: number[] = [];
+      const sub = nc.subscribe('elders.elders.actor.*.b.w', { callback: (_, msg) => frames.push(msg.data.byteLength) });
+      await nc.flush();
+      for (let i = 0; i < 200; i++) a.node.tell('/b/w', 'inc');
+      const asks = Array.from({ length: 50 }, () => a.node.ask<{ count: number }>('/b/w', 'get'));
+      const counts = (await Promise.all(asks)).map((r) => r.count);
+      // FIFO per pair: every ask comes after the 200 tells, in one frame with them.
+      expect(counts).toEqual(Array.from({ length: 50 }, () => 200));
+      expect(frames).toHaveLength(1);
+      sub.unsubscribe();
+      await nc.close();
+    }));
+
+  it('a batch to a path nobody hosts: each tell is a dead letter with its own id, each ask fails at once', () =>
+    withTwoNodes(async ({ a }) => {
+      const ids = Array.from({ length: 5 }, () => a.node.tell('/nobody/home', 'inc'));
+      const asks = Array.from({ length: 3 }, () => a.node.ask('/nobody/home', 'ping', {}, { timeout: 5000 }).catch((e: unknown) => e));
+      const t0 = performance.now();
+      const errors = await Promise.all(asks);
+      expect(performance.now() - t0).toBeLessThan(1000);
+      for (const err of errors) expect((err as Error).message).toBe('no node hosts /nobody/home');
+      expect(await eventually(() => a.rec.deadLetters().filter((d) => d.reason === 'unknown_target').length >= 5)).toBe(true);
+      const lost = a.rec.deadLetters().filter((d) => d.detail === 'no node hosts /nobody/home' && !d.envelope.reply_to);
+      expect(lost.map((d) => d.envelope.message_id).sort()).toEqual(ids.sort());
+    }));
+
+  it('bad batches: an empty or mixed array is one dead letter; each bad envelope in a batch is its own', () =>
+    withTwoNodes(async ({ a, b }) => {
+      const nc = await connect({ servers: server.url });
+      const good = { message_id: 'g-1', source_elder: '@x', target_elder: '/b/w', message_type: 'inc', payload: {}, priority: 5, timestamp: Date.now(), requires_ack: false, seq: 1 };
+      nc.publish('elders.elders.actor.operator.b.w', pack([]));
+      nc.publish('elders.elders.actor.operator.b.w', pack([good, 7]));
+      nc.publish('elders.elders.actor.operator.b.w', pack([{ ...good, message_id: 'g-2', seq: 2 }, { ...good, message_id: 'g-3', priority: 'high' }, { ...good, message_id: 'g-4', target_elder: '/b/other' }]));
+      await nc.flush();
+      await nc.close();
+      expect(await eventually(() => b.rec.deadLetters().length >= 4)).toBe(true);
+      expect(b.rec.deadLetters().map((d) => d.detail)).toEqual([
+        'malformed frame rejected: on elders.elders.actor.operator.b.w: a batch frame must be a non-empty array of envelopes (maps)',
+        'malformed frame rejected: on elders.elders.actor.operator.b.w: a batch frame must be a non-empty array of envelopes (maps)',
+        expect.stringContaining('priority'),
+        'malformed frame rejected: on elders.elders.actor.operator.b.w: target_elder /b/other is not /b/w',
+      ]);
+      // The good envelope of the last batch was processed, once.
+      expect(await a.node.ask('/b/w', 'get')).toEqual({ count: 1 });
+    }));
+});
+
 describe('a node inbox', () => {
   it('accepts replies to that node only: an actor message injected there is malformed', () =>
     withTwoNodes(async ({ b }) => {

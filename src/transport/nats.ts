@@ -10,7 +10,7 @@ import {
 import type { Transport, TransportHost } from '../actors/transport.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import { decodeFrame, DEFAULT_MAX_FRAME_BYTES, encodeEnvelope } from './codec.js';
+import { decodeFrame, DEFAULT_MAX_FRAME_BYTES, encodeAcks, encodeBatch, encodeEnvelope } from './codec.js';
 import { InOrder } from './in-order.js';
 import { DEFAULT_RETRY, Outbox, type RetryPolicy } from './outbox.js';
 import { isActorPath, isSubjectToken, subjects, type Subjects } from './subjects.js';
@@ -37,7 +37,6 @@ export interface NatsTransportOptions {
 /** The role of senders without one of their own (tools, the node itself). */
 export const DEFAULT_ROLE = 'operator';
 
-const EMPTY = new Uint8Array(0);
 const QUEUE = 'actors';
 /** Bound for the per-path caches: past it they start over (a tree rarely has that many senders). */
 const CACHE_LIMIT = 10_000;
@@ -45,7 +44,29 @@ const CACHE_LIMIT = 10_000;
 const ASK = 'a'; // an ask of ours: reject it at once
 const TELL = 't'; // a tell: dead letter
 const NODE = 'n'; // a frame to a node address
+const BATCH = 'b'; // a frame of several envelopes: 503 bounces them all; otherwise their acks
 const ENVELOPES = 'env'; // envelopes addressed to this node (ask replies)
+/** Envelopes per batch frame at most: bounds a frame's size and the receiver's turn. */
+const MAX_BATCH = 512;
+/** How long a batch's ids are kept for a bounce (the broker answers within a round trip). */
+const BOUNCE_KEEP_MS = 1000;
+
+/** Envelopes for one subject, collected during one turn of the event loop. */
+interface Pending {
+  subject: string;
+  /** The actor path (or node address) the subject leads to. */
+  target: string;
+  toNode: boolean;
+  envelopes: Envelope[];
+}
+
+/** What a bounce (no responders) of a batch frame must undo: its asks and tells. */
+interface SentBatch {
+  target: string;
+  toNode: boolean;
+  ids: string[];
+  asks: boolean[];
+}
 
 /**
  * DESIGN.md's NATS transport: msgpackr envelopes on `elders.<cluster>.actor.<path>`,
@@ -54,6 +75,12 @@ const ENVELOPES = 'env'; // envelopes addressed to this node (ask replies)
  * no per-request inboxes. Every frame carries a reply subject naming its id and target,
  * so the broker's no-responders status turns a message to an actor nobody hosts into
  * a dead letter (or an immediate ask error) without a round trip of our own.
+ *
+ * Envelopes sent during one turn of the event loop to the same subject leave as one
+ * frame (a msgpack array, in send order): the broker and both clients then pay their
+ * per-message cost once per batch, not once per envelope. A lone envelope is sent as a
+ * plain frame, so a single ask pays nothing for this. Acks go back the same way: the
+ * ids settled in one turn for one reply subject, in one frame.
  */
 export class NatsTransport implements Transport {
   readonly subjects: Subjects;
@@ -71,6 +98,15 @@ export class NatsTransport implements Transport {
   /** Acked envelopes handed to the node and not yet settled: id -> where to ack. */
   private readonly awaitingAck = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
+  /** Outbound envelopes of this turn by subject, and acks by reply subject. */
+  private pending = new Map<string, Pending>();
+  private acks = new Map<string, string[]>();
+  private flushQueued = false;
+  private batchNo = 0;
+  /** Batches sent in this and the previous BOUNCE_KEEP_MS, by number. */
+  private sentBatches = new Map<number, SentBatch>();
+  private olderBatches = new Map<number, SentBatch>();
+  private batchesSince = 0;
   private readonly maxFrameBytes: number;
   private readonly logger: Logger;
 
@@ -140,22 +176,46 @@ export class NatsTransport implements Transport {
       host.undeliverable(envelope, 'unknown_target', `${target} is not a valid actor path or node address`);
       return;
     }
-    const acked = envelope.requires_ack && !toNode;
-    if (acked) this.outbox.add(envelope);
-    if (toNode) {
-      const node = target.slice(1);
-      this.publish(envelope, this.subjects.inbox(node) + '.' + ENVELOPES, `${this.inboxPrefix}${NODE}.${envelope.message_id}.${node}`, false);
-      return;
-    }
-    this.publishToActor(envelope, envelope.reply_to === this.address ? ASK : TELL, acked);
+    if (envelope.requires_ack && !toNode) this.outbox.add(envelope);
+    this.enqueue(envelope, toNode);
   }
 
-  /** Subject and reply subject of a frame to an actor; both derived from cached pieces. */
-  private publishToActor(envelope: Envelope, kind: string, acked: boolean): void {
-    const dotted = this.dotted(envelope.target_elder);
-    const subject = `${this.actorPrefix}${this.roleFor(envelope.source_elder)}${dotted}`;
-    this.publish(envelope, subject, `${this.inboxPrefix}${kind}.${envelope.message_id}${dotted}`, acked);
+  /** Adds an envelope to this turn's frame for its subject. */
+  private enqueue(envelope: Envelope, toNode: boolean): void {
+    const target = envelope.target_elder;
+    const subject = toNode
+      ? this.subjects.inbox(target.slice(1)) + '.' + ENVELOPES
+      : `${this.actorPrefix}${this.roleFor(envelope.source_elder)}${this.dotted(target)}`;
+    let batch = this.pending.get(subject);
+    if (!batch) this.pending.set(subject, (batch = { subject, target, toNode, envelopes: [] }));
+    batch.envelopes.push(envelope);
+    if (batch.envelopes.length >= MAX_BATCH) {
+      this.pending.delete(subject);
+      this.publishBatch(batch);
+    }
+    this.queueFlush();
   }
+
+  private queueFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(this.flushNow);
+  }
+
+  /** Sends this turn's frames and acks (a microtask: after the current turn's sends). */
+  private readonly flushNow = (): void => {
+    this.flushQueued = false;
+    if (this.pending.size > 0) {
+      const batches = this.pending;
+      this.pending = new Map();
+      for (const batch of batches.values()) this.publishBatch(batch);
+    }
+    if (this.acks.size > 0) {
+      const acks = this.acks;
+      this.acks = new Map();
+      for (const [to, ids] of acks) this.nc?.publish(to, encodeAcks(ids));
+    }
+  };
 
   /** `/a/b` -> `.a.b`, once per path: it was recomputed twice per message. */
   private dotted(path: string): string {
@@ -181,15 +241,24 @@ export class NatsTransport implements Transport {
     const ackTo = this.awaitingAck.get(envelope.message_id);
     if (ackTo === undefined) return;
     this.awaitingAck.delete(envelope.message_id);
-    this.nc?.publish(ackTo, EMPTY);
+    this.queueAck(ackTo, envelope.message_id);
+  }
+
+  private queueAck(to: string, id: string): void {
+    const ids = this.acks.get(to);
+    if (ids) ids.push(id);
+    else this.acks.set(to, [id]);
+    this.queueFlush();
   }
 
   async flush(): Promise<void> {
+    this.flushNow();
     if (this.nc && !this.nc.isClosed()) await this.nc.flush();
   }
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    this.flushNow();
     for (const envelope of this.outbox.drain()) {
       this.host?.undeliverable(envelope, 'undelivered', `node stopped before ${envelope.target_elder} acknowledged it`);
     }
@@ -206,14 +275,21 @@ export class NatsTransport implements Transport {
     if (!host) return;
     const decoded = decodeFrame(msg.data, this.maxFrameBytes);
     if (!decoded.ok) return host.malformed(`on ${msg.subject}: ${decoded.reason}`);
-    const value = decoded.value as Record<string, unknown> | null;
+    // The role token the broker let this publisher use: trusted over the envelope.
+    const at = this.subjects.actorPrefixLength;
+    const role = msg.subject.slice(at, msg.subject.indexOf('.', at));
+    const value = decoded.value;
+    if (!Array.isArray(value)) return this.onEnvelope(value as Record<string, unknown> | null, msg, path, role);
+    if (!isBatch(value)) return host.malformed(`on ${msg.subject}: ${BATCH_REASON}`);
+    for (const item of value) this.onEnvelope(item, msg, path, role);
+  }
+
+  private onEnvelope(value: Record<string, unknown> | null, msg: Msg, path: string, role: string): void {
+    const host = this.host!;
     if (value !== null && typeof value === 'object' && typeof value.target_elder === 'string' && value.target_elder !== path) {
       // Routing follows the subject the broker checked, never a field the sender wrote.
       return host.malformed(`on ${msg.subject}: target_elder ${value.target_elder} is not ${path}`, value);
     }
-    // The role token the broker let this publisher use: trusted over the envelope.
-    const at = this.subjects.actorPrefixLength;
-    const role = msg.subject.slice(at, msg.subject.indexOf('.', at));
     if (value === null || typeof value !== 'object' || value.requires_ack !== true || !msg.reply) {
       return host.receive(value, role);
     }
@@ -222,7 +298,7 @@ export class NatsTransport implements Transport {
     const arrival = this.inOrder.arrive(checked.envelope, msg.reply);
     if (arrival.kind === 'duplicate') {
       // Still in the mailbox: its ack comes when it is processed. Settled: our ack was lost.
-      if (!this.awaitingAck.has(checked.envelope.message_id)) this.nc?.publish(msg.reply, EMPTY);
+      if (!this.awaitingAck.has(checked.envelope.message_id)) this.queueAck(msg.reply, checked.envelope.message_id);
       return;
     }
     if (arrival.kind === 'held') return;
@@ -239,19 +315,15 @@ export class NatsTransport implements Transport {
     if (rest === ENVELOPES) {
       const decoded = decodeFrame(msg.data, this.maxFrameBytes);
       if (!decoded.ok) return host.malformed(`on ${msg.subject}: ${decoded.reason}`);
-      const value = decoded.value as Record<string, unknown> | null;
-      // Only replies to this node belong in its inbox: never a way around actor subjects.
-      const self = nodeAddress(host.nodeId);
-      if (value === null || typeof value !== 'object' || value.target_elder !== self) {
-        return host.malformed(`on ${msg.subject}: only replies addressed to ${self} are accepted here`);
-      }
-      if (value.message_type !== REPLY_TYPE && value.message_type !== ERROR_REPLY_TYPE) {
-        return host.malformed(`on ${msg.subject}: ${String(value.message_type)} is not a reply`);
-      }
-      return host.receive(value);
+      const value = decoded.value;
+      if (!Array.isArray(value)) return this.onReply(value as Record<string, unknown> | null, msg.subject);
+      if (!isBatch(value)) return host.malformed(`on ${msg.subject}: ${BATCH_REASON}`);
+      for (const item of value) this.onReply(item, msg.subject);
+      return;
     }
     const [kind, id, ...target] = rest.split('.');
     if (!id) return;
+    if (kind === BATCH) return this.onBatchAnswer(msg, Number(id));
     if (msg.headers?.code !== 503) {
       this.outbox.ack(id); // an acknowledgement
       return;
@@ -266,6 +338,40 @@ export class NatsTransport implements Transport {
       'unknown_target',
       toNode ? `node ${path.slice(1)} is not reachable` : `no node hosts ${path}`,
     );
+  }
+
+  private onReply(value: Record<string, unknown> | null, subject: string): void {
+    const host = this.host!;
+    // Only replies to this node belong in its inbox: never a way around actor subjects.
+    const self = this.address;
+    if (value === null || typeof value !== 'object' || value.target_elder !== self) {
+      return host.malformed(`on ${subject}: only replies addressed to ${self} are accepted here`);
+    }
+    if (value.message_type !== REPLY_TYPE && value.message_type !== ERROR_REPLY_TYPE) {
+      return host.malformed(`on ${subject}: ${String(value.message_type)} is not a reply`);
+    }
+    host.receive(value);
+  }
+
+  /** A batch frame's answer: the acks of some of its envelopes, or its bounce. */
+  private onBatchAnswer(msg: Msg, no: number): void {
+    if (msg.headers?.code !== 503) {
+      const decoded = decodeFrame(msg.data, this.maxFrameBytes);
+      if (!decoded.ok || !Array.isArray(decoded.value)) return;
+      for (const id of decoded.value) if (typeof id === 'string') this.outbox.ack(id);
+      return;
+    }
+    const batch = this.sentBatches.get(no) ?? this.olderBatches.get(no);
+    if (!batch) return;
+    this.sentBatches.delete(no);
+    this.olderBatches.delete(no);
+    const why = batch.toNode ? `node ${batch.target.slice(1)} is not reachable` : `no node hosts ${batch.target}`;
+    for (let i = 0; i < batch.ids.length; i++) {
+      const id = batch.ids[i]!;
+      // An acked message stays in the outbox: a standby may take the actor over.
+      if (this.outbox.has(id)) continue;
+      this.host!.undeliverable(this.lost(id, batch.target, batch.asks[i]!), 'unknown_target', why);
+    }
   }
 
   /** What is known of a frame that bounced: its id and target (nothing is kept per send). */
@@ -286,6 +392,59 @@ export class NatsTransport implements Transport {
   }
 
   // ---- outbound -------------------------------------------------------------------
+
+  private publishBatch(batch: Pending): void {
+    const { envelopes } = batch;
+    if (envelopes.length === 1) return this.publishOne(batch, envelopes[0]!);
+    const frame = encodeBatch(envelopes);
+    if (frame.byteLength > this.maxFrameBytes) {
+      // Too big together: halves, down to single envelopes (which say which one is too big).
+      const half = envelopes.length >> 1;
+      this.publishBatch({ ...batch, envelopes: envelopes.slice(0, half) });
+      this.publishBatch({ ...batch, envelopes: envelopes.slice(half) });
+      return;
+    }
+    const no = ++this.batchNo;
+    try {
+      this.nc!.publish(batch.subject, frame, { reply: `${this.inboxPrefix}${BATCH}.${no}` });
+    } catch (err) {
+      for (const envelope of envelopes) {
+        if (!(envelope.requires_ack && !batch.toNode)) {
+          this.host?.undeliverable(envelope, 'unknown_target', `publish failed: ${(err as Error).message}`);
+        }
+      }
+      return;
+    }
+    this.keepForBounce(no, batch);
+  }
+
+  private keepForBounce(no: number, batch: Pending): void {
+    const now = performance.now();
+    if (now - this.batchesSince > BOUNCE_KEEP_MS) {
+      this.olderBatches = this.sentBatches;
+      this.sentBatches = new Map();
+      this.batchesSince = now;
+    }
+    const ids = new Array<string>(batch.envelopes.length);
+    const asks = new Array<boolean>(batch.envelopes.length);
+    for (let i = 0; i < ids.length; i++) {
+      const envelope = batch.envelopes[i]!;
+      ids[i] = envelope.message_id;
+      asks[i] = envelope.reply_to === this.address;
+    }
+    this.sentBatches.set(no, { target: batch.target, toNode: batch.toNode, ids, asks });
+  }
+
+  /** A lone envelope: a plain frame whose reply subject names its id and target. */
+  private publishOne(batch: Pending, envelope: Envelope): void {
+    if (batch.toNode) {
+      const node = batch.target.slice(1);
+      this.publish(envelope, batch.subject, `${this.inboxPrefix}${NODE}.${envelope.message_id}.${node}`, false);
+      return;
+    }
+    const kind = envelope.reply_to === this.address ? ASK : TELL;
+    this.publish(envelope, batch.subject, `${this.inboxPrefix}${kind}.${envelope.message_id}${this.dotted(batch.target)}`, envelope.requires_ack);
+  }
 
   private publish(envelope: Envelope, subject: string, reply: string, acked: boolean): void {
     const frame = encodeEnvelope(envelope);
@@ -309,7 +468,7 @@ export class NatsTransport implements Transport {
   private resend(): void {
     if (!this.host || !this.nc || this.outbox.size === 0) return;
     const { resend, expired } = this.outbox.due();
-    for (const envelope of resend) this.publishToActor(envelope, TELL, true);
+    for (const envelope of resend) this.enqueue(envelope, false);
     for (const envelope of expired) {
       this.host.undeliverable(
         envelope,
@@ -341,6 +500,15 @@ export class NatsTransport implements Transport {
       }
     })().catch(() => undefined);
   }
+}
+
+const BATCH_REASON = 'a batch frame must be a non-empty array of envelopes (maps)';
+
+/** A frame that is an array: a batch only if every item is a map (else one bad frame). */
+function isBatch(value: unknown[]): value is (Record<string, unknown> | null)[] {
+  if (value.length === 0) return false;
+  for (const item of value) if (item === null || typeof item !== 'object' || Array.isArray(item)) return false;
+  return true;
 }
 
 /**
