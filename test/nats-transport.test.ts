@@ -84,7 +84,7 @@ describe('batch frames', () => {
     withTwoNodes(async ({ a }) => {
       const nc = await connect({ servers: server.url });
       const frames: number[] = [];
-      const sub = nc.subscribe('elders.elders.actor.*.b.w', { callback: (_, msg) => frames.push(msg.data.byteLength) });
+      const sub = nc.subscribe('elders.elders.actor.*.b.w', { callback: (_, msg) => void frames.push(msg.data.byteLength) });
       await nc.flush();
       for (let i = 0; i < 200; i++) a.node.tell('/b/w', 'inc');
       const asks = Array.from({ length: 50 }, () => a.node.ask<{ count: number }>('/b/w', 'get'));
@@ -105,8 +105,8 @@ describe('batch frames', () => {
       expect(performance.now() - t0).toBeLessThan(1000);
       for (const err of errors) expect((err as Error).message).toBe('no node hosts /nobody/home');
       expect(await eventually(() => a.rec.deadLetters().filter((d) => d.reason === 'unknown_target').length >= 5)).toBe(true);
-      const lost = a.rec.deadLetters().filter((d) => d.detail === 'no node hosts /nobody/home' && !d.envelope.reply_to);
-      expect(lost.map((d) => d.envelope.message_id).sort()).toEqual(ids.sort());
+      const lost = a.rec.deadLetters().filter((d) => d.detail === 'no node hosts /nobody/home' && !d.envelope?.reply_to);
+      expect(lost.map((d) => d.envelope?.message_id).sort()).toEqual(ids.sort());
     }));
 
   it('bad batches: an empty or mixed array is one dead letter; each bad envelope in a batch is its own', () =>
