@@ -152,8 +152,15 @@ export class ActorCell implements Runnable {
     const persist = this.behavior.persist;
     this.restoreFrom = undefined;
     if (!persist) return undefined;
+    // A save still in flight holds newer state than the store: loading before it lands
+    // would start from older state, which the next save would then write over it, after
+    // that save had acknowledged its messages.
+    while (this.saving !== undefined) await this.saving;
+    this.replayUnsaved();
     try {
       const stored = await this.store().load(this.path);
+      // What was processed but never saved is not in the state about to be loaded.
+      this.inbound = undefined;
       if (stored === undefined) return undefined;
       if (stored.version !== persist.version) {
         return new EldertreeError(
@@ -311,6 +318,20 @@ export class ActorCell implements Runnable {
     if (every !== 'message' || (this.status !== 'running' && this.status !== 'stopping')) return send();
     this.unsavedReplies.push(send);
     this.persist();
+  }
+
+  /**
+   * Acked messages the last incarnation processed but did not save are not in the
+   * snapshot the next one starts from; they were never acknowledged, so they are
+   * processed again, ahead of the waiting mail (they came first).
+   */
+  private replayUnsaved(): void {
+    const replay = this.unsavedAcks;
+    if (replay.length === 0) return;
+    this.unsavedAcks = [];
+    const waiting = this.mailbox.drain();
+    for (const envelope of replay) this.mailbox.push(envelope);
+    for (const envelope of waiting) this.mailbox.push(envelope);
   }
 
   /** Saves the latest snapshot; saves never overlap, and a burst of messages is one save. */
