@@ -2,29 +2,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from '@nats-io/transport-node';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { isExpired, Lease, LeaseError, LeaseStore, safetyMargin } from '../src/cluster/lease.js';
 import { LeaseKeeper, type LeaseLostReason } from '../src/cluster/lease-keeper.js';
 import { openKvLeases } from '../src/cluster/lease-kv.js';
 import { memoryLeases } from '../src/cluster/lease-memory.js';
-import { startNatsServer, type NatsServer } from './nats-server.js';
+import { startNatsServer, useNatsServer } from './nats-server.js';
 
-let server: NatsServer;
-let nc1: NatsConnection;
-let nc2: NatsConnection;
-
-beforeAll(async () => {
-  server = await startNatsServer();
-  nc1 = await connect({ servers: server.url, noAsyncTraces: true });
-  nc2 = await connect({ servers: server.url, noAsyncTraces: true });
-});
-
-afterAll(async () => {
-  await nc1?.close();
-  await nc2?.close();
-  await server?.stop();
-});
+const nats = useNatsServer();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Blocks the event loop, as a GC pause or SIGSTOP would: no timer, no I/O runs. */
@@ -43,7 +29,7 @@ const fresh = (label: string) => `${label}-${++unique}`;
 /** Two stores that contend like two nodes: two KV connections, or one shared Map. */
 type Pair = () => Promise<[LeaseStore, LeaseStore]>;
 const backends: [string, Pair][] = [
-  ['NATS KV', async () => [await openKvLeases(nc1), await openKvLeases(nc2)]],
+  ['NATS KV', async () => [await openKvLeases(nats.nc1), await openKvLeases(nats.nc2)]],
   [
     'memory',
     async () => {
@@ -198,21 +184,21 @@ describe('lease expiry rule', () => {
 
 describe('the NATS KV lease bucket', () => {
   it('is created if missing: elders_<cluster>_leases, history 1, a max age backstop', async () => {
-    await openKvLeases(nc1, { cluster: 'c1', maxAgeMs: 60_000 });
-    const jsm = await jetstreamManager(nc1);
+    await openKvLeases(nats.nc1, { cluster: 'c1', maxAgeMs: 60_000 });
+    const jsm = await jetstreamManager(nats.nc1);
     const info = await jsm.streams.info('KV_elders_c1_leases');
     expect(info.config.max_msgs_per_subject).toBe(1);
     expect(info.config.max_age).toBe(60_000 * 1_000_000);
     // Opening again keeps the bucket, and goes by its real max age: TTLs up to half of it.
-    const store = await openKvLeases(nc2, { cluster: 'c1', maxAgeMs: 999_999 });
+    const store = await openKvLeases(nats.nc2, { cluster: 'c1', maxAgeMs: 999_999 });
     expect(store.backend.maxTtlMs).toBe(30_000);
     await expect(store.acquire('k', 'o', 30_001)).rejects.toThrow(/ttlMs must be a whole number of ms from 20 to 30000 \(elders_c1_leases\)/);
     expect((await jsm.streams.info('KV_elders_elders_leases')).config.max_msgs_per_subject).toBe(1);
   });
 
   it('treats a value that is not a lease as free, and stores readable JSON', async () => {
-    const store = await openKvLeases(nc1);
-    const kv = await new Kvm(nc1).open('elders_elders_leases');
+    const store = await openKvLeases(nats.nc1);
+    const kv = await new Kvm(nats.nc1).open('elders_elders_leases');
     const key = fresh('garbage');
     await kv.put(key, 'not json');
     const lease = (await store.acquire(key, 'node-a', 1000))!;
@@ -259,7 +245,7 @@ describe('LeaseKeeper', () => {
   let a: LeaseStore;
   let b: LeaseStore;
   beforeAll(async () => {
-    [a, b] = [await openKvLeases(nc1), await openKvLeases(nc2)];
+    [a, b] = [await openKvLeases(nats.nc1), await openKvLeases(nats.nc2)];
   });
 
   it('holds the key, renews it, and hands it to the standby on stop', async () => {
@@ -291,7 +277,7 @@ describe('LeaseKeeper', () => {
     await until(() => keeper.isOwner(), 'acquire');
     const lease = keeper.lease!;
     // Someone else writes the key (e.g. an operator, or a node with a broken clock).
-    const kv = await new Kvm(nc2).open('elders_elders_leases');
+    const kv = await new Kvm(nats.nc2).open('elders_elders_leases');
     await kv.put(key, JSON.stringify({ owner: 'intruder', expiresAt: Date.now() + 60_000, ttlMs: 60_000 }));
     await until(() => r.events.length === 2, 'the loss');
     expect(lease.isValid()).toBe(false);
@@ -382,7 +368,7 @@ describe('two keepers in two processes under random SIGSTOP pauses', () => {
     const children: { owner: string; proc: ChildProcess; lines: Record<string, unknown>[] }[] = [];
     try {
       for (const owner of ['proc-a', 'proc-b']) {
-        const proc = spawn(process.execPath, [CHILD, server.url, key, owner, String(ttl)], {
+        const proc = spawn(process.execPath, [CHILD, nats.server.url, key, owner, String(ttl)], {
           stdio: ['ignore', 'pipe', 'inherit'],
         });
         const child = { owner, proc, lines: [] as Record<string, unknown>[] };

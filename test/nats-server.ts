@@ -1,9 +1,10 @@
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll } from 'vitest';
 import { freePort, listening } from '../src/net.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-
 
 export interface NatsServer {
   url: string;
@@ -71,3 +72,22 @@ export async function startNatsServer(
 
 
 export { freePort };
+
+/**
+ * One nats-server for a whole test file and two connections to it (no async stack
+ * traces), made in beforeAll and closed in afterAll. Read the fields inside tests.
+ */
+export function useNatsServer(): { server: NatsServer; nc1: NatsConnection; nc2: NatsConnection } {
+  const nats = {} as { server: NatsServer; nc1: NatsConnection; nc2: NatsConnection };
+  beforeAll(async () => {
+    nats.server = await startNatsServer();
+    nats.nc1 = await connect({ servers: nats.server.url, noAsyncTraces: true });
+    nats.nc2 = await connect({ servers: nats.server.url, noAsyncTraces: true });
+  });
+  afterAll(async () => {
+    await nats.nc1?.close();
+    await nats.nc2?.close();
+    await nats.server?.stop();
+  });
+  return nats;
+}

@@ -1,9 +1,8 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
 import fc from 'fast-check';
 import { unpack } from 'msgpackr';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { assign, createActor, setup } from 'xstate';
 import { decodeKey, encodeKey, KvNameError } from '../src/cluster/kv-names.js';
 import {
@@ -14,20 +13,9 @@ import {
   SnapshotVersionError,
   type SnapshotStore,
 } from '../src/cluster/snapshots.js';
-import { startNatsServer, type NatsServer } from './nats-server.js';
+import { useNatsServer } from './nats-server.js';
 
-let server: NatsServer;
-let nc: NatsConnection;
-
-beforeAll(async () => {
-  server = await startNatsServer();
-  nc = await connect({ servers: server.url, noAsyncTraces: true });
-});
-
-afterAll(async () => {
-  await nc?.close();
-  await server?.stop();
-});
+const nats = useNatsServer();
 
 /** A persistent actor's machine: a nested state and a context worth keeping. */
 const sage = setup({
@@ -57,7 +45,7 @@ const sage = setup({
 });
 
 const stores: [string, () => Promise<SnapshotStore>][] = [
-  ['KvSnapshotStore', () => KvSnapshotStore.open(nc)],
+  ['KvSnapshotStore', () => KvSnapshotStore.open(nats.nc1)],
   ['MemorySnapshotStore', async () => new MemorySnapshotStore()],
 ];
 
@@ -127,13 +115,13 @@ describe.each(stores)('%s', (_name, open) => {
 
 describe('KvSnapshotStore on NATS', () => {
   it('uses bucket elders_<cluster>_snapshots with history 1, msgpack values, path-shaped keys', async () => {
-    const store = await KvSnapshotStore.open(nc, { cluster: 'snap' });
+    const store = await KvSnapshotStore.open(nats.nc1, { cluster: 'snap' });
     await store.save('/a/b-c/d', '7', { hello: 'world' });
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(nats.nc1);
     const info = await jsm.streams.info('KV_elders_snap_snapshots');
     expect(info.config.max_msgs_per_subject).toBe(1);
     expect(info.config.max_age).toBe(0); // snapshots do not expire
-    const kv = await new Kvm(nc).open('elders_snap_snapshots');
+    const kv = await new Kvm(nats.nc1).open('elders_snap_snapshots');
     const keys: string[] = [];
     for await (const k of await kv.keys()) keys.push(k);
     expect(keys).toEqual(['/a/b-c/d']);
@@ -144,10 +132,10 @@ describe('KvSnapshotStore on NATS', () => {
   });
 
   it('says what went wrong when a snapshot is too large or not a snapshot', async () => {
-    const store = await KvSnapshotStore.open(nc);
+    const store = await KvSnapshotStore.open(nats.nc1);
     const big = 'x'.repeat(2 * 1024 * 1024);
     await expect(store.save('/big/one', '1', { big })).rejects.toThrow(/saving the snapshot of \/big\/one \(\d+ bytes\) failed/);
-    await (await new Kvm(nc).open('elders_elders_snapshots')).put('/not/snapshot', 'plain text');
+    await (await new Kvm(nats.nc1).open('elders_elders_snapshots')).put('/not/snapshot', 'plain text');
     await expect(store.load('/not/snapshot')).rejects.toThrow(SnapshotError);
     await store.save('/gone', '1', {});
     await store.delete('/gone');

@@ -1,25 +1,10 @@
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { LeaseError, safetyMargin } from '../src/cluster/lease.js';
 import { KvTaskLocks, MemoryTaskLocks, type TaskLock, type TaskLocks } from '../src/cluster/task-locks.js';
-import { startNatsServer, type NatsServer } from './nats-server.js';
+import { useNatsServer } from './nats-server.js';
 
-let server: NatsServer;
-let nc1: NatsConnection;
-let nc2: NatsConnection;
-
-beforeAll(async () => {
-  server = await startNatsServer();
-  nc1 = await connect({ servers: server.url, noAsyncTraces: true });
-  nc2 = await connect({ servers: server.url, noAsyncTraces: true });
-});
-
-afterAll(async () => {
-  await nc1?.close();
-  await nc2?.close();
-  await server?.stop();
-});
+const nats = useNatsServer();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Waits until anyone may take the lock over: wall clock past expiry + margin. */
@@ -32,7 +17,7 @@ const task = () => `task-${++unique}`;
 
 /** Two views of the same locks, as two nodes (NATS) or two actors of one node (memory). */
 const implementations: [string, () => Promise<[TaskLocks, TaskLocks]>][] = [
-  ['KvTaskLocks', async () => [await KvTaskLocks.open(nc1), await KvTaskLocks.open(nc2)]],
+  ['KvTaskLocks', async () => [await KvTaskLocks.open(nats.nc1), await KvTaskLocks.open(nats.nc2)]],
   [
     'MemoryTaskLocks',
     async () => {
@@ -160,8 +145,8 @@ describe.each(implementations)('%s', (_name, make) => {
 
 describe('KvTaskLocks bucket', () => {
   it('is its own bucket, elders_<cluster>_locks, history 1', async () => {
-    await KvTaskLocks.open(nc1, { cluster: 'tl' });
-    const jsm = await jetstreamManager(nc1);
+    await KvTaskLocks.open(nats.nc1, { cluster: 'tl' });
+    const jsm = await jetstreamManager(nats.nc1);
     const info = await jsm.streams.info('KV_elders_tl_locks');
     expect(info.config.max_msgs_per_subject).toBe(1);
     expect(info.config.max_age).toBeGreaterThan(0);
