@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { setup } from 'xstate';
 import {
   Node,
   StartError,
@@ -295,6 +296,20 @@ describe('shutdown', () => {
     expect(took).toBeGreaterThanOrEqual(45);
     expect(took).toBeLessThan(1000);
     expect(rec.events.find((e) => e.type === 'stopped' && e.path === '/s/g')).toMatchObject({ reason: 'timeout' });
+  });
+
+  it('a wildcard handler is not a shutdown handler: the worker stops at once, its handler never sees the shutdown', async () => {
+    const seen: string[] = [];
+    const catchAll = setup({}).createMachine({ on: { '*': { actions: ({ event }) => void seen.push(event.type) } } });
+    const rec = await run(supervisor('s', {}, [worker('w', catchAll, { shutdown: 5000 })]));
+    node!.tell('/s/w', 'hello');
+    await node!.settled();
+    const t0 = performance.now();
+    await node!.stop();
+    expect(performance.now() - t0).toBeLessThan(1000);
+    node = undefined;
+    expect(seen).toEqual(['hello']);
+    expect(rec.events.find((e) => e.type === 'stopped' && e.path === '/s/w')).toMatchObject({ reason: 'shutdown' });
   });
 
   it('brutal_kill does not wait at all', async () => {

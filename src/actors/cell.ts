@@ -62,6 +62,16 @@ class DedupMemory {
   }
 }
 
+/**
+ * A machine handles SHUTDOWN_EVENT only through a transition of its own for it in an
+ * active state: a wildcard '*' would take it as ordinary mail (a forwarder hands it on)
+ * and the stop would wait out the whole shutdown timeout.
+ */
+function handlesShutdown(actor: AnyActor): boolean {
+  const snapshot = actor.getSnapshot() as { _nodes?: { on?: Record<string, unknown> }[]; can(event: { type: string }): boolean };
+  return (snapshot._nodes ?? []).some((node) => node.on?.[SHUTDOWN_EVENT] !== undefined) && snapshot.can({ type: SHUTDOWN_EVENT });
+}
+
 function stopChildren(actor: AnyActor | undefined): void {
   type Child = { _stop?: () => void };
   const children = (actor?.getSnapshot() as { children?: Record<string, Child> } | undefined)?.children;
@@ -439,7 +449,7 @@ export class ActorCell implements Runnable {
     if (this.status === 'running' && actor) {
       this.status = 'stopping';
       let how = shutdown === 'brutal_kill' ? 'killed' : 'shutdown';
-      if (shutdown !== 'brutal_kill' && actor.getSnapshot().can({ type: SHUTDOWN_EVENT })) {
+      if (shutdown !== 'brutal_kill' && handlesShutdown(actor)) {
         how = await new Promise<string>((resolve) => {
           const timer =
             shutdown === 'infinity' ? undefined : setTimeout(() => resolve('timeout'), shutdown);

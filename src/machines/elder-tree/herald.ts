@@ -9,7 +9,6 @@
  * children, the herald (which runs on every node) stands in.
  */
 import { enqueueActions, setup } from 'xstate';
-import { SHUTDOWN_EVENT } from '../../actors/cell.js';
 import { currentEnvelope, deliver } from './messages.js';
 import { ELDER_PATHS } from './paths.js';
 
@@ -24,12 +23,5 @@ export const heraldMachine = setup({
 }).createMachine({
   id: 'herald',
   context: ({ input }) => ({ to: input?.to ?? ELDER_PATHS.commander }),
-  initial: 'forwarding',
-  states: {
-    // The node's own shutdown is the herald's, not an order to hand on: without it
-    // here, '*' would take it and the node would wait out the herald's shutdown
-    // timeout (5 s) on every stop.
-    forwarding: { on: { '*': { actions: 'forward' }, [SHUTDOWN_EVENT]: 'stopped' } },
-    stopped: { type: 'final' },
-  },
+  on: { '*': { actions: 'forward' } },
 });
