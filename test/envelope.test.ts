@@ -11,6 +11,7 @@ import {
   worker,
   type Envelope,
 } from '../src/index.js';
+import { encodeBatch } from '../src/transport/codec.js';
 import { startNode, testMachine } from './helpers.js';
 
 const good: Envelope = {
@@ -26,6 +27,15 @@ const good: Envelope = {
 };
 
 describe('envelope', () => {
+  it('a batch frame decodes on its own, whatever frames came before it (no shared record structures)', () => {
+    const batch = (n: number) => Array.from({ length: 3 }, (_, i) => ({ ...good, message_id: `m${n}-${i}`, seq: i + 1 }));
+    encodeBatch(batch(1));
+    const second = encodeBatch(batch(2));
+    expect(decodeFrame(second)).toEqual({ ok: true, value: batch(2) });
+    // Smaller than the same envelopes as separate maps: the keys are written once.
+    expect(second.byteLength).toBeLessThan(batch(2).reduce((n, e) => n + encodeEnvelope(e).byteLength, 0));
+  });
+
   it('round-trips through msgpackr with every field kept', () => {
     const withReply = { ...good, reply_to: '@n1', correlation_id: 'm1' };
     const decoded = decodeFrame(encodeEnvelope(withReply));

@@ -7,7 +7,8 @@ export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
 // A single envelope is a plain msgpack map: any msgpack reader can make and read one.
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
 // A batch (eldertree to eldertree) uses msgpackr's records: each key list is written
-// once per frame, not once per envelope, and decodes about 3x faster. Every frame holds
+// once per frame, not once per envelope (a 512-envelope frame: 72 KB instead of
+// 126 KB, 0.3-0.5 µs to decode an envelope instead of 1.1-1.3). Every frame holds
 // its own record definitions (no structures shared between frames or senders), and
 // the plain decoder below reads them.
 const batchPackr = new Packr({ useRecords: true, mapsAsObjects: true, moreTypes: false });
