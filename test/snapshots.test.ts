@@ -131,6 +131,30 @@ describe('KvSnapshotStore on NATS', () => {
     expect(unpack(bytes)).toMatchObject({ version: '7', snapshot: { hello: 'world' }, savedAt: expect.any(Number) });
   });
 
+  it('a save is a compare-and-set: an owner that lost the actor cannot write over the new owner', async () => {
+    const old = await KvSnapshotStore.open(nats.nc1, { cluster: 'cas' });
+    const next = await KvSnapshotStore.open(nats.nc2, { cluster: 'cas' });
+    expect(await old.load('/s/counter')).toBeUndefined();
+    await old.save('/s/counter', '1', { n: 1 });
+    await old.save('/s/counter', '1', { n: 2 }); // its own saves follow each other
+    // Failover: the new owner reads and saves; the old one's late save is refused.
+    expect((await next.load('/s/counter'))?.snapshot).toEqual({ n: 2 });
+    await next.save('/s/counter', '1', { n: 3 });
+    await expect(old.save('/s/counter', '1', { n: 99 })).rejects.toThrow(
+      /the snapshot of \/s\/counter was written by another owner since this node read it \(revision \d+\): not overwritten/,
+    );
+    expect((await next.load('/s/counter'))?.snapshot).toEqual({ n: 3 });
+    // Two first owners of a new key: only one create wins.
+    expect(await old.load('/s/fresh')).toBeUndefined();
+    expect(await next.load('/s/fresh')).toBeUndefined();
+    await next.save('/s/fresh', '1', { by: 'next' });
+    await expect(old.save('/s/fresh', '1', { by: 'old' })).rejects.toThrow(SnapshotError);
+    // Reading again (a restart) takes the store's revision: saving works again.
+    expect((await old.load('/s/fresh'))?.snapshot).toEqual({ by: 'next' });
+    await old.save('/s/fresh', '1', { by: 'old' });
+    expect((await next.load('/s/fresh'))?.snapshot).toEqual({ by: 'old' });
+  });
+
   it('says what went wrong when a snapshot is too large or not a snapshot', async () => {
     const store = await KvSnapshotStore.open(nats.nc1);
     const big = 'x'.repeat(2 * 1024 * 1024);

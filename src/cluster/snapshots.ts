@@ -10,8 +10,10 @@ import { join } from 'node:path';
  *   const snapshot = await loadChecked(store, '/app/counter', '3');
  *   createActor(machine, snapshot === undefined ? {} : { snapshot });
  *
- * After a failover, only the lease holder should save (check lease.isValid() first):
- * save is last-writer-wins.
+ * After a failover, only the lease holder should save (check lease.isValid() first).
+ * The KV store also makes each save a compare-and-set on the revision it last read or
+ * wrote for that path: a late save from an owner that lost the actor (a put on its way
+ * when its node froze) is refused instead of writing over the new owner's state.
  */
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
@@ -19,6 +21,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { Packr } from 'msgpackr';
 import { EldertreeError } from '../actors/errors.js';
 import { bucketName, encodeKey } from './kv-names.js';
+import { isWrongLastSequence } from './lease-kv.js';
 
 export interface StoredSnapshot {
   version: string;
@@ -99,6 +102,9 @@ export interface KvSnapshotOptions {
 
 /** Snapshots in NATS KV, one key per actor path, history 1, no expiry. */
 export class KvSnapshotStore implements SnapshotStore {
+  /** The key's revision as this store last read or wrote it (0: absent): saves CAS on it. */
+  readonly #revisions = new Map<string, number>();
+
   constructor(readonly kv: KV) {}
 
   static async open(nc: NatsConnection | JetStreamClient, options: KvSnapshotOptions = {}): Promise<KvSnapshotStore> {
@@ -108,6 +114,7 @@ export class KvSnapshotStore implements SnapshotStore {
 
   async load(path: string): Promise<StoredSnapshot | undefined> {
     const entry = await this.kv.get(encodeKey(path));
+    this.#revisions.set(path, entry?.revision ?? 0);
     if (entry === null || entry.operation !== 'PUT') return undefined;
     return decode(path, entry.value);
   }
@@ -115,9 +122,18 @@ export class KvSnapshotStore implements SnapshotStore {
   async save(path: string, version: string, snapshot: unknown): Promise<void> {
     const key = encodeKey(path);
     const bytes = encode(path, version, snapshot);
+    const last = this.#revisions.get(path);
     try {
-      await this.kv.put(key, bytes);
+      // Never read here: nothing to compare with, the save is a plain put.
+      const revision =
+        last === undefined ? await this.kv.put(key, bytes) : last === 0 ? await this.kv.create(key, bytes) : await this.kv.update(key, bytes, last);
+      this.#revisions.set(path, revision);
     } catch (err) {
+      if (isWrongLastSequence(err)) {
+        throw new SnapshotError(path, `the snapshot of ${path} was written by another owner since this node read it (revision ${last}): not overwritten`, {
+          cause: err,
+        });
+      }
       throw new SnapshotError(path, `saving the snapshot of ${path} (${bytes.byteLength} bytes) failed: ${(err as Error).message}`, {
         cause: err,
       });
@@ -127,6 +143,7 @@ export class KvSnapshotStore implements SnapshotStore {
   /** Forgets the snapshot of `path` (the actor starts from scratch next time). */
   async delete(path: string): Promise<void> {
     await this.kv.delete(encodeKey(path));
+    this.#revisions.delete(path);
   }
 }
 
