@@ -1,3 +1,4 @@
+import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { createActor, type AnyActor, type AnyStateMachine } from 'xstate';
 import type { Runnable } from './dispatcher.js';
 import { EMPTY_PAYLOAD, pairKey, type Envelope } from './envelope.js';
@@ -12,6 +13,8 @@ export interface Behavior {
   input?: unknown;
   /** Opt-in: resume from the last saved snapshot instead of from scratch. */
   persist?: Persistence;
+  /** The kind's schemas: messages from the wire are checked against them. */
+  schemas?: Readonly<Record<string, StandardSchemaV1>>;
 }
 
 /**
@@ -279,8 +282,15 @@ export class ActorCell implements Runnable {
 
   private deliver(envelope: Envelope): void {
     const actor = this.actor!;
-    // XState never mutates events: a message without payload reuses one { type } per type.
-    const event = envelope.payload === EMPTY_PAYLOAD ? bareEvent(envelope.message_type) : { ...envelope.payload, type: envelope.message_type };
+    // XState never mutates events: a message without payload reuses one { type } per type,
+    // and a typed tell's payload is its event already (its own type field).
+    const payload = envelope.payload;
+    const event =
+      payload === EMPTY_PAYLOAD
+        ? bareEvent(envelope.message_type)
+        : payload.type === envelope.message_type
+          ? (payload as { type: string })
+          : { ...payload, type: envelope.message_type };
     const before = actor.getSnapshot();
     this.current = envelope;
     actor.send(event);

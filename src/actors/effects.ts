@@ -1,5 +1,17 @@
+import type {
+  ActionArgs as XStateActionArgs,
+  ActionFunction,
+  Cast,
+  InferEvent,
+  EventObject,
+  MachineContext,
+  ParameterizedObject,
+  ProvidedActor,
+} from 'xstate';
 import type { Envelope } from './envelope.js';
-import { EldertreeError } from './errors.js';
+import { EldertreeError, toError } from './errors.js';
+import type { Address, AddressFor, AnyKind, AskEvent, EventOf, ReplyOf } from './kind.js';
+import { bindRef, type AskMessage, type AskType, type Ref, type ReplyTo } from './ref.js';
 import type { AskOptions, Payload, TellOptions } from './system.js';
 import { cellOfSystem, type ActorCell } from './cell.js';
 
@@ -39,6 +51,9 @@ export interface ActorRuntime {
   service<T>(name: string): T;
   /** Sends `envelope` on to `target` unchanged (id, sender, reply_to): the target answers the asker. */
   forward(envelope: Envelope | undefined, target: string): void;
+  /** A typed reference that sends as this actor: `ref(Counter, '/app/counter')`, or a reference that came as data. */
+  ref<K extends AnyKind>(kind: K, path: NoInfer<string | AddressFor<K>>): Ref<K>;
+  ref<K extends AnyKind>(address: Address<K>): Ref<K>;
 }
 
 class CellRuntime implements ActorRuntime {
@@ -67,6 +82,9 @@ class CellRuntime implements ActorRuntime {
   forward(envelope: Envelope | undefined, target: string): void {
     if (envelope) this.cell.system.route({ ...envelope, target_elder: target });
   }
+  ref<K extends AnyKind>(kindOrRef: K | Address<K>, path?: string | AddressFor<K>): Ref<K> {
+    return bindRef<K>(this, kindOrRef, path);
+  }
   service<T>(name: string): T {
     const service = this.cell.system.services[name];
     if (service === undefined) {
@@ -93,17 +111,148 @@ function cellFor(xstateSystem: object): ActorCell {
   return cell;
 }
 
-/** XState action: tell `target` a `type` message. */
-export function tell(target: Value<string>, type: string, payload?: Value<Payload>, options?: Omit<TellOptions, 'from'>) {
+/** XState's arguments of an action, as our typed action creators see them. */
+type Args<TContext extends MachineContext, TExpressionEvent extends EventObject, TEvent extends EventObject> = XStateActionArgs<
+  TContext,
+  TExpressionEvent,
+  TEvent
+>;
+
+/**
+ * What reply() may answer: the reply type the event being handled declares with Ask<...>.
+ * A machine that declares no asks at all is untyped (any payload); one that declares
+ * some may reply only to those, with their reply type.
+ */
+export type ReplyFor<TExpressionEvent, TEvent> = [AskEvent<TEvent>] extends [never]
+  ? Payload
+  : [AskEvent<TExpressionEvent>] extends [never]
+    ? never
+    : ReplyOf<TExpressionEvent>;
+
+/**
+ * XState action: tell the actor `to` an event, typed by its kind:
+ * `tell(counterRef, { type: 'inc', by: 2 })`, either argument a function of the action's
+ * arguments. The lower layer takes strings: `tell('/app/counter', 'inc', { by: 2 })`.
+ */
+export function tell<
+  K extends AnyKind,
+  TContext extends MachineContext,
+  TExpressionEvent extends EventObject,
+  TParams extends ParameterizedObject['params'] | undefined,
+  TEvent extends EventObject,
+  TActor extends ProvidedActor,
+>(
+  to: Address<K> | ((args: Args<TContext, TExpressionEvent, TEvent>) => Address<K>),
+  // As XState's sendTo: InferEvent keeps the literal `type` of an event made by a function.
+  event: EventOf<K> | ((args: Args<TContext, TExpressionEvent, TEvent>) => InferEvent<Cast<EventOf<K>, EventObject>>),
+  options?: Omit<TellOptions, 'from'>,
+): ActionFunction<TContext, TExpressionEvent, TEvent, TParams, TActor, never, never, never, never>;
+export function tell(target: Value<string>, type: string, payload?: Value<Payload>, options?: Omit<TellOptions, 'from'>): (args: ActionArgs) => void;
+export function tell(
+  target: unknown,
+  typeOrEvent: unknown,
+  payloadOrOptions?: unknown,
+  maybeOptions?: Omit<TellOptions, 'from'>,
+): (args: ActionArgs) => void {
+  if (typeof typeOrEvent === 'string') {
+    const payload = payloadOrOptions as Value<Payload> | undefined;
+    return (args: ActionArgs): void => {
+      const to = resolve(target as Value<string>, args);
+      runtimeOf(args.system).tell(to, typeOrEvent, payload === undefined ? undefined : resolve(payload, args), maybeOptions);
+    };
+  }
+  const options = payloadOrOptions as Omit<TellOptions, 'from'> | undefined;
   return (args: ActionArgs): void => {
-    runtimeOf(args.system).tell(resolve(target, args), type, payload === undefined ? undefined : resolve(payload, args), options);
+    const to = resolve(target as Value<Address>, args);
+    const event = resolve(typeOrEvent as Value<EventObject>, args);
+    runtimeOf(args.system).tell(to.path, event.type, event as unknown as Payload, options);
   };
 }
 
-/** XState action: reply to the ask being processed. */
-export function reply(payload: Value<Payload> = {}) {
+/**
+ * XState action: reply to the ask being processed. Typed by the event's Ask<...>:
+ * `get: { actions: reply(({ context }) => ({ count: context.count })) }` must answer
+ * `{ count: number }`, and a reply to an event that is not an ask does not compile.
+ */
+export function reply<
+  TContext extends MachineContext,
+  TExpressionEvent extends EventObject,
+  TParams extends ParameterizedObject['params'] | undefined,
+  TEvent extends EventObject,
+  TActor extends ProvidedActor,
+>(
+  payload: (args: Args<TContext, TExpressionEvent, TEvent>) => NoInfer<ReplyFor<TExpressionEvent, TEvent>>,
+): ActionFunction<TContext, TExpressionEvent, TEvent, TParams, TActor, never, never, never, never>;
+export function reply<
+  TContext extends MachineContext,
+  TExpressionEvent extends EventObject,
+  TParams extends ParameterizedObject['params'] | undefined,
+  TEvent extends EventObject,
+  TActor extends ProvidedActor,
+>(payload?: NoInfer<ReplyFor<TExpressionEvent, TEvent>>): ActionFunction<TContext, TExpressionEvent, TEvent, TParams, TActor, never, never, never, never>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the overloads above give the types
+export function reply(payload: unknown = {}): any {
   return (args: ActionArgs): void => {
     const runtime = runtimeOf(args.system);
-    runtime.replyTo(runtime.current, resolve(payload, args));
+    runtime.replyTo(runtime.current, resolve(payload as Value<Payload>, args));
+  };
+}
+
+/**
+ * XState action: ask `to` and turn the answer into an event of this actor, sent to itself
+ * through its mailbox: `ask(counterRef, { type: 'get' }, { reply: (r) => ({ type: 'got',
+ * count: r.count }), error: (e) => ({ type: 'failed', reason: e.message }) })`. An answer
+ * that comes after this incarnation ended is dropped, as XState drops an invoked
+ * promise's result after its actor stopped.
+ */
+/** What the ask action does with the answer: events of the asking machine, sent to itself. */
+export type AskHandlers<R, TEvent> = {
+  reply: (reply: R) => NoInfer<TEvent>;
+  error?: (error: Error) => NoInfer<TEvent>;
+} & Omit<AskOptions, 'from'>;
+
+/**
+ * The handlers of an ask action. When the event is not an ask of the target's kind (an
+ * unknown type, a missing or wrong field), the reply is `never` and no handler compiles;
+ * the check sits here, after the target, because the target is often a function of the
+ * context and its kind is known only once that function is typed.
+ */
+export type AskActionHandlers<K extends AnyKind, E extends EventObject, TEvent> = {
+  reply: (reply: E extends AskMessage<K, E['type']> ? ReplyTo<K, E['type']> : never) => NoInfer<TEvent>;
+  error?: (error: Error) => NoInfer<TEvent>;
+} & Omit<AskOptions, 'from'>;
+
+export function ask<
+  K extends AnyKind,
+  const E extends EventObject,
+  TContext extends MachineContext,
+  TExpressionEvent extends EventObject,
+  TParams extends ParameterizedObject['params'] | undefined,
+  TEvent extends EventObject,
+  TActor extends ProvidedActor,
+>(
+  to: Address<K> | ((args: Args<TContext, TExpressionEvent, TEvent>) => Address<K>),
+  event: E | ((args: Args<TContext, TExpressionEvent, TEvent>) => E),
+  handlers: AskActionHandlers<K, E, TEvent>,
+): ActionFunction<TContext, TExpressionEvent, TEvent, TParams, TActor, never, never, never, never>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the overload above gives the types
+export function ask(to: unknown, event: unknown, handlers: unknown): any {
+  const { reply: onReply, error: onError, ...options } = handlers as AskHandlers<Payload, EventObject>;
+  return (args: ActionArgs): void => {
+    const cell = cellFor(args.system);
+    const incarnation = cell.incarnation;
+    const target = resolve(to as Value<Address>, args);
+    const message = resolve(event as Value<EventObject>, args);
+    const toSelf = (next: EventObject | undefined) => {
+      if (next === undefined || cell.incarnation !== incarnation || cell.status !== 'running') return;
+      cell.system.tellFrom(cell, cell.path, cell.path, next.type, next as unknown as Payload);
+    };
+    cell.system.ask(target.path, message.type, message as unknown as Payload, { ...options, from: cell.path }).then(
+      (answer) => toSelf(onReply(answer)),
+      (err: unknown) => {
+        if (onError) toSelf(onError(toError(err)));
+        else cell.system.logger.warn({ path: cell.path, err }, `ask ${message.type} to ${target.path} failed and ${cell.path} has no error handler`);
+      },
+    );
   };
 }

@@ -26,7 +26,9 @@ import type {
 } from './events.js';
 import type { Transport, TransportHost } from './transport.js';
 
-export type Payload = Record<string, unknown>;
+import { checkEvent, type Payload } from './kind.js';
+
+export type { Payload };
 
 export interface TellOptions {
   /** Sender path; defaults to this node's address (a tell from outside the tree). */
@@ -357,7 +359,18 @@ export class ActorSystem implements TransportHost {
       this.malformed(result.reason, frame);
       return;
     }
-    this.route(result.envelope, role);
+    const envelope = result.envelope;
+    // The node boundary: a kind's schemas check what comes from the wire.
+    const schemas = this.cells.get(envelope.target_elder)?.behavior.schemas;
+    if (schemas !== undefined) {
+      const checked = checkEvent(schemas, envelope.message_type, envelope.payload);
+      if (checked !== undefined && !checked.ok) {
+        this.undeliverable(envelope, 'malformed', `${envelope.target_elder} refuses ${checked.reason}`);
+        return;
+      }
+      if (checked !== undefined) envelope.payload = checked.event as unknown as Payload;
+    }
+    this.route(envelope, role);
   }
 
   malformed(detail: string, frame?: unknown): void {

@@ -1,5 +1,7 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Subscription as EventSubscription } from '../actors/events.js';
+import type { Address, AddressFor, AnyKind } from '../actors/kind.js';
+import { bindRef, type Ref } from '../actors/ref.js';
 import { ActorSystem, type AskOptions, type Payload, type TellOptions } from '../actors/system.js';
 import { closeConnection, NatsTransport, type NatsTransportOptions } from '../transport/nats.js';
 import { connectOrExplain, type InspectReply } from './cluster-node.js';
@@ -37,6 +39,16 @@ export class ClusterClient {
 
   ask<T extends Payload = Payload>(target: string, type: string, payload?: Payload, options?: AskOptions): Promise<T> {
     return this.system.ask<T>(target, type, payload, options);
+  }
+
+  /**
+   * A typed reference from outside the tree: `client.ref(Counter, '/app/counter')`, or
+   * `client.ref(actorRef)` for one that came as data.
+   */
+  ref<K extends AnyKind>(kind: K, path: NoInfer<string | AddressFor<K>>): Ref<K>;
+  ref<K extends AnyKind>(address: Address<K>): Ref<K>;
+  ref<K extends AnyKind>(kindOrRef: K | Address<K>, path?: string | AddressFor<K>): Ref<K> {
+    return bindRef<K>(this, kindOrRef, path);
   }
 
   /** Every node's answer to `inspect`, collected for `waitMs`. */

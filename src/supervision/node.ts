@@ -1,12 +1,15 @@
 import { EldertreeError } from '../actors/errors.js';
 import type { Subscription, SystemEventListener } from '../actors/events.js';
+import type { Address, AddressFor, AnyKind } from '../actors/kind.js';
+import { ANY_KIND, bindRef, type Ref } from '../actors/ref.js';
 import { ActorSystem, type AskOptions, type Payload, type SystemOptions, type TellOptions } from '../actors/system.js';
 import type { ChildInfo } from './machine.js';
-import { DEFAULTS, validateTree, type ChildSpec, type SupervisorSpec } from './spec.js';
+import type { PathFor, PathMap, PathsOf } from './paths.js';
+import { DEFAULTS, isSupervisorSpec, validateTree, type ChildSpec, type SupervisorSpec } from './spec.js';
 import { Supervisor, type SupervisionContext } from './supervisor.js';
 
-export interface NodeOptions extends SystemOptions {
-  tree: SupervisorSpec;
+export interface NodeOptions<T extends SupervisorSpec = SupervisorSpec> extends SystemOptions {
+  tree: T;
   /** Monotonic ms for restart intensity; default performance.now. */
   now?: () => number;
   /** Subscribed before the tree starts, so it sees the first `started` events too. */
@@ -52,9 +55,12 @@ export class TreeSpecError extends EldertreeError {
 
 /**
  * One node: an actor system and the supervision tree it runs. Start it with
- * `Node.start({ tree })`; `done` settles when it stops or its root fails.
+ * `Node.start({ tree })`; `done` settles when it stops or its root fails. A tree written
+ * in code types the node: `node.ref('/app/counter')` knows the kind at that path.
  */
-export class Node {
+// The default is `any`: a Node of any tree (typed or read from a file) is a `Node`.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export class Node<TPaths extends PathMap = any> {
   readonly system: ActorSystem;
   readonly root: Supervisor;
   /** Settles once, when the node has stopped (on request, or after a root failure). */
@@ -62,14 +68,16 @@ export class Node {
   private settle!: (exit: NodeExit) => void;
   private stopping: Promise<NodeExit> | undefined;
   private readonly supervisors = new Map<string, Supervisor>();
+  /** Kind names by path, from the tree spec, for references made from a path alone. */
+  private readonly kinds = new Map<string, string>();
 
-  static async start(options: NodeOptions): Promise<Node> {
+  static async start<const T extends SupervisorSpec>(options: NodeOptions<T>): Promise<Node<PathsOf<T>>> {
     const problems = validateTree(options.tree);
     if (problems.length > 0) throw new TreeSpecError(problems);
     const system = new ActorSystem(options);
     if (options.onEvent) system.subscribe(options.onEvent);
     await system.start();
-    const node = new Node(system, options.tree, options.now ?? (() => performance.now()));
+    const node = new Node<PathsOf<T>>(system, options.tree, options.now ?? (() => performance.now()));
     try {
       await node.root.start();
       // Started means reachable: the actors' subscriptions are live at the broker.
@@ -91,6 +99,12 @@ export class Node {
       this.system.logger.fatal({ path: this.root.path }, `${reason}; node ${system.nodeId} stops`);
       void this.shutdown({ status: 'failed', reason });
     };
+    const walk = (spec: ChildSpec, parent: string) => {
+      const path = `${parent}/${spec.id}`;
+      if (isSupervisorSpec(spec)) for (const child of spec.children) walk(child, path);
+      else if (spec.kind) this.kinds.set(path, spec.kind.name);
+    };
+    walk(tree, '');
   }
 
   get nodeId(): string {
@@ -103,6 +117,20 @@ export class Node {
 
   ask<T extends Payload = Payload>(target: string, type: string, payload?: Payload, options?: AskOptions): Promise<T> {
     return this.system.ask<T>(target, type, payload, options);
+  }
+
+  /**
+   * A typed reference: `ref('/app/counter')` (a path of the tree), `ref(Counter, path)`,
+   * or `ref(actorRef)` for one that came as data. Its tell and ask take the kind's events.
+   */
+  ref<P extends keyof TPaths & string>(path: P): Ref<TPaths[P]>;
+  ref<K extends AnyKind, P extends string>(kind: K, path: P & PathFor<TPaths, K, P>): Ref<K>;
+  ref<K extends AnyKind>(kind: K, address: NoInfer<AddressFor<K>>): Ref<K>;
+  ref<K extends AnyKind>(address: Address<K>): Ref<K>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the overloads give the types
+  ref(kindOrRef: AnyKind | Address | string, path?: string | Address<AnyKind | string>): Ref<any> {
+    if (typeof kindOrRef === 'string') return bindRef(this, { path: kindOrRef, kind: this.kinds.get(kindOrRef) ?? ANY_KIND });
+    return bindRef(this, kindOrRef, path);
   }
 
   /** Lifecycle events and dead letters of this node. */

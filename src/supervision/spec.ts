@@ -1,5 +1,6 @@
 import type { AnyStateMachine, InputFrom } from 'xstate';
 import type { Shutdown } from '../actors/cell.js';
+import { isKind, type AnyKind, type Kind } from '../actors/kind.js';
 import type { Persistence } from '../actors/persistence.js';
 
 export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one';
@@ -31,9 +32,9 @@ export interface Placement {
   standby?: string[];
 }
 
-interface CommonSpec {
+interface CommonSpec<TId extends string = string> {
   /** Path token: letters, digits, `_` and `-`. */
-  id: string;
+  id: TId;
   /** default permanent. */
   restart?: RestartType;
   /** ms, brutal_kill or infinity; default 5000 for workers, infinity for supervisors. */
@@ -42,15 +43,22 @@ interface CommonSpec {
   placement?: Placement;
 }
 
-export interface WorkerSpec<TMachine extends AnyStateMachine = AnyStateMachine> extends CommonSpec {
+export interface WorkerSpec<
+  TMachine extends AnyStateMachine = AnyStateMachine,
+  TId extends string = string,
+  TKind extends AnyKind = Kind<TMachine>,
+> extends CommonSpec<TId> {
   type?: 'worker';
   machine: TMachine;
+  /** The kind the worker was declared with: its name and schemas (absent for a bare machine). */
+  kind?: TKind;
   input?: InputFrom<TMachine>;
   /** Opt-in: the snapshot is saved after each message (or every n ms) and restored at every start. */
   persist?: Persistence;
 }
 
-export interface SupervisorSpec extends CommonSpec {
+export interface SupervisorSpec<TId extends string = string, TChildren extends readonly ChildSpec[] = readonly ChildSpec[]>
+  extends CommonSpec<TId> {
   type: 'supervisor';
   /** default one_for_one. */
   strategy?: Strategy;
@@ -59,7 +67,7 @@ export interface SupervisorSpec extends CommonSpec {
   /** ms; default 5000. */
   period?: number;
   /** Started in this order, stopped in reverse. */
-  children: ChildSpec[];
+  children: TChildren;
   /**
    * Id of a worker child that handles the supervisor's own mail: messages to the
    * supervisor's path other than `supervisor.*` are forwarded to it, so
@@ -79,21 +87,35 @@ export const DEFAULTS = {
   supervisorShutdown: 'infinity' as Shutdown,
 };
 
-/** A worker child: `worker('counter', counterMachine, { restart: 'transient' })`. */
-export function worker<TMachine extends AnyStateMachine>(
-  id: string,
+/** What worker() takes besides the id and the machine or kind. */
+export type WorkerOptions<TMachine extends AnyStateMachine> = Omit<WorkerSpec<TMachine>, 'id' | 'machine' | 'type' | 'kind'>;
+
+/**
+ * A worker child of a kind, `worker('counter', Counter)`, or of a bare machine,
+ * `worker('counter', counterMachine, { restart: 'transient' })`. The id is kept as a
+ * literal type, so the node knows every path of a tree written in code.
+ */
+export function worker<const TId extends string, TKind extends AnyKind>(
+  id: TId,
+  kind: TKind,
+  options?: WorkerOptions<TKind['machine']>,
+): WorkerSpec<TKind['machine'], TId, TKind>;
+export function worker<const TId extends string, TMachine extends AnyStateMachine>(
+  id: TId,
   machine: TMachine,
-  options: Omit<WorkerSpec<TMachine>, 'id' | 'machine' | 'type'> = {},
-): WorkerSpec<TMachine> {
-  return { ...options, type: 'worker', id, machine };
+  options?: WorkerOptions<TMachine>,
+): WorkerSpec<TMachine, TId>;
+export function worker(id: string, machineOrKind: AnyStateMachine | AnyKind, options: WorkerOptions<AnyStateMachine> = {}): WorkerSpec {
+  if (isKind(machineOrKind)) return { ...options, type: 'worker', id, machine: machineOrKind.machine, kind: machineOrKind };
+  return { ...options, type: 'worker', id, machine: machineOrKind };
 }
 
 /** A supervisor: `supervisor('root', { strategy: 'one_for_all' }, [ ...children ])`. */
-export function supervisor(
-  id: string,
+export function supervisor<const TId extends string, const TChildren extends readonly ChildSpec[]>(
+  id: TId,
   options: Omit<SupervisorSpec, 'id' | 'type' | 'children'>,
-  children: ChildSpec[],
-): SupervisorSpec {
+  children: TChildren,
+): SupervisorSpec<TId, TChildren> {
   return { ...options, type: 'supervisor', id, children };
 }
 

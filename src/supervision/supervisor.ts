@@ -269,7 +269,7 @@ export class Supervisor {
       sup.onExit = (_s, incarnation, exit) => this.childExited(child, incarnation, exit);
       return child;
     }
-    const cell = this.system.createCell(path, { machine: spec.machine, input: spec.input, persist: spec.persist });
+    const cell = this.system.createCell(path, { machine: spec.machine, input: spec.input, persist: spec.persist, schemas: spec.kind?.schemas });
     const child = new Child(spec, path, spec.shutdown ?? DEFAULTS.workerShutdown, cell, undefined);
     cell.onExit = (_c, incarnation, exit) => this.childExited(child, incarnation, exit);
     return child;
