@@ -10,7 +10,7 @@
  */
 import { Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
-import { openKvLeases } from 'eldertree';
+import { openKvLeases } from 'eldertree/internals';
 import { startNats } from './cluster-lib.js';
 import { caseArgs, intArg, percentile, report } from './lib.js';
 

@@ -1,14 +1,77 @@
 /**
- * eldertree: XState v5 actors under Erlang/OTP supervision.
+ * eldertree: XState v5 actors under Erlang/OTP supervision, clustered over NATS.
  *
- *   const node = await Node.start({ tree: supervisor('app', {}, [worker('counter', machine)]) });
- *   node.tell('/app/counter', 'inc');
+ *   const Counter = kind('counter', counterMachine);
+ *   const node = await Node.start({ tree: supervisor('app', {}, [worker('counter', Counter)]) });
+ *   node.ref('/app/counter').tell({ type: 'inc', by: 2 });
+ *
+ * This entry is the user's API, curated as XState's is. The machinery under it (actor
+ * cells, mailboxes, transports, leases, placement) is `eldertree/internals`, for tools
+ * and tests, without the promise of stability; the Elder Tree application is
+ * `eldertree/elder-tree`.
  */
-export * from './actors/index.js';
-export * from './supervision/index.js';
-export * from './transport/index.js';
-export { createLogger, silentLogger, type Logger, type LogLevel } from './log.js';
-export * from './machines/index.js';
-export * from './cluster/index.js';
-export * from './security/index.js';
-export { freePort, listening } from './net.js';
+
+// Trees and nodes
+export {
+  supervisor,
+  worker,
+  validateTree,
+  DEFAULTS,
+  type Backoff,
+  type ChildSpec,
+  type Placement,
+  type RestartType,
+  type Shutdown,
+  type Strategy,
+  type SupervisorSpec,
+  type WorkerOptions,
+  type WorkerSpec,
+} from './supervision/spec.js';
+export { Node, TreeSpecError, type ActorView, type NodeExit, type NodeOptions, type NodeView } from './supervision/node.js';
+export { StartError, type ChildExit } from './supervision/supervisor.js';
+export type { ChildInfo } from './supervision/machine.js';
+export type { PathFor, PathMap, PathsOf } from './supervision/paths.js';
+
+// Kinds, addresses and typed references
+export {
+  isAddress,
+  isKind,
+  kind,
+  type Address,
+  type AddressFor,
+  type AnyKind,
+  type Ask,
+  type AskEvent,
+  type EventFields,
+  type EventOf,
+  type EventSchemas,
+  type Kind,
+  type KindName,
+  type KindOptions,
+  type Payload,
+  type ReplyOf,
+  type SchemaEvents,
+} from './actors/kind.js';
+export { Ref, type AskMessage, type AskType, type ReplyTo } from './actors/ref.js';
+
+// Inside machines
+export { ask, reply, runtimeOf, tell, type ActionArgs, type ActorRuntime, type AskActionHandlers, type ReplyFor } from './actors/effects.js';
+export { SHUTDOWN_EVENT } from './actors/cell.js';
+
+// Messages, events, errors
+export type { Envelope } from './actors/envelope.js';
+export type { AskOptions, TellOptions } from './actors/system.js';
+export type { DeadLetterEvent, DeadLetterReason, LifecycleEvent, LifecycleType, Subscription, SystemEvent, SystemEventListener } from './actors/events.js';
+export { AskRejectedError, AskTimeoutError, EldertreeError } from './actors/errors.js';
+
+// Persistence and services
+export type { Persistence, SnapshotStore } from './actors/persistence.js';
+export { FileSnapshotStore, KvSnapshotStore, MemorySnapshotStore, SnapshotError, SnapshotVersionError } from './cluster/snapshots.js';
+export type { TaskLock, TaskLocks } from './cluster/task-locks.js';
+
+// The cluster
+export { ClusterNode, type ClusterNodeOptions } from './cluster/cluster-node.js';
+export { ClusterClient } from './cluster/client.js';
+export type { WireEvent } from './cluster/events-wire.js';
+
+export { createLogger, type Logger, type LogLevel } from './log.js';

@@ -2,7 +2,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assign, setup } from 'xstate';
-import { NatsTransport, Node, runtimeOf, supervisor, worker } from '../src/index.js';
+import { NatsTransport, Node, runtimeOf, supervisor, worker } from '../src/internals.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';
 
 const RUNS = 200;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ServantCrash, type HandlerContext, type Payload } from '../src/index.js';
+import { ServantCrash, type HandlerContext, type Payload } from '../src/internals.js';
 import { draw } from '../src/machines/elder-tree/handlers.js';
 import { seeded, sleep, startTree, until } from './elder-helpers.js';
 

@@ -1,5 +1,5 @@
 import { createActor, type AnyStateMachine } from 'xstate';
-import { startElderTree, type DeadLetterEvent, type LifecycleEvent, type StartElderTreeOptions, type SystemEvent } from '../src/index.js';
+import { startElderTree, type DeadLetterEvent, type LifecycleEvent, type StartElderTreeOptions, type SystemEvent } from '../src/internals.js';
 import type { Effect } from '../src/machines/elder-tree/messages.js';
 
 /**

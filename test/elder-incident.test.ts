@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { incidentSageMachine } from '../src/index.js';
+import { incidentSageMachine } from '../src/internals.js';
 import { normalizeReason, pathPattern, signatureOf } from '../src/machines/elder-tree/incident-model.js';
 import { bare, sleep, startTree, until } from './elder-helpers.js';
 

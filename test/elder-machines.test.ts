@@ -15,7 +15,7 @@ import {
   servantMachine,
   servantPoolMachine,
   type ActorRuntime,
-} from '../src/index.js';
+} from '../src/internals.js';
 import * as bm25 from '../src/machines/elder-tree/bm25.js';
 import { defaultInput, handlerFromHits } from '../src/machines/elder-tree/claude-elder.js';
 import { demoTask } from '../src/machines/elder-tree/demo-load.js';

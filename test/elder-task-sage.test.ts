@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { taskSageMachine } from '../src/index.js';
+import { taskSageMachine } from '../src/internals.js';
 import { bare } from './elder-helpers.js';
 
 const S1 = { node: 'n1', path: '/grand-elder/servants/servant-1', incarnation: 1 };

@@ -10,7 +10,7 @@ import {
   validateEnvelope,
   worker,
   type Envelope,
-} from '../src/index.js';
+} from '../src/internals.js';
 import { encodeBatch } from '../src/transport/codec.js';
 import { startNode, testMachine } from './helpers.js';
 

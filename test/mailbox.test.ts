@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Mailbox } from '../src/index.js';
+import { Mailbox } from '../src/internals.js';
 
 describe('priority mailbox', () => {
   it('takes 9 first and keeps FIFO within a priority', () => {

@@ -1,7 +1,7 @@
 import { connect } from '@nats-io/transport-node';
 import { pack } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AskRejectedError, NatsTransport, supervisor, worker, type Node } from '../src/index.js';
+import { AskRejectedError, NatsTransport, supervisor, worker, type Node } from '../src/internals.js';
 import { eventually, startNode, testMachine, type Recorder } from './helpers.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { elderTree, isElderTree } from '../src/index.js';
+import { elderTree, isElderTree } from '../src/internals.js';
 import { loadTreeFile } from '../src/machines/tree-file.js';
 
 // These run the built runtime (npm test builds first): the real `node dist/runtime.js`.
@@ -155,11 +155,19 @@ describe('node dist/runtime.js', () => {
     });
   });
 
-  it("the package imports as 'eldertree' with types (exports map)", async () => {
+  it("the package imports as 'eldertree' (the user's API), 'eldertree/internals' and 'eldertree/elder-tree'", async () => {
     const mod = await import('eldertree');
-    for (const name of ['Node', 'supervisor', 'worker', 'reply', 'tell', 'runtimeOf', 'LocalTransport', 'validateTree']) {
+    for (const name of ['Node', 'supervisor', 'worker', 'kind', 'Ref', 'reply', 'tell', 'ask', 'runtimeOf', 'ClusterClient', 'ClusterNode', 'validateTree', 'AskTimeoutError']) {
       expect(mod).toHaveProperty(name);
     }
+    // Plumbing is not the user's API.
+    for (const name of ['ActorCell', 'Mailbox', 'ActorSystem', 'Supervisor', 'RestartIntensity', 'LeaseStore', 'LeaseKeeper', 'NatsTransport', 'placeTree', 'elderTree']) {
+      expect(mod).not.toHaveProperty(name);
+    }
+    const internals = await import('eldertree/internals');
+    for (const name of ['ActorCell', 'Mailbox', 'RestartIntensity', 'LeaseStore', 'NatsTransport', 'Node']) expect(internals).toHaveProperty(name);
+    const elder = await import('eldertree/elder-tree');
+    for (const name of ['elderTree', 'startElderTree', 'isElderTree', 'roleOf']) expect(elder).toHaveProperty(name);
   });
 });
 

@@ -6,7 +6,6 @@ import {
   ClusterClient,
   EldertreeError,
   isAddress,
-  NatsTransport,
   Node,
   runtimeOf,
   supervisor,
@@ -17,6 +16,7 @@ import {
   type Ref,
   type SystemEvent,
 } from '../src/index.js';
+import { NatsTransport } from '../src/internals.js';
 import { eventually } from './helpers.js';
 import { Counter } from './fixtures/typed-counter.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';

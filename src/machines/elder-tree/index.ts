@@ -17,3 +17,5 @@ export { demoLoadMachine, type DemoInput } from './demo-load.js';
 export { heraldMachine } from './herald.js';
 export { builtinHandlers, PermanentTaskError, ServantCrash, type HandlerContext, type Handlers, type TaskHandler } from './handlers.js';
 export { parseProposal, tally, type Ballot, type Proposal, type Vote } from './proposals.js';
+// The roles of the Elder Tree's messages (DESIGN.md's role table).
+export * from '../../security/roles.js';
