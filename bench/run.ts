@@ -97,6 +97,7 @@ const n = {
   askSamples: quick ? 1000 : 5000,
   failovers: quick ? 2 : 4,
   lease: quick ? 500 : 2000,
+  schema: quick ? 200_000 : 1_000_000,
 };
 // The first ~2000 restarts of a process run cold code (JIT, young-generation sizing)
 // and are several times slower; they are not recorded, on either side.
@@ -114,6 +115,32 @@ const CASES: Case[] = [
     rows: (m) => [
       ratioRow(`local tell, msg/s (${k(n.tell)} msgs, 16 bursts of 1000 in flight)`, m('eldertree', 'rate'), m('raw', 'rate'), k, 0.8, true),
       ratioRow(`local tell, msg/s (${k(n.tell)} msgs, all bursts told at once)`, m('flood', 'rate'), m('raw', 'rate'), k, 0.8, true),
+    ],
+  },
+  // Typed references must cost nothing per message next to the string API.
+  {
+    name: 'tell-typed',
+    args: ['--n', String(n.tell)],
+    sides: { string: ['--side', 'string'], typed: ['--side', 'typed'], stringField: ['--side', 'string-field'], typedField: ['--side', 'typed-field'] },
+    rows: (m) => [
+      ratioRow(`local tell through a typed reference, msg/s, event without fields (${k(n.tell)} msgs) vs string tell`, m('typed', 'rate'), m('string', 'rate'), k, 0.97, true, 'string API'),
+      ratioRow(`same, event with a field ({ type: 'inc', by: 1 }) vs string tell with payload { by: 1 }`, m('typedField', 'rate'), m('stringField', 'rate'), k, 0.97, true, 'string API'),
+    ],
+  },
+  // Schema validation at the node boundary, next to the schema library's own cost.
+  {
+    name: 'schema',
+    args: ['--n', String(n.schema)],
+    sides: { zod: ['--side', 'zod'], standard: ['--side', 'standard'], boundary: ['--side', 'boundary'] },
+    rows: (m) => [
+      {
+        benchmark: `schema check of a message from the wire (3-field zod object), ns/msg: node boundary vs zod parse (${k(n.schema)} msgs; zod's Standard Schema validate: ${Math.round(m('standard', 'ns'))} ns)`,
+        eldertree: String(Math.round(m('boundary', 'ns'))),
+        raw: String(Math.round(m('zod', 'ns'))),
+        ratio: m('boundary', 'ns') / m('zod', 'ns'),
+        goal: 'report',
+        met: true,
+      },
     ],
   },
   {

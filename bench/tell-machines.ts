@@ -2,7 +2,7 @@
  * The machines of the local tell benchmarks (tell.ts, inspector.ts): a counter that
  * reports every BURST-th inc, and a pinger that tells it BURST incs per `burst`.
  */
-import { runtimeOf } from 'eldertree';
+import { kind, runtimeOf, type Ref } from 'eldertree';
 import { assign, setup } from 'xstate';
 
 export const BURST = 1000;
@@ -14,7 +14,8 @@ export interface Input {
 }
 
 export const counter = setup({
-  types: { context: {} as Input & { count: number }, input: {} as Input, events: {} as { type: 'inc' } },
+  // `by` is never read: the typed-tell case sends it to price a payload field, the same work on every side.
+  types: { context: {} as Input & { count: number }, input: {} as Input, events: {} as { type: 'inc'; by?: number } },
 }).createMachine({
   context: ({ input }) => ({ ...input, count: 0 }),
   initial: 'on',
@@ -49,3 +50,32 @@ export const pinger = setup({ types: { events: {} as { type: 'burst' } } }).crea
     },
   },
 });
+
+export const Counter = kind('counter', counter);
+
+/** How a burst tells the counter: the string API or a typed reference, with or without a payload field. */
+export type TellStyle = 'string' | 'typed' | 'string-field' | 'typed-field';
+
+/** A pinger whose bursts tell in the given style (the typed-tell benchmark). */
+export function stylePinger(style: TellStyle) {
+  let ref: Ref<typeof Counter> | undefined;
+  return setup({ types: { events: {} as { type: 'burst' } } }).createMachine({
+    initial: 'on',
+    states: {
+      on: {
+        on: {
+          burst: {
+            actions: ({ system }) => {
+              const runtime = runtimeOf(system);
+              ref ??= runtime.ref(Counter, '/bench/counter');
+              if (style === 'string') for (let i = 0; i < BURST; i++) runtime.tell('/bench/counter', 'inc');
+              else if (style === 'typed') for (let i = 0; i < BURST; i++) ref.tell({ type: 'inc' });
+              else if (style === 'string-field') for (let i = 0; i < BURST; i++) runtime.tell('/bench/counter', 'inc', { by: 1 });
+              else for (let i = 0; i < BURST; i++) ref.tell({ type: 'inc', by: 1 });
+            },
+          },
+        },
+      },
+    },
+  });
+}

@@ -148,7 +148,14 @@ export function checkEvent(schemas: Readonly<Record<string, StandardSchemaV1>>, 
     return { ok: false, reason: `the schema of ${type} is asynchronous; the node boundary takes synchronous schemas only` };
   }
   if (result.issues !== undefined) return { ok: false, reason: `${type}: ${describeIssues(result.issues)}` };
-  return { ok: true, event: { ...(result.value as Payload), type } };
+  // The output is the schema's fresh object or the decoded payload, ours either way: it
+  // becomes the event by taking its type, without a copy.
+  const value = result.value as Payload;
+  if (value !== null && typeof value === 'object' && Object.isExtensible(value)) {
+    value.type = type;
+    return { ok: true, event: value as EventObject };
+  }
+  return { ok: true, event: { ...value, type } };
 }
 
 function describeIssues(issues: readonly StandardSchemaV1.Issue[]): string {
