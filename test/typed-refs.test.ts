@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { assign, setup } from 'xstate';
+import { z } from 'zod';
 import {
   ask,
   AskRejectedError,
@@ -11,12 +12,17 @@ import {
   supervisor,
   tell,
   worker,
+  kind,
+  reply,
   type Address,
+  type Ask,
+  type EventOf,
+  type SchemaEvents,
   type DeadLetterEvent,
   type Ref,
   type SystemEvent,
 } from '../src/index.js';
-import { NatsTransport } from '../src/internals.js';
+import { checkEvent, NatsTransport } from '../src/internals.js';
 import { eventually } from './helpers.js';
 import { Counter } from './fixtures/typed-counter.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';
@@ -116,6 +122,37 @@ describe('typed references on one node', () => {
     expect(await eventually(() => dead() !== undefined, 5000)).toBe(true);
     sub.unsubscribe();
     expect(dead()?.reason).toBe('unhandled');
+  });
+});
+
+describe('a machine whose types follow its schemas', () => {
+  const schemas = { greet: z.object({ name: z.string().min(1) }), shout: z.object({ times: z.coerce.number().int() }) };
+  const greeter = setup({
+    types: { context: {} as { said: string[] }, events: {} as SchemaEvents<typeof schemas> | Ask<{ type: 'said' }, { said: string[] }> },
+  }).createMachine({
+    context: { said: [] },
+    on: {
+      greet: { actions: assign({ said: ({ context, event }) => [...context.said, `hello ${event.name}`] }) },
+      shout: { actions: assign({ said: ({ context, event }) => [...context.said, '!'.repeat(event.times)] }) },
+      said: { actions: reply(({ context }) => ({ said: context.said })) },
+    },
+  });
+  const Greeter = kind('greeter', greeter, { schemas });
+
+  it('events are the schemas\' outputs, and the kind checks them', async () => {
+    expectTypeOf<EventOf<typeof Greeter>>().toMatchTypeOf<{ type: 'greet'; name: string } | { type: 'shout'; times: number } | { type: 'said' }>();
+    const node = await Node.start({ tree: supervisor('g', {}, [worker('greeter', Greeter)]) });
+    try {
+      const g = node.ref('/g/greeter');
+      g.tell({ type: 'greet', name: 'ada' });
+      g.tell({ type: 'shout', times: 3 });
+      expect(await g.ask({ type: 'said' })).toEqual({ said: ['hello ada', '!!!'] });
+      // What the node boundary does with a message from the wire: coerced, then typed.
+      expect(checkEvent(Greeter.schemas!, 'shout', { times: '2' })).toEqual({ ok: true, event: { type: 'shout', times: 2 } });
+      expect(checkEvent(Greeter.schemas!, 'greet', { name: '' })).toEqual({ ok: false, reason: 'greet: name: Too small: expected string to have >=1 characters' });
+    } finally {
+      await node.stop();
+    }
   });
 });
 
