@@ -178,7 +178,8 @@ export class Node {
         if (child.type === 'supervisor' && childSup) walk(childSup, child.restarts);
         else {
           const view = cellView(child.path, child.restarts);
-          if (view) actors.push(view);
+          // A child whose failed restart is being retried is `restarting`, not just down.
+          if (view) actors.push(child.status === 'restarting' ? { ...view, status: 'restarting' } : view);
         }
       }
     };
