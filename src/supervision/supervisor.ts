@@ -1,7 +1,8 @@
 import type { ActorCell, Exit } from '../actors/cell.js';
-import { toError } from '../actors/errors.js';
 import type { ActorSystem } from '../actors/system.js';
 import { Child, fullSpec, plainSpec } from './child.js';
+import { ChildList, PendingRestarts } from './children.js';
+import { launch, stopChild, type Launched } from './launch.js';
 import { dynamicChildSpec } from './dynamic.js';
 import { StartError, SupervisorError } from './errors.js';
 import { RestartIntensity } from './intensity.js';
@@ -32,8 +33,6 @@ export interface SupervisionContext {
 }
 
 type State = 'idle' | SupervisorStatus;
-/** What starting a child gave: an error, OTP's `ignore` (it declined), or started. */
-type Launched = Error | 'ignore' | undefined;
 
 /**
  * OTP's supervisor: starts children in order, stops them in reverse, restarts them by
@@ -50,13 +49,10 @@ export class Supervisor {
   state: State = 'idle';
   /** Told when this supervisor ends by itself; its parent (or the node) decides. */
   onExit: ((sup: Supervisor, incarnation: number, exit: ChildExit) => void) | undefined;
-  private children: Child[] = [];
-  /** The same children by id: start_child and friends must not scan 100k children. */
-  private byId = new Map<string, Child>();
+  private readonly children: ChildList;
   private readonly intensity: RestartIntensity;
   private readonly autoShutdown: AutoShutdown;
-  /** Cancels of the restarts waiting for a turn of the event loop or a backoff delay. */
-  private readonly pending = new Set<() => void>();
+  private readonly pending = new PendingRestarts();
   private queue: Promise<unknown> = Promise.resolve();
   private pendingOps = 0;
   private nextDynamicId = 0;
@@ -71,6 +67,7 @@ export class Supervisor {
     this.path = `${parentPath}/${spec.id}`;
     this.strategy = spec.strategy ?? DEFAULTS.strategy;
     this.dynamic = this.strategy === 'simple_one_for_one';
+    this.children = new ChildList(this.dynamic);
     this.autoShutdown = spec.autoShutdown ?? DEFAULTS.autoShutdown;
     const intensity = spec.intensity ?? DEFAULTS.intensity;
     const period = spec.period ?? DEFAULTS.period;
@@ -84,9 +81,9 @@ export class Supervisor {
           intensity,
           period,
           describe: () => this.whichChildren(),
-          child: (id: string) => this.byId.get(id)?.info(),
+          child: (id: string) => this.children.get(id)?.info(),
           childspec: (id: string) => {
-            const child = this.byId.get(id);
+            const child = this.children.get(id);
             return child && plainSpec(fullSpec(child.spec));
           },
           agent: spec.agent === undefined ? undefined : `${this.path}/${spec.agent}`,
@@ -116,23 +113,23 @@ export class Supervisor {
   startChild(spec: ChildSpec | DynamicChildArgs): Promise<ChildInfo> {
     return this.run(async () => {
       const childSpec = this.dynamic
-        ? dynamicChildSpec(this.path, this.spec.children[0]!, spec as DynamicChildArgs, (id) => this.byId.has(id), () => ++this.nextDynamicId)
+        ? dynamicChildSpec(this.path, this.spec.children[0]!, spec as DynamicChildArgs, (id) => this.children.get(id) !== undefined, () => ++this.nextDynamicId)
         : (spec as ChildSpec);
       const problems = validateChild(childSpec, { path: this.path, autoShutdown: this.autoShutdown });
       if (problems.length) throw new SupervisorError('bad_child_spec', `bad child spec: ${problems.join('; ')}`);
-      const existing = this.byId.get(childSpec.id);
+      const existing = this.children.get(childSpec.id);
       if (existing) {
         if (existing.up) throw new SupervisorError('already_started', `${existing.path} is already started`);
         throw new SupervisorError('already_present', `${existing.path} is already present (not running); restart or delete it`);
       }
       if (this.state !== 'running') throw new SupervisorError('not_running', `${this.path} is ${this.state}, not running`);
       const max = this.spec.maxChildren;
-      if (this.dynamic && max !== undefined && this.children.length >= max) {
+      if (this.dynamic && max !== undefined && this.children.size >= max) {
         throw new SupervisorError('max_children', `${this.path} has its maximum of ${max} children`);
       }
       const child = this.makeChild(childSpec);
-      this.add(child);
-      const launched = this.launch(child);
+      this.children.add(child);
+      const launched = launch(child, this.system, this.intensity);
       const result = launched instanceof Promise ? await launched : launched;
       if (result instanceof Error) {
         await this.removeChildNow(child);
@@ -150,7 +147,7 @@ export class Supervisor {
       const child = this.find(id);
       child.restarting = false;
       if (child.restart === 'temporary' || this.dynamic) await this.removeChildNow(child);
-      else await this.stopChild(child, true);
+      else await stopChild(child, true);
     });
   }
 
@@ -158,7 +155,7 @@ export class Supervisor {
   restartChild(id: string): Promise<ChildInfo> {
     return this.run(async () => {
       const child = this.findStatic(id);
-      const launched = this.launch(child);
+      const launched = launch(child, this.system, this.intensity);
       const result = launched instanceof Promise ? await launched : launched;
       if (result instanceof Error) throw new StartError(child.path, result);
       return child.info();
@@ -178,14 +175,14 @@ export class Supervisor {
    */
   removeChild(id: string): Promise<void> {
     return this.run(async () => {
-      const child = this.byId.get(id);
+      const child = this.children.get(id);
       if (child) await this.removeChildNow(child);
     });
   }
 
   /** OTP which_children, in start order (a dynamic supervisor's in no particular order). */
   whichChildren(): ChildInfo[] {
-    return this.children.map((c) => c.info());
+    return this.children.items.map((c) => c.info());
   }
 
   /** One child's entry of which_children. */
@@ -230,11 +227,11 @@ export class Supervisor {
     this.system.lifecycle(this.cell.incarnation > 1 ? 'restarted' : 'started', this.cell);
     this.buildChildren();
     const started: Child[] = [];
-    for (const child of this.children.slice()) {
-      const launched = this.launch(child);
+    for (const child of this.children.items.slice()) {
+      const launched = launch(child, this.system, this.intensity);
       const result = launched instanceof Promise ? await launched : launched;
       if (result instanceof Error) {
-        for (const c of started.reverse()) await this.stopChild(c, false);
+        for (const c of started.reverse()) await stopChild(c, false);
         this.setState('failed');
         await this.cell.stop('brutal_kill', false);
         throw result instanceof StartError ? result : new StartError(child.path, result);
@@ -248,30 +245,28 @@ export class Supervisor {
   private async doStop(flush: boolean): Promise<void> {
     this.cancelPending();
     if (this.state === 'stopped' || this.state === 'idle') {
-      if (flush) await this.stopChildren(this.children, true);
+      if (flush) await this.stopChildren(this.children.items, true);
       if (flush) this.cell.close();
       this.state = 'stopped';
       return;
     }
     this.setState('stopping');
-    await this.stopChildren(this.children, flush);
+    await this.stopChildren(this.children.items, flush);
     this.setState('stopped');
     await this.cell.stop(0, flush);
   }
 
   /** Recreates the child list from the spec, keeping cells (and their mail) by path. */
   private buildChildren(): void {
-    const old = this.byId;
+    const old = this.children.clear();
     // A dynamic supervisor starts with no children: its one spec is their template.
     const specs = this.dynamic ? [] : this.spec.children;
-    this.children = [];
-    this.byId = new Map();
     for (const spec of specs) {
       const kept = old.get(spec.id);
       old.delete(spec.id);
-      this.add(kept ?? this.makeChild(spec));
+      if (kept) kept.restarting = false;
+      this.children.add(kept ?? this.makeChild(spec));
     }
-    for (const c of this.children) c.restarting = false;
     // Children added with startChild are not in the spec: a restart forgets them (OTP).
     for (const c of old.values()) this.dispose(c);
   }
@@ -290,97 +285,23 @@ export class Supervisor {
     return child;
   }
 
-  /**
-   * Starts a child. Plain workers start synchronously (no promise, no microtask per
-   * child: a tree of 20k workers starts in one go); supervisors and persistent workers,
-   * which must wait, return a promise.
-   */
-  private launch(child: Child): Launched | Promise<Launched> {
-    child.startedAt = performance.now();
-    if (child.sup) {
-      return child.sup.start().then(
-        () => undefined,
-        (err: unknown) => toError(err),
-      );
-    }
-    if (child.cell.behavior.persist !== undefined) {
-      return child.cell.restore().then((error) => this.started(child, error ?? child.cell.start()));
-    }
-    return this.started(child, child.cell.start());
-  }
-
-  private started(child: Child, error: Error | undefined): Launched {
-    if (error) {
-      this.system.lifecycle('crashed', child.cell, { reason: `failed to start: ${error.message}`, error });
-      return error;
-    }
-    const cell = child.cell;
-    if (cell.actor?.getSnapshot().status === 'done') {
-      // OTP's `ignore`: a machine final as soon as it starts declines to run. Its spec is
-      // kept without an incarnation: taking the number back also makes the normal exit
-      // the cell queued for it (a microtask, checked by incarnation) a no-op.
-      cell.actor = undefined;
-      cell.status = 'down';
-      cell.incarnation--;
-      this.system.logger.debug({ path: child.path }, `${child.path} ignored its start (final at start)`);
-      return 'ignore';
-    }
-    const restarted = cell.incarnation > 1;
-    this.system.lifecycle(restarted ? 'restarted' : 'started', cell, restarted ? { restarts: this.intensity.count } : {});
-    return undefined;
-  }
-
   private async stopChildren(children: readonly Child[], flush: boolean): Promise<void> {
     // A dynamic supervisor's children have no order: all stop at once (OTP does the same).
-    if (this.dynamic) await Promise.all(children.map((c) => this.stopChild(c, flush)));
-    else for (let i = children.length - 1; i >= 0; i--) await this.stopChild(children[i]!, flush);
-  }
-
-  private async stopChild(child: Child, flush: boolean): Promise<void> {
-    if (!child.sup) return child.cell.stop(child.shutdown, flush);
-    const stopping = child.sup.stop(flush);
-    if (typeof child.shutdown === 'number') {
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<void>((r) => (timer = setTimeout(r, child.shutdown as number)));
-      await Promise.race([stopping, late]);
-      clearTimeout(timer);
-    }
-    await stopping;
-  }
-
-  private add(child: Child): void {
-    child.index = this.children.push(child) - 1;
-    this.byId.set(child.spec.id, child);
-  }
-
-  /** Takes a child off the lists (a dynamic supervisor's in O(1): its last one takes the place). */
-  private unlist(child: Child): void {
-    if (this.byId.get(child.spec.id) !== child) return;
-    this.byId.delete(child.spec.id);
-    child.restarting = false;
-    if (this.dynamic) {
-      const last = this.children.pop()!;
-      if (last !== child) {
-        this.children[child.index] = last;
-        last.index = child.index;
-      }
-    } else {
-      const i = this.children.indexOf(child);
-      if (i >= 0) this.children.splice(i, 1);
-    }
+    if (this.dynamic) await Promise.all(children.map((c) => stopChild(c, flush)));
+    else for (let i = children.length - 1; i >= 0; i--) await stopChild(children[i]!, flush);
   }
 
   private async removeChildNow(child: Child): Promise<void> {
-    this.unlist(child);
+    this.children.remove(child);
     // Stop keeping the mail, then take the cells out: what waits is forwarded to
     // another host of the path when there is a transport, else a dead letter.
-    await this.stopChild(child, false);
+    await stopChild(child, false);
     this.dispose(child);
   }
 
   /** A child that never ran (ignored): off the lists and out of the node. */
   private forget(child: Child): void {
-    this.unlist(child);
+    this.children.remove(child);
     this.dispose(child);
   }
 
@@ -388,7 +309,7 @@ export class Supervisor {
   private dispose(child: Child): void {
     if (child.sup) {
       const sup = child.sup as Supervisor;
-      for (const c of sup.children) sup.dispose(c);
+      for (const c of sup.children.items) sup.dispose(c);
       this.context.supervisors.delete(sup.path);
     }
     this.system.removeCell(child.cell);
@@ -409,7 +330,7 @@ export class Supervisor {
     const abnormal = exit.reason === 'error';
     if (child.restart === 'permanent' || (child.restart === 'transient' && abnormal)) return this.restart(child);
     if (child.restart === 'temporary' || this.dynamic) await this.removeChildNow(child);
-    else await this.stopChild(child, true);
+    else await stopChild(child, true);
     await this.maybeAutoShutdown(child);
   }
 
@@ -427,7 +348,7 @@ export class Supervisor {
       const c = group[i]!;
       if (c === child) continue;
       if (c.restart === 'temporary') await this.removeChildNow(c);
-      else await this.stopChild(c, false);
+      else await stopChild(c, false);
     }
     const toStart = group.filter((c) => this.has(c));
     for (const c of toStart) c.restarts++;
@@ -444,8 +365,8 @@ export class Supervisor {
 
   private groupFor(child: Child): Child[] {
     if (this.strategy === 'one_for_one' || this.dynamic) return [child];
-    if (this.strategy === 'one_for_all') return this.children.slice();
-    return this.children.slice(this.children.indexOf(child));
+    if (this.strategy === 'one_for_all') return this.children.items.slice();
+    return this.children.from(child);
   }
 
   /**
@@ -457,7 +378,7 @@ export class Supervisor {
       if (this.state !== 'running') return;
       if (!this.has(child) || child.up) continue;
       child.restarting = false;
-      const launched = this.launch(child);
+      const launched = launch(child, this.system, this.intensity);
       const result = launched instanceof Promise ? await launched : launched;
       if (result instanceof Error) {
         child.restarting = true;
@@ -473,30 +394,16 @@ export class Supervisor {
     return this.restart(child);
   }
 
-  /**
-   * Runs `op` on the queue after a turn of the event loop (or `delay` ms), as OTP casts
-   * try_again_restart to itself: timers, mail and calls that came meanwhile go first.
-   */
+  /** Runs `op` on the queue after a turn of the event loop (or `delay` ms): what came meanwhile goes first. */
   private later(delay: number, op: () => Promise<void> | undefined): void {
-    const fire = () => {
-      this.pending.delete(cancel);
-      this.run(async () => op()).catch((err) => this.system.logger.error({ err, path: this.path }, 'restart failed'));
-    };
-    let cancel: () => void;
-    if (delay > 0) {
-      const timer = setTimeout(fire, delay);
-      cancel = () => clearTimeout(timer);
-    } else {
-      const immediate = setImmediate(fire);
-      cancel = () => clearImmediate(immediate);
-    }
-    this.pending.add(cancel);
+    this.pending.schedule(delay, () =>
+      this.run(async () => op()).catch((err) => this.system.logger.error({ err, path: this.path }, 'restart failed')),
+    );
   }
 
   private cancelPending(): void {
-    for (const cancel of this.pending) cancel();
-    this.pending.clear();
-    for (const c of this.children) c.restarting = false;
+    this.pending.cancelAll();
+    for (const c of this.children.items) c.restarting = false;
   }
 
   private backoffFor(child: Child): number {
@@ -516,18 +423,18 @@ export class Supervisor {
     });
     this.cancelPending();
     // Mail waits: if the parent restarts this subtree, the new incarnations get it.
-    await this.stopChildren(this.children, false);
+    await this.stopChildren(this.children.items, false);
     this.onExit?.(this, this.cell.incarnation, { reason: 'shutdown', detail: 'reached_max_restart_intensity' });
   }
 
   /** OTP do_auto_shutdown/2: a significant child ended; maybe this supervisor ends too. */
   private async maybeAutoShutdown(child: Child): Promise<void> {
     if (this.autoShutdown === 'never' || child.spec.significant !== true) return;
-    if (this.autoShutdown === 'all_significant' && this.children.some((c) => c.significantAlive)) return;
+    if (this.autoShutdown === 'all_significant' && this.children.items.some((c) => c.significantAlive)) return;
     this.system.logger.info({ path: this.path }, `${this.path} shuts down: ${this.autoShutdown === 'any_significant' ? 'a' : 'every'} significant child ended`);
     this.cancelPending();
     this.setState('stopping');
-    await this.stopChildren(this.children, false);
+    await this.stopChildren(this.children.items, false);
     this.setState('stopped');
     await this.cell.stop(0, false);
     this.onExit?.(this, this.cell.incarnation, { reason: 'shutdown', detail: 'auto_shutdown' });
@@ -536,11 +443,11 @@ export class Supervisor {
   // ---- helpers -------------------------------------------------------------------
 
   private has(child: Child): boolean {
-    return this.byId.get(child.spec.id) === child;
+    return this.children.has(child);
   }
 
   private find(id: string): Child {
-    const child = this.byId.get(id);
+    const child = this.children.get(id);
     if (!child) throw new SupervisorError('not_found', `${this.path} has no child ${id}`);
     return child;
   }
