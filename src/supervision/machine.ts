@@ -96,7 +96,8 @@ export const supervisorMachine = setup({
       actions: reply(({ context }) => {
         const children: ChildInfo[] = context.describe();
         return {
-          specs: children.length,
+          // OTP: a simple_one_for_one supervisor has one spec, its template.
+          specs: context.strategy === 'simple_one_for_one' ? 1 : children.length,
           active: children.filter((c) => c.status === 'running').length,
           supervisors: children.filter((c) => c.type === 'supervisor').length,
           workers: children.filter((c) => c.type === 'worker').length,
