@@ -46,7 +46,14 @@ describe('a restart that fails is retried through the queue (OTP try_again_resta
     node!.tell('/s/f', 'crash');
     const firedAfter = await new Promise<number>((resolve) => setTimeout(() => resolve(performance.now() - crashedAt), 10));
     // A timer set 10 ms after the crash fires within 50 ms, while the retries go on.
-    expect(firedAfter).toBeLessThan(50);
+    // Five more in a row, median taken: a busy machine may preempt one, a blocked loop delays all.
+    const more: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t = performance.now();
+      more.push(await new Promise<number>((resolve) => setTimeout(() => resolve(performance.now() - t), 10)));
+    }
+    expect(Math.min(firedAfter, [...more].sort((a, b) => a - b)[2]!)).toBeLessThan(50);
+    expect(node!.whichChild('/s', 'f').status).toBe('restarting');
     // ...and it is a storm: still restarting, attempts keep coming.
     const during = failedStarts('/s/f');
     expect(during).toBeGreaterThan(0);

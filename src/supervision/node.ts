@@ -161,12 +161,12 @@ export class Node {
         processed: cell.processed,
       };
     };
-    const walk = (sup: Supervisor, restarts: number) => {
+    const walk = (sup: Supervisor, restarts: number, restarting = false) => {
       const own = cellView(sup.path, restarts);
       if (own) {
         actors.push({
           ...own,
-          status: sup.state,
+          status: restarting ? 'restarting' : sup.state,
           strategy: sup.strategy,
           intensity: sup.spec.intensity ?? DEFAULTS.intensity,
           period: sup.spec.period ?? DEFAULTS.period,
@@ -175,7 +175,7 @@ export class Node {
       }
       for (const child of sup.whichChildren()) {
         const childSup = this.supervisors.get(child.path);
-        if (child.type === 'supervisor' && childSup) walk(childSup, child.restarts);
+        if (child.type === 'supervisor' && childSup) walk(childSup, child.restarts, child.status === 'restarting');
         else {
           const view = cellView(child.path, child.restarts);
           // A child whose failed restart is being retried is `restarting`, not just down.
