@@ -193,6 +193,9 @@ describe('flags and specs are validated as supervisor.erl does', () => {
     }
     expect(problems({ ...supervisor('s', {}, [w]), intensity: 1.5 })).toEqual(['/s: intensity must be an integer >= 0, got 1.5']);
     expect(problems({ ...supervisor('s', {}, [w]), intensity: Infinity })).toHaveLength(1);
+    expect(problems(supervisor('s', {}, [worker('w', testMachine, { shutdown: 1.5 })]))).toEqual([
+      '/s/w: shutdown must be an integer of ms >= 0, "brutal_kill" or "infinity", got 1.5',
+    ]);
   });
 
   it('an unknown key in a supervisor, a child, a backoff or a placement is an error', () => {

@@ -64,9 +64,9 @@ function checkChild(spec: Record<string, unknown>, parent: ParentFlags, problems
     shutdown !== undefined &&
     shutdown !== 'brutal_kill' &&
     shutdown !== 'infinity' &&
-    !(typeof shutdown === 'number' && Number.isFinite(shutdown) && shutdown >= 0)
+    !(Number.isInteger(shutdown) && (shutdown as number) >= 0)
   ) {
-    say(`shutdown must be ms >= 0, "brutal_kill" or "infinity", got ${show(shutdown)}`);
+    say(`shutdown must be an integer of ms >= 0, "brutal_kill" or "infinity", got ${show(shutdown)}`);
   }
   checkSignificant(spec, parent, say);
   if (spec.backoff !== undefined) checkBackoff(spec.backoff, say);
