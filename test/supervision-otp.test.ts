@@ -408,9 +408,9 @@ describe('a dynamic supervisor (simple_one_for_one)', () => {
     await node!.startChild('/root/pool', { id: 'named', input: { n: 2 } });
     expect(node!.system.cell('/root/pool/named')!.actor!.getSnapshot().context).toEqual({ n: 2 });
     await expect(node!.startChild('/root/pool', { id: 'named' })).rejects.toMatchObject({ code: 'already_started' });
+    await expect(node!.startChild('/root/pool', { id: 'x', machine: echo } as never)).rejects.toMatchObject({ code: 'bad_child_spec' });
     await node!.startChild('/root/pool', {});
     await expect(node!.startChild('/root/pool', {})).rejects.toMatchObject({ code: 'max_children' });
-    await expect(node!.startChild('/root/pool', { id: 'x', machine: echo } as never)).rejects.toMatchObject({ code: 'bad_child_spec' });
     await expect(node!.restartChild('/root/pool', 'named')).rejects.toMatchObject({ code: 'simple_one_for_one' });
     await expect(node!.deleteChild('/root/pool', 'named')).rejects.toMatchObject({ code: 'simple_one_for_one' });
     node!.tell('/root/pool/named', 'crash');

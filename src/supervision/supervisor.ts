@@ -112,6 +112,10 @@ export class Supervisor {
    */
   startChild(spec: ChildSpec | DynamicChildArgs): Promise<ChildInfo> {
     return this.run(async () => {
+      const max = this.spec.maxChildren;
+      if (this.dynamic && max !== undefined && this.children.size >= max) {
+        throw new SupervisorError('max_children', `${this.path} has its maximum of ${max} children`);
+      }
       const childSpec = this.dynamic
         ? dynamicChildSpec(this.path, this.spec.children[0]!, spec as DynamicChildArgs, (id) => this.children.get(id) !== undefined, () => ++this.nextDynamicId)
         : (spec as ChildSpec);
@@ -123,10 +127,6 @@ export class Supervisor {
         throw new SupervisorError('already_present', `${existing.path} is already present (not running); restart or delete it`);
       }
       if (this.state !== 'running') throw new SupervisorError('not_running', `${this.path} is ${this.state}, not running`);
-      const max = this.spec.maxChildren;
-      if (this.dynamic && max !== undefined && this.children.size >= max) {
-        throw new SupervisorError('max_children', `${this.path} has its maximum of ${max} children`);
-      }
       const child = this.makeChild(childSpec);
       this.children.add(child);
       const launched = launch(child, this.system, this.intensity);
