@@ -13,11 +13,13 @@
 
 // Trees and nodes
 export {
+  dynamicSupervisor,
   supervisor,
   worker,
-  validateTree,
   DEFAULTS,
+  type AutoShutdown,
   type Backoff,
+  type DynamicChildArgs,
   type ChildSpec,
   type Placement,
   type RestartType,
@@ -28,7 +30,9 @@ export {
   type WorkerSpec,
 } from './supervision/spec.js';
 export { Node, TreeSpecError, type ActorView, type NodeExit, type NodeOptions, type NodeView } from './supervision/node.js';
-export { StartError, type ChildExit } from './supervision/supervisor.js';
+export { validateTree } from './supervision/validate.js';
+export { StartError, SupervisorError, type SupervisorErrorCode } from './supervision/errors.js';
+export type { ChildExit } from './supervision/supervisor.js';
 export type { ChildInfo } from './supervision/machine.js';
 export type { PathFor, PathMap, PathsOf } from './supervision/paths.js';
 

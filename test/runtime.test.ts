@@ -77,8 +77,8 @@ describe('node dist/runtime.js', () => {
   it('a bad tree file: exit 2 naming every problem with its path', async () => {
     const run = await start([fixture('bad-tree.json')]);
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain('/app: strategy must be one_for_one, one_for_all or rest_for_one, got "sideways"');
-    expect(run.stderr).toContain('/app/x: shutdown must be ms >= 0, "brutal_kill" or "infinity", got -5');
+    expect(run.stderr).toContain('/app: strategy must be one_for_one, one_for_all, rest_for_one or simple_one_for_one, got "sideways"');
+    expect(run.stderr).toContain('/app/x: shutdown must be an integer of ms >= 0, "brutal_kill" or "infinity", got -5');
   });
 
   it('runs a tree and stops it on SIGTERM: children in reverse start order, exit 0', async () => {

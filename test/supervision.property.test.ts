@@ -12,6 +12,7 @@ import {
   type SystemEvent,
 } from '../src/index.js';
 import { describeShape, OtpModel, workerPaths, type Shape, type SupShape } from './otp-model.js';
+import { failStarts, ignoreStarts } from './supervision-machines.js';
 
 const RUNS = 1000;
 
@@ -32,10 +33,32 @@ function record({ system }: { system: object }): void {
   processed.push({ id: env.message_id, path: runtime.path, seq: env.seq, source: env.source_elder, incarnation: runtime.incarnation });
 }
 
-const propertyWorker = setup({}).createMachine({
-  context: { n: 0 },
-  initial: 'up',
+function take(plan: Map<string, number>, key: string): boolean {
+  const left = plan.get(key) ?? 0;
+  if (left <= 0) return false;
+  plan.set(key, left - 1);
+  return true;
+}
+
+/**
+ * Its starts follow the plans of supervision-machines.ts for its path: it declines
+ * (final at once: OTP's ignore; decided while XState builds the first state) or throws
+ * in its entry action at start (a failure wins), else runs.
+ */
+const propertyWorker = setup({
+  types: { input: {} as { key: string }, context: {} as { key: string; n: number } },
+  actions: {
+    mayFail: ({ context }) => {
+      if (take(failStarts, context.key)) throw new Error('cannot start');
+    },
+  },
+  guards: { declines: ({ context }) => take(ignoreStarts, context.key) },
+}).createMachine({
+  context: ({ input }) => ({ key: input.key, n: 0 }),
+  entry: 'mayFail',
+  initial: 'boot',
   states: {
+    boot: { always: [{ guard: 'declines', target: 'declined' }, { target: 'up' }] },
     up: {
       on: {
         inc: { actions: [record, assign({ n: ({ context }) => context.n + 1 })] },
@@ -48,32 +71,45 @@ const propertyWorker = setup({}).createMachine({
       },
     },
     done: { type: 'final' },
+    declined: { type: 'final' },
   },
 });
 
 // ---- random trees: depth <= 3, mixed strategies and restart types -----------------
 
 const restartArb = fc.constantFrom('permanent', 'transient', 'temporary') as fc.Arbitrary<Shape['restart']>;
+const autoShutdownArb = fc.constantFrom('never', 'never', 'any_significant', 'all_significant') as fc.Arbitrary<SupShape['autoShutdown']>;
 
-type Unnamed = { kind: 'worker'; restart: Shape['restart'] } | (Omit<SupShape, 'id' | 'children'> & { children: Unnamed[] });
+type Unnamed =
+  | { kind: 'worker'; restart: Shape['restart']; significant: boolean }
+  | (Omit<SupShape, 'id' | 'children'> & { children: Unnamed[] });
 
 function unnamedArb(depth: number): fc.Arbitrary<Unnamed> {
-  const workerArb = restartArb.map((restart) => ({ kind: 'worker' as const, restart }));
+  const workerArb = fc.record({ kind: fc.constant('worker' as const), restart: restartArb, significant: fc.boolean() });
   const child = depth < 3 ? fc.oneof({ weight: 3, arbitrary: workerArb }, { weight: 1, arbitrary: fc.constant(null) }) : workerArb;
   return fc.record({
     kind: fc.constant('supervisor' as const),
     restart: restartArb,
+    significant: fc.boolean(),
     strategy: fc.constantFrom('one_for_one', 'one_for_all', 'rest_for_one') as fc.Arbitrary<SupShape['strategy']>,
     intensity: fc.integer({ min: 0, max: 3 }),
     period: fc.constantFrom(10, 50, 100),
+    autoShutdown: autoShutdownArb,
     // null marks a nested supervisor: fc.array + map (no chain) keeps shrinking effective.
     children: fc.array(depth < 3 ? fc.oneof(child, unnamedArb(depth + 1)) : child, { minLength: 1, maxLength: 4 }),
   }).map((sup) => ({ ...sup, children: sup.children.filter((c): c is Unnamed => c !== null) })).filter((sup) => sup.children.length > 0);
 }
 
-function named(u: Unnamed, id: string): Shape {
-  if (u.kind === 'worker') return { kind: 'worker', id, restart: u.restart };
-  return { ...u, id, children: u.children.map((c, i) => named(c, `${c.kind === 'worker' ? 'w' : 's'}${i}`)) };
+/** Names the nodes; `significant` only where supervisor.erl accepts it (not permanent, not under auto_shutdown never). */
+function named(u: Unnamed, id: string, parentAuto: SupShape['autoShutdown'] = 'never'): Shape {
+  const significant = u.significant && u.restart !== 'permanent' && parentAuto !== 'never';
+  if (u.kind === 'worker') return { kind: 'worker', id, restart: u.restart, significant };
+  return {
+    ...u,
+    id,
+    significant,
+    children: u.children.map((c, i) => named(c, `${c.kind === 'worker' ? 'w' : 's'}${i}`, u.autoShutdown)),
+  };
 }
 
 function supArb(): fc.Arbitrary<SupShape> {
@@ -83,10 +119,15 @@ function supArb(): fc.Arbitrary<SupShape> {
   });
 }
 
-function toSpec(shape: Shape): ChildSpec {
-  if (shape.kind === 'worker') return worker(shape.id, propertyWorker, { restart: shape.restart, shutdown: 'brutal_kill' });
-  const { id, restart, strategy, intensity, period, children } = shape;
-  return supervisor(id, { restart, strategy, intensity, period }, children.map(toSpec));
+function toSpec(shape: Shape, parent = ''): ChildSpec {
+  const path = `${parent}/${shape.id}`;
+  const significant = shape.significant ? { significant: true } : {};
+  if (shape.kind === 'worker') {
+    return worker(shape.id, propertyWorker, { restart: shape.restart, shutdown: 'brutal_kill', input: { key: path }, ...significant });
+  }
+  const { id, restart, strategy, intensity, period, autoShutdown, children } = shape;
+  const auto = autoShutdown === 'never' ? {} : { autoShutdown };
+  return supervisor(id, { restart, strategy, intensity, period, ...auto, ...significant }, children.map((c) => toSpec(c, path)));
 }
 
 // ---- commands --------------------------------------------------------------------------
@@ -99,6 +140,7 @@ interface Real {
   sent: string[];
   supervisors: Set<string>;
   targets: string[];
+  workers: string[];
   /** Called on every event as it happens (inside the runtime's own call stack). */
   hook: ((e: SystemEvent) => void) | undefined;
 }
@@ -121,7 +163,10 @@ async function compare(model: OtpModel, real: Real): Promise<void> {
   const expected = model.events.splice(0);
   expect(newEvents(real)).toEqual(expected);
   const realIncarnations = Object.fromEntries(
-    [...real.node.system.paths].filter((p) => !real.supervisors.has(p) || model.incarnations.has(p)).map((p) => [p, real.node.system.cell(p)!.incarnation]),
+    [...real.node.system.paths]
+      // A child that declined every start so far (OTP's ignore) has no incarnation yet.
+      .filter((p) => (!real.supervisors.has(p) || model.incarnations.has(p)) && real.node.system.cell(p)!.incarnation > 0)
+      .map((p) => [p, real.node.system.cell(p)!.incarnation]),
   );
   expect(realIncarnations).toEqual(Object.fromEntries(model.incarnations));
   const running = [...real.node.system.paths].filter((p) => !real.supervisors.has(p) && real.node.system.cell(p)!.status === 'running');
@@ -130,7 +175,7 @@ async function compare(model: OtpModel, real: Real): Promise<void> {
 
 class CrashCmd implements Cmd {
   constructor(readonly pick: number, readonly normal: boolean) {}
-  check = (m: Readonly<OtpModel>) => !m.failed && m.aliveWorkers().length > 0;
+  check = (m: Readonly<OtpModel>) => !m.over && m.aliveWorkers().length > 0;
   async run(m: OtpModel, r: Real): Promise<void> {
     const alive = m.aliveWorkers();
     const path = alive[this.pick % alive.length]!;
@@ -144,7 +189,7 @@ class CrashCmd implements Cmd {
 
 class AdvanceCmd implements Cmd {
   constructor(readonly ms: number) {}
-  check = (m: Readonly<OtpModel>) => !m.failed;
+  check = (m: Readonly<OtpModel>) => !m.over;
   async run(m: OtpModel, r: Real): Promise<void> {
     m.advance(this.ms);
     r.clock.now += this.ms;
@@ -160,7 +205,7 @@ class AdvanceCmd implements Cmd {
  */
 class CrashAndSendCmd implements Cmd {
   constructor(readonly pick: number, readonly k: number) {}
-  check = (m: Readonly<OtpModel>) => !m.failed && m.aliveWorkers().length > 0;
+  check = (m: Readonly<OtpModel>) => !m.over && m.aliveWorkers().length > 0;
   async run(m: OtpModel, r: Real): Promise<void> {
     const alive = m.aliveWorkers();
     const path = alive[this.pick % alive.length]!;
@@ -172,13 +217,21 @@ class CrashAndSendCmd implements Cmd {
       expect(r.node.system.cell(path)!.status).toBe('down');
       for (let i = 0; i < this.k; i++) ids.push(r.node.tell(path, 'inc'));
     };
+    m.flushed.length = 0;
+    const crashed = m.incarnations.get(path)!;
     m.crash(path);
     await compare(m, r);
     expect(r.hook).toBeUndefined();
     r.sent.push(...ids);
-    if (m.isAlive(path)) {
+    // The mail waits for a new incarnation: the first that runs takes it (with a retried
+    // one_for_all sweep that may be one stopped again since). Unless its mail was flushed
+    // meanwhile (dead letters: the delivery property checks those).
+    if (m.isAlive(path) && !m.flushed.includes(path)) {
       const byId = new Map(processed.map((p) => [p.id, p]));
-      for (const id of ids) expect(byId.get(id)?.incarnation).toBe(m.incarnations.get(path));
+      for (const id of ids) {
+        const at = byId.get(id)?.incarnation ?? 0;
+        expect(at > crashed && at <= m.incarnations.get(path)!, `${id} processed by incarnation ${at}`).toBe(true);
+      }
     }
   }
   toString = () => `crashAndSend(alive[${this.pick}], ${this.k})`;
@@ -190,15 +243,67 @@ class SendCmd implements Cmd {
   async run(m: OtpModel, r: Real): Promise<void> {
     const target = r.targets[this.pick % r.targets.length]!;
     for (let i = 0; i < this.k; i++) r.sent.push(r.node.tell(target, 'inc', {}, { from: `/sender${this.from}` }));
-    if (!m.failed) await compare(m, r);
+    if (!m.over) await compare(m, r);
   }
   toString = () => `send(target[${this.pick}], ${this.k}, from /sender${this.from})`;
+}
+
+/**
+ * Plan the next starts of any worker (alive or not): `fails` of them throw, `ignores`
+ * decline. A later restart sweep meets them: retries, sweeps that stop, ignore.
+ */
+class PlanCmd implements Cmd {
+  constructor(readonly pick: number, readonly fails: number, readonly ignores: number) {}
+  check = (m: Readonly<OtpModel>) => !m.over;
+  async run(m: OtpModel, r: Real): Promise<void> {
+    const path = r.workers[this.pick % r.workers.length]!;
+    for (const [plan, real, n] of [[m.failPlan, failStarts, this.fails], [m.ignorePlan, ignoreStarts, this.ignores]] as const) {
+      plan.set(path, (plan.get(path) ?? 0) + n);
+      real.set(path, (real.get(path) ?? 0) + n);
+    }
+  }
+  toString = () => `plan(worker[${this.pick}], fails ${this.fails}, ignores ${this.ignores})`;
+}
+
+/**
+ * Crash a worker whose next `fails` starts fail; at the first start that fails (in this
+ * command, any path), terminate_child that child at once, while its retry waits: the
+ * retry must be cancelled for good and a sweep must not go on past it.
+ */
+class CrashFailingCmd implements Cmd {
+  constructor(readonly pick: number, readonly fails: number, readonly terminate: boolean) {}
+  check = (m: Readonly<OtpModel>) => !m.over && m.aliveWorkers().length > 0;
+  async run(m: OtpModel, r: Real): Promise<void> {
+    const alive = m.aliveWorkers();
+    const path = alive[this.pick % alive.length]!;
+    m.failPlan.set(path, (m.failPlan.get(path) ?? 0) + this.fails);
+    failStarts.set(path, (failStarts.get(path) ?? 0) + this.fails);
+    const refused: unknown[] = [];
+    if (this.terminate) {
+      m.onFirstFailedStart = (failed) => m.terminate(failed);
+      r.hook = (e) => {
+        if (e.type !== 'crashed' || !e.reason?.startsWith('failed to start')) return;
+        r.hook = undefined;
+        const parent = e.path.slice(0, e.path.lastIndexOf('/'));
+        r.node.terminateChild(parent, e.path.slice(parent.length + 1)).catch((err: unknown) => refused.push(err));
+      };
+    }
+    r.sent.push(r.node.tell(path, 'crash'));
+    m.crash(path);
+    await compare(m, r);
+    m.onFirstFailedStart = undefined;
+    r.hook = undefined;
+    expect(refused).toEqual([]);
+  }
+  toString = () => `crashFailing(alive[${this.pick}], fails ${this.fails}${this.terminate ? ', terminate at the first failed start' : ''})`;
 }
 
 const supervisionCommands = [
   fc.tuple(fc.nat(20), fc.boolean()).map(([p, normal]) => new CrashCmd(p, normal) as Cmd),
   fc.integer({ min: 1, max: 101 }).map((ms) => new AdvanceCmd(ms) as Cmd),
   fc.tuple(fc.nat(20), fc.integer({ min: 1, max: 3 })).map(([p, k]) => new CrashAndSendCmd(p, k) as Cmd),
+  fc.tuple(fc.nat(20), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 2 })).map(([p, f, i]) => new PlanCmd(p, f, i) as Cmd),
+  fc.tuple(fc.nat(20), fc.integer({ min: 1, max: 4 }), fc.boolean()).map(([p, f, t]) => new CrashFailingCmd(p, f, t) as Cmd),
 ];
 const deliveryCommands = [
   ...supervisionCommands,
@@ -215,6 +320,8 @@ function supervisorPaths(shape: SupShape, parent = ''): string[] {
 
 async function runAgainstModel(shape: SupShape, cmds: Iterable<Cmd>): Promise<Real> {
   processed = [];
+  failStarts.clear();
+  ignoreStarts.clear();
   const events: SystemEvent[] = [];
   const clock = { now: 0 };
   // eslint-disable-next-line prefer-const
@@ -236,6 +343,7 @@ async function runAgainstModel(shape: SupShape, cmds: Iterable<Cmd>): Promise<Re
     sent: [],
     supervisors: new Set(supervisorPaths(shape)),
     targets: [...workerPaths(shape), '/nowhere/at-all'],
+    workers: workerPaths(shape),
   };
   const model = new OtpModel(shape);
   try {
@@ -245,7 +353,7 @@ async function runAgainstModel(shape: SupShape, cmds: Iterable<Cmd>): Promise<Re
     model.stop();
     await node.stop();
     expect(newEvents(real)).toEqual(model.events.splice(0));
-    expect((await node.done).status).toBe(model.failed ? 'failed' : 'stopped');
+    expect((await node.done).status).toBe(model.ended ?? 'stopped');
     return real;
   } finally {
     await node.stop();

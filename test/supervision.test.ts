@@ -265,7 +265,7 @@ describe('ordered start and reverse stop', () => {
     const err = await Node.start({ tree: bad }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TreeSpecError);
     expect((err as TreeSpecError).problems).toEqual([
-      '/r: strategy must be one_for_one, one_for_all or rest_for_one, got "all_for_one"',
+      '/r: strategy must be one_for_one, one_for_all, rest_for_one or simple_one_for_one, got "all_for_one"',
       '/r: intensity must be an integer >= 0, got -1',
       '/r/a: restart must be permanent, transient or temporary, got "always"',
       '/r: two children have the id "a"',
@@ -381,11 +381,20 @@ describe('dynamic children and supervisor queries', () => {
     await run(supervisor('s', {}, [worker('a', testMachine)]));
     const info = await node!.startChild('/s', worker('dyn', testMachine, { restart: 'transient' }));
     expect(info).toMatchObject({ id: 'dyn', path: '/s/dyn', status: 'running', incarnation: 1 });
-    await expect(node!.startChild('/s', worker('dyn', testMachine))).rejects.toThrow('/s already has a child dyn');
-    await expect(node!.startChild('/s', { id: 'x y' } as never)).rejects.toThrow(/bad child spec/);
+    await expect(node!.startChild('/s', worker('dyn', testMachine))).rejects.toMatchObject({
+      code: 'already_started',
+      message: '/s/dyn is already started',
+    });
+    await expect(node!.startChild('/s', { id: 'x y' } as never)).rejects.toMatchObject({ code: 'bad_child_spec', message: /bad child spec/ });
     await node!.terminateChild('/s', 'dyn');
     expect(node!.whichChildren('/s')[1]).toMatchObject({ status: 'stopped' });
-    await expect(node!.deleteChild('/s', 'a')).rejects.toThrow('/s/a is running; terminate it first');
+    await expect(node!.startChild('/s', worker('dyn', testMachine))).rejects.toMatchObject({ code: 'already_present' });
+    await expect(node!.deleteChild('/s', 'a')).rejects.toMatchObject({ code: 'running', message: '/s/a is running; terminate it first' });
+    await expect(node!.restartChild('/s', 'a')).rejects.toMatchObject({ code: 'running' });
+    await expect(node!.restartChild('/s', 'nope')).rejects.toMatchObject({ code: 'not_found', message: '/s has no child nope' });
+    await expect(node!.deleteChild('/s', 'nope')).rejects.toMatchObject({ code: 'not_found' });
+    await expect(node!.terminateChild('/s', 'nope')).rejects.toMatchObject({ code: 'not_found' });
+    await expect(node!.terminateChild('/nowhere', 'a')).rejects.toMatchObject({ code: 'no_supervisor' });
     expect(await node!.restartChild('/s', 'dyn')).toMatchObject({ status: 'running', incarnation: 2 });
     await node!.terminateChild('/s', 'dyn');
     await node!.deleteChild('/s', 'dyn');

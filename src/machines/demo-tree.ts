@@ -8,7 +8,7 @@ export function demoTree(options: { crashes?: boolean } = {}): SupervisorSpec {
   return supervisor('demo', { strategy: 'one_for_one', intensity: 5, period: 10_000 }, [
     worker('counter', counterMachine),
     worker('hasher', hasherMachine),
-    supervisor('workers', { strategy: 'rest_for_one' }, [
+    supervisor('workers', { strategy: 'rest_for_one', intensity: 3, period: 5000 }, [
       worker('flaky', counterMachine, { backoff: { initial: 50, max: 2000 } }),
       worker('ticker', tickerMachine, {
         input: {

@@ -20,14 +20,24 @@ export interface SupervisorInput {
   period: number;
   /** Reads the live child list (OTP's which_children). */
   describe: () => ChildInfo[];
+  /** One child's entry, if there is such a child. */
+  child: (id: string) => ChildInfo | undefined;
+  /** OTP's get_childspec, defaults filled in, as plain data (the machine named by its id). */
+  childspec: (id: string) => Record<string, unknown> | undefined;
   /** Path of the child that takes the supervisor's own mail, if any. */
   agent?: string;
+}
+
+function notFound(id: unknown) {
+  return { error: { code: 'not_found', message: `no child ${String(id)}` } };
 }
 
 /**
  * The supervisor as an XState actor, so the inspector and `ask` see it like any elder.
  * The runtime drives its status with `eldertree.sup.*` events (a reserved prefix that
- * no outside sender can use); users may ask it `supervisor.which_children`.
+ * no outside sender can use); users may ask it `supervisor.which_children`,
+ * `supervisor.count_children`, `supervisor.which_child` and `supervisor.get_childspec`
+ * (`{ id }`; an unknown id is answered `{ error: { code: 'not_found', message } }`).
  */
 export const supervisorMachine = setup({
   types: {
@@ -41,6 +51,8 @@ export const supervisorMachine = setup({
       | { type: 'eldertree.sup.stopped' }
       | { type: 'eldertree.sup.failed'; restarts: number }
       | { type: 'supervisor.which_children' }
+      | { type: 'supervisor.which_child'; id: string }
+      | { type: 'supervisor.get_childspec'; id: string }
       | { type: 'supervisor.count_children' },
   },
   guards: { hasAgent: ({ context }) => context.agent !== undefined },
@@ -67,12 +79,25 @@ export const supervisorMachine = setup({
     'eldertree.sup.stopped': '.stopped',
     'eldertree.sup.failed': { target: '.failed', actions: assign({ restarts: ({ event }) => event.restarts }) },
     'supervisor.which_children': { actions: reply(({ context }) => ({ children: context.describe() })) },
+    'supervisor.which_child': {
+      actions: reply(({ context, event }) => {
+        const child = context.child(String(event.id));
+        return child ? { child } : notFound(event.id);
+      }),
+    },
+    'supervisor.get_childspec': {
+      actions: reply(({ context, event }) => {
+        const spec = context.childspec(String(event.id));
+        return spec ? { spec } : notFound(event.id);
+      }),
+    },
     '*': { guard: 'hasAgent', actions: 'forward' },
     'supervisor.count_children': {
       actions: reply(({ context }) => {
         const children: ChildInfo[] = context.describe();
         return {
-          specs: children.length,
+          // OTP: a simple_one_for_one supervisor has one spec, its template.
+          specs: context.strategy === 'simple_one_for_one' ? 1 : children.length,
           active: children.filter((c) => c.status === 'running').length,
           supervisors: children.filter((c) => c.type === 'supervisor').length,
           workers: children.filter((c) => c.type === 'worker').length,

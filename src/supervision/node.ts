@@ -3,10 +3,12 @@ import type { Subscription, SystemEventListener } from '../actors/events.js';
 import type { Address, AddressFor, AnyKind } from '../actors/kind.js';
 import { ANY_KIND, bindRef, type Ref } from '../actors/ref.js';
 import { ActorSystem, type AskOptions, type Payload, type SystemOptions, type TellOptions } from '../actors/system.js';
+import { SupervisorError } from './errors.js';
 import type { ChildInfo } from './machine.js';
 import type { PathFor, PathMap, PathsOf } from './paths.js';
-import { DEFAULTS, isSupervisorSpec, validateTree, type ChildSpec, type SupervisorSpec } from './spec.js';
+import { DEFAULTS, isSupervisorSpec, type ChildSpec, type DynamicChildArgs, type SupervisorSpec } from './spec.js';
 import { Supervisor, type SupervisionContext } from './supervisor.js';
+import { validateTree } from './validate.js';
 
 export interface NodeOptions<T extends SupervisorSpec = SupervisorSpec> extends SystemOptions {
   tree: T;
@@ -95,6 +97,12 @@ export class Node<TPaths extends PathMap = any> {
     const context: SupervisionContext = { system, supervisors: this.supervisors, now };
     this.root = new Supervisor(context, tree, '');
     this.root.onExit = (_sup, _incarnation, exit) => {
+      if ('detail' in exit && exit.detail === 'auto_shutdown') {
+        // OTP: a root that shuts itself down (its significant children ended) is a normal end.
+        this.system.logger.info({ path: this.root.path }, `root supervisor ${this.root.path} shut down by itself; node ${system.nodeId} stops`);
+        void this.shutdown({ status: 'stopped' });
+        return;
+      }
       const reason = `root supervisor ${this.root.path} failed: ${'detail' in exit ? exit.detail : exit.reason}`;
       this.system.logger.fatal({ path: this.root.path }, `${reason}; node ${system.nodeId} stops`);
       void this.shutdown({ status: 'failed', reason });
@@ -141,7 +149,7 @@ export class Node<TPaths extends PathMap = any> {
   /** The supervisor at `path` (default the root). */
   supervisor(path: string = this.root.path): Supervisor {
     const sup = this.supervisors.get(path);
-    if (!sup) throw new EldertreeError(`no supervisor at ${path}`);
+    if (!sup) throw new SupervisorError('no_supervisor', `no supervisor at ${path}`);
     return sup;
   }
 
@@ -181,12 +189,12 @@ export class Node<TPaths extends PathMap = any> {
         processed: cell.processed,
       };
     };
-    const walk = (sup: Supervisor, restarts: number) => {
+    const walk = (sup: Supervisor, restarts: number, restarting = false) => {
       const own = cellView(sup.path, restarts);
       if (own) {
         actors.push({
           ...own,
-          status: sup.state,
+          status: restarting ? 'restarting' : sup.state,
           strategy: sup.strategy,
           intensity: sup.spec.intensity ?? DEFAULTS.intensity,
           period: sup.spec.period ?? DEFAULTS.period,
@@ -195,10 +203,11 @@ export class Node<TPaths extends PathMap = any> {
       }
       for (const child of sup.whichChildren()) {
         const childSup = this.supervisors.get(child.path);
-        if (child.type === 'supervisor' && childSup) walk(childSup, child.restarts);
+        if (child.type === 'supervisor' && childSup) walk(childSup, child.restarts, child.status === 'restarting');
         else {
           const view = cellView(child.path, child.restarts);
-          if (view) actors.push(view);
+          // A child whose failed restart is being retried is `restarting`, not just down.
+          if (view) actors.push(child.status === 'restarting' ? { ...view, status: 'restarting' } : view);
         }
       }
     };
@@ -210,25 +219,46 @@ export class Node<TPaths extends PathMap = any> {
     return this.supervisor(path).whichChildren();
   }
 
-  startChild(supervisorPath: string, spec: ChildSpec): Promise<ChildInfo> {
-    return this.supervisor(supervisorPath).startChild(spec);
+  /** One child's entry of whichChildren; SupervisorError `not_found` if there is none. */
+  whichChild(supervisorPath: string, id: string): ChildInfo {
+    return this.supervisor(supervisorPath).whichChild(id);
+  }
+
+  /** OTP get_childspec: the child's spec with every default filled in. */
+  getChildspec(supervisorPath: string, id: string): ChildSpec {
+    return this.supervisor(supervisorPath).getChildspec(id);
+  }
+
+  /**
+   * OTP start_child. Under a dynamic supervisor (simple_one_for_one) pass `{ id?, input? }`:
+   * its template starts with that input; the answer has the child's path.
+   */
+  startChild(supervisorPath: string, spec: ChildSpec | DynamicChildArgs): Promise<ChildInfo> {
+    return this.callSupervisor(supervisorPath, (s) => s.startChild(spec));
   }
 
   terminateChild(supervisorPath: string, id: string): Promise<void> {
-    return this.supervisor(supervisorPath).terminateChild(id);
+    return this.callSupervisor(supervisorPath, (s) => s.terminateChild(id));
   }
 
   restartChild(supervisorPath: string, id: string): Promise<ChildInfo> {
-    return this.supervisor(supervisorPath).restartChild(id);
+    return this.callSupervisor(supervisorPath, (s) => s.restartChild(id));
   }
 
   /** Stops and forgets a child, forwarding its waiting mail (a child moving to another node). */
   removeChild(supervisorPath: string, id: string): Promise<void> {
-    return this.supervisor(supervisorPath).removeChild(id);
+    return this.callSupervisor(supervisorPath, (s) => s.removeChild(id));
   }
 
   deleteChild(supervisorPath: string, id: string): Promise<void> {
-    return this.supervisor(supervisorPath).deleteChild(id);
+    return this.callSupervisor(supervisorPath, (s) => s.deleteChild(id));
+  }
+
+  /** A call on a supervisor that answers by promise: no supervisor there is a rejection too. */
+  private callSupervisor<T>(path: string, call: (sup: Supervisor) => Promise<T>): Promise<T> {
+    const sup = this.supervisors.get(path);
+    if (!sup) return Promise.reject(new SupervisorError('no_supervisor', `no supervisor at ${path}`));
+    return call(sup);
   }
 
   /** Stops the tree (children in reverse start order) and the transport. */

@@ -3,8 +3,11 @@ import type { Shutdown } from '../actors/cell.js';
 import { isKind, type AnyKind, type Kind } from '../actors/kind.js';
 import type { Persistence } from '../actors/persistence.js';
 
-export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one';
+/** `simple_one_for_one`: a dynamic supervisor, see `dynamicSupervisor`. */
+export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one' | 'simple_one_for_one';
 export type RestartType = 'permanent' | 'transient' | 'temporary';
+/** OTP's auto_shutdown: whether the end of `significant` children ends the supervisor. */
+export type AutoShutdown = 'never' | 'any_significant' | 'all_significant';
 export type { Shutdown };
 
 /** Exponential restart delay: initial * factor^n, capped at max; n resets after a healthy run. */
@@ -41,6 +44,12 @@ interface CommonSpec<TId extends string = string> {
   shutdown?: Shutdown;
   backoff?: Backoff;
   placement?: Placement;
+  /**
+   * OTP's significant child: its end (a normal exit of a transient child, any exit of
+   * a temporary one) may shut its supervisor down, per the supervisor's `autoShutdown`.
+   * Only for transient and temporary children, under autoShutdown other than never.
+   */
+  significant?: boolean;
 }
 
 export interface WorkerSpec<
@@ -62,11 +71,15 @@ export interface SupervisorSpec<TId extends string = string, TChildren extends r
   type: 'supervisor';
   /** default one_for_one. */
   strategy?: Strategy;
-  /** Max restarts within `period` before the supervisor gives up; default 3. */
+  /** Max restarts within `period` before the supervisor gives up; default 1 (OTP's). */
   intensity?: number;
-  /** ms; default 5000. */
+  /** ms, a positive integer; default 5000 (OTP's 5 s). */
   period?: number;
-  /** Started in this order, stopped in reverse. */
+  /** default never. */
+  autoShutdown?: AutoShutdown;
+  /** simple_one_for_one only: at most this many children (Elixir's max_children); default no limit. */
+  maxChildren?: number;
+  /** Started in this order, stopped in reverse. simple_one_for_one: the one worker template. */
   children: TChildren;
   /**
    * Id of a worker child that handles the supervisor's own mail: messages to the
@@ -80,8 +93,9 @@ export type ChildSpec = WorkerSpec | SupervisorSpec;
 
 export const DEFAULTS = {
   strategy: 'one_for_one' as Strategy,
-  intensity: 3,
+  intensity: 1,
   period: 5000,
+  autoShutdown: 'never' as AutoShutdown,
   restart: 'permanent' as RestartType,
   workerShutdown: 5000 as Shutdown,
   supervisorShutdown: 'infinity' as Shutdown,
@@ -119,133 +133,27 @@ export function supervisor<const TId extends string, const TChildren extends rea
   return { ...options, type: 'supervisor', id, children };
 }
 
+/**
+ * A dynamic supervisor (OTP's simple_one_for_one, Elixir's DynamicSupervisor): no
+ * children at start; each `node.startChild(path, { id?, input })` starts one more from
+ * `template`, with that input. No order among them: they are stopped all at once.
+ */
+export function dynamicSupervisor<TMachine extends AnyStateMachine>(
+  id: string,
+  options: Omit<SupervisorSpec, 'id' | 'type' | 'children' | 'strategy' | 'agent'>,
+  template: WorkerSpec<TMachine>,
+): SupervisorSpec {
+  return { ...options, type: 'supervisor', id, strategy: 'simple_one_for_one', children: [template as WorkerSpec] };
+}
+
+/** What `startChild` takes under a dynamic supervisor: the id (default generated) and the template's input. */
+export interface DynamicChildArgs {
+  id?: string;
+  input?: unknown;
+}
+
 export function isSupervisorSpec(spec: ChildSpec): spec is SupervisorSpec {
   return spec.type === 'supervisor';
-}
-
-const ID = /^[A-Za-z0-9_-]+$/;
-const STRATEGIES: readonly string[] = ['one_for_one', 'one_for_all', 'rest_for_one'];
-const RESTARTS: readonly string[] = ['permanent', 'transient', 'temporary'];
-
-/**
- * Every problem in a tree, each naming the path it is at. An empty list means the tree
- * can start. Input is `unknown` because trees also come from files.
- */
-export function validateTree(spec: unknown): string[] {
-  const problems: string[] = [];
-  if (!isObject(spec)) return ['the tree must be a supervisor spec object'];
-  if (spec.type !== 'supervisor') problems.push(`/${String(spec.id ?? '?')}: the root must have type "supervisor"`);
-  checkChild(spec, '', problems);
-  return problems;
-}
-
-function checkChild(spec: Record<string, unknown>, parent: string, problems: string[]): void {
-  const id = spec.id;
-  const path = `${parent}/${typeof id === 'string' ? id : '?'}`;
-  const say = (what: string) => problems.push(`${path}: ${what}`);
-  if (typeof id !== 'string' || !ID.test(id)) say(`id must match ${ID} (letters, digits, _ and -), got ${show(id)}`);
-  if (spec.restart !== undefined && !RESTARTS.includes(spec.restart as string)) {
-    say(`restart must be permanent, transient or temporary, got ${show(spec.restart)}`);
-  }
-  const shutdown = spec.shutdown;
-  if (
-    shutdown !== undefined &&
-    shutdown !== 'brutal_kill' &&
-    shutdown !== 'infinity' &&
-    !(typeof shutdown === 'number' && Number.isFinite(shutdown) && shutdown >= 0)
-  ) {
-    say(`shutdown must be ms >= 0, "brutal_kill" or "infinity", got ${show(shutdown)}`);
-  }
-  if (spec.backoff !== undefined) checkBackoff(spec.backoff, say);
-  if (spec.placement !== undefined) checkPlacement(spec.placement, say);
-  if (spec.type === 'supervisor') {
-    if (spec.strategy !== undefined && !STRATEGIES.includes(spec.strategy as string)) {
-      say(`strategy must be one_for_one, one_for_all or rest_for_one, got ${show(spec.strategy)}`);
-    }
-    if (spec.intensity !== undefined && !(Number.isInteger(spec.intensity) && (spec.intensity as number) >= 0)) {
-      say(`intensity must be an integer >= 0, got ${show(spec.intensity)}`);
-    }
-    if (spec.period !== undefined && !(typeof spec.period === 'number' && spec.period > 0)) {
-      say(`period must be ms > 0, got ${show(spec.period)}`);
-    }
-    if (!Array.isArray(spec.children)) {
-      say('children must be a list');
-      return;
-    }
-    if (spec.agent !== undefined) {
-      const agent = (spec.children as Record<string, unknown>[]).find((c) => isObject(c) && c.id === spec.agent);
-      if (!agent) say(`agent ${show(spec.agent)} must be the id of one of its children`);
-      else if (agent.type === 'supervisor') say(`agent ${show(spec.agent)} must be a worker, not a supervisor`);
-    }
-    const seen = new Set<unknown>();
-    for (const child of spec.children as unknown[]) {
-      if (!isObject(child)) {
-        say(`every child must be a spec object, got ${show(child)}`);
-        continue;
-      }
-      if (seen.has(child.id)) say(`two children have the id ${show(child.id)}`);
-      seen.add(child.id);
-      checkChild(child, path, problems);
-    }
-  } else if (spec.type === undefined || spec.type === 'worker') {
-    if (!isMachine(spec.machine)) say('machine must be an XState machine (setup(...).createMachine(...))');
-    const persist = spec.persist;
-    if (persist !== undefined) {
-      if (!isObject(persist) || typeof persist.version !== 'string' || persist.version === '') {
-        say(`persist must be { version: "1", every?: "message" | ms }, got ${show(persist)}`);
-      } else if (persist.every !== undefined && persist.every !== 'message' && !(typeof persist.every === 'number' && persist.every > 0)) {
-        say(`persist.every must be "message" or ms > 0, got ${show(persist.every)}`);
-      }
-    }
-  } else {
-    say(`type must be "worker" or "supervisor", got ${show(spec.type)}`);
-  }
-}
-
-function checkPlacement(placement: unknown, say: (what: string) => void): void {
-  if (!isObject(placement)) return void say('placement must be { node? , replicas?, singleton?, standby? }');
-  const { node, replicas, singleton, standby } = placement;
-  const kinds = [node !== undefined, replicas !== undefined, singleton !== undefined && singleton !== false];
-  if (kinds.filter(Boolean).length > 1) say('placement takes one of node, replicas or singleton');
-  if (node !== undefined && !(typeof node === 'string' && ID.test(node))) say(`placement.node must be a node name, got ${show(node)}`);
-  if (replicas !== undefined && !(Number.isInteger(replicas) && (replicas as number) >= 1)) {
-    say(`placement.replicas must be an integer >= 1, got ${show(replicas)}`);
-  }
-  if (singleton !== undefined && typeof singleton !== 'boolean') say(`placement.singleton must be true or false, got ${show(singleton)}`);
-  if (standby !== undefined) {
-    if (!(Array.isArray(standby) && standby.every((n) => typeof n === 'string' && ID.test(n)))) {
-      say(`placement.standby must be a list of node names, got ${show(standby)}`);
-    } else if (!singleton) say('placement.standby goes with singleton: true');
-  }
-}
-
-function checkBackoff(backoff: unknown, say: (what: string) => void): void {
-  if (!isObject(backoff)) return void say('backoff must be { initial, max, factor?, resetAfter? }');
-  const { initial, max, factor, resetAfter } = backoff;
-  if (!(typeof initial === 'number' && initial >= 0)) say(`backoff.initial must be ms >= 0, got ${show(initial)}`);
-  if (!(typeof max === 'number' && max >= 0)) say(`backoff.max must be ms >= 0, got ${show(max)}`);
-  if (factor !== undefined && !(typeof factor === 'number' && factor >= 1)) say(`backoff.factor must be >= 1, got ${show(factor)}`);
-  if (resetAfter !== undefined && !(typeof resetAfter === 'number' && resetAfter >= 0)) {
-    say(`backoff.resetAfter must be ms >= 0, got ${show(resetAfter)}`);
-  }
-}
-
-function isMachine(value: unknown): value is AnyStateMachine {
-  return isObject(value) && typeof value.transition === 'function' && typeof value.getInitialSnapshot === 'function';
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'function') return 'a function';
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
 }
 
 /** Restart delay for the n-th consecutive restart (n from 0). */

@@ -1,32 +1,28 @@
-import type { ActorCell, Exit, Shutdown } from '../actors/cell.js';
-import { EldertreeError, toError } from '../actors/errors.js';
+import type { ActorCell, Exit } from '../actors/cell.js';
 import type { ActorSystem } from '../actors/system.js';
+import { Child, fullSpec, plainSpec } from './child.js';
+import { ChildList, PendingRestarts } from './children.js';
+import { launch, stopChild, type Launched } from './launch.js';
+import { dynamicChildSpec } from './dynamic.js';
+import { StartError, SupervisorError } from './errors.js';
 import { RestartIntensity } from './intensity.js';
 import { supervisorMachine, type ChildInfo, type SupervisorStatus } from './machine.js';
 import {
   backoffDelay,
   DEFAULTS,
   isSupervisorSpec,
-  validateTree,
+  type AutoShutdown,
   type ChildSpec,
-  type RestartType,
+  type DynamicChildArgs,
   type Strategy,
   type SupervisorSpec,
 } from './spec.js';
+import { validateChild } from './validate.js';
 
-/** How a child ended: a worker's own exit, or a supervisor giving up (OTP's `shutdown`). */
-export type ChildExit = Exit | { reason: 'shutdown'; detail: string };
+export { StartError };
 
-/** A child failed to start when its supervisor started (OTP: the supervisor fails to start). */
-export class StartError extends EldertreeError {
-  override name = 'StartError';
-  constructor(
-    readonly path: string,
-    override readonly cause: Error,
-  ) {
-    super(`${path} failed to start: ${cause.message}`);
-  }
-}
+/** How a child ended: a worker's own exit, or a supervisor ending (OTP's `shutdown`). */
+export type ChildExit = Exit | { reason: 'shutdown'; detail: 'reached_max_restart_intensity' | 'auto_shutdown' };
 
 /** Shared by every supervisor of one node. */
 export interface SupervisionContext {
@@ -34,25 +30,6 @@ export interface SupervisionContext {
   supervisors: Map<string, Supervisor>;
   /** Monotonic ms for restart intensity (OTP uses erlang:monotonic_time). */
   now: () => number;
-}
-
-/** One child of a supervisor. A class, not a spread literal: one hidden class for all. */
-class Child {
-  restarts = 0;
-  backoffStep = 0;
-  startedAt = 0;
-  readonly restart: RestartType;
-
-  constructor(
-    readonly spec: ChildSpec,
-    readonly path: string,
-    readonly shutdown: Shutdown,
-    /** The worker's cell, or the child supervisor's own cell. */
-    readonly cell: ActorCell,
-    readonly sup: Supervisor | undefined,
-  ) {
-    this.restart = spec.restart ?? DEFAULTS.restart;
-  }
 }
 
 type State = 'idle' | SupervisorStatus;
@@ -67,16 +44,18 @@ export class Supervisor {
   readonly path: string;
   readonly cell: ActorCell;
   readonly strategy: Strategy;
+  /** simple_one_for_one: children started from one template, in no order. */
+  readonly dynamic: boolean;
   state: State = 'idle';
-  /** Told when this supervisor gives up; its parent (or the node) decides. */
+  /** Told when this supervisor ends by itself; its parent (or the node) decides. */
   onExit: ((sup: Supervisor, incarnation: number, exit: ChildExit) => void) | undefined;
-  private children: Child[] = [];
-  /** The same children by id: start_child and friends must not scan 100k children. */
-  private byId = new Map<string, Child>();
+  private readonly children: ChildList;
   private readonly intensity: RestartIntensity;
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly autoShutdown: AutoShutdown;
+  private readonly pending = new PendingRestarts();
   private queue: Promise<unknown> = Promise.resolve();
   private pendingOps = 0;
+  private nextDynamicId = 0;
   private readonly system: ActorSystem;
 
   constructor(
@@ -87,6 +66,9 @@ export class Supervisor {
     this.system = context.system;
     this.path = `${parentPath}/${spec.id}`;
     this.strategy = spec.strategy ?? DEFAULTS.strategy;
+    this.dynamic = this.strategy === 'simple_one_for_one';
+    this.children = new ChildList(this.dynamic);
+    this.autoShutdown = spec.autoShutdown ?? DEFAULTS.autoShutdown;
     const intensity = spec.intensity ?? DEFAULTS.intensity;
     const period = spec.period ?? DEFAULTS.period;
     this.intensity = new RestartIntensity(intensity, period, context.now);
@@ -99,6 +81,11 @@ export class Supervisor {
           intensity,
           period,
           describe: () => this.whichChildren(),
+          child: (id: string) => this.children.get(id)?.info(),
+          childspec: (id: string) => {
+            const child = this.children.get(id);
+            return child && plainSpec(fullSpec(child.spec));
+          },
           agent: spec.agent === undefined ? undefined : `${this.path}/${spec.agent}`,
         },
       },
@@ -119,55 +106,66 @@ export class Supervisor {
     return this.run(() => this.doStop(flush));
   }
 
-  /** OTP start_child: adds and starts a child; forgotten if this supervisor restarts. */
-  startChild(spec: ChildSpec): Promise<ChildInfo> {
+  /**
+   * OTP start_child: adds and starts a child (forgotten if this supervisor restarts).
+   * A dynamic supervisor takes `{ id?, input? }` and starts its template with them.
+   */
+  startChild(spec: ChildSpec | DynamicChildArgs): Promise<ChildInfo> {
     return this.run(async () => {
-      const problems = validateTree({ type: 'supervisor', id: this.spec.id, children: [spec] });
-      if (problems.length) throw new EldertreeError(`bad child spec: ${problems.join('; ')}`);
-      if (this.byId.has(spec.id)) {
-        throw new EldertreeError(`${this.path} already has a child ${spec.id}`);
+      const max = this.spec.maxChildren;
+      if (this.dynamic && max !== undefined && this.children.size >= max) {
+        throw new SupervisorError('max_children', `${this.path} has its maximum of ${max} children`);
       }
-      if (this.state !== 'running') throw new EldertreeError(`${this.path} is ${this.state}, not running`);
-      const child = this.makeChild(spec);
-      this.children.push(child);
-      this.byId.set(spec.id, child);
-      const launched = this.launch(child);
-      const error = launched instanceof Promise ? await launched : launched;
-      if (error) {
+      const childSpec = this.dynamic
+        ? dynamicChildSpec(this.path, this.spec.children[0]!, spec as DynamicChildArgs, (id) => this.children.get(id) !== undefined, () => ++this.nextDynamicId)
+        : (spec as ChildSpec);
+      const problems = validateChild(childSpec, { path: this.path, autoShutdown: this.autoShutdown });
+      if (problems.length) throw new SupervisorError('bad_child_spec', `bad child spec: ${problems.join('; ')}`);
+      const existing = this.children.get(childSpec.id);
+      if (existing) {
+        if (existing.up) throw new SupervisorError('already_started', `${existing.path} is already started`);
+        throw new SupervisorError('already_present', `${existing.path} is already present (not running); restart or delete it`);
+      }
+      if (this.state !== 'running') throw new SupervisorError('not_running', `${this.path} is ${this.state}, not running`);
+      const child = this.makeChild(childSpec);
+      this.children.add(child);
+      const launched = launch(child, this.system, this.intensity);
+      const result = launched instanceof Promise ? await launched : launched;
+      if (result instanceof Error) {
         await this.removeChildNow(child);
-        throw new StartError(child.path, error);
+        throw new StartError(child.path, result);
       }
-      return this.info(child);
+      // OTP keeps an ignored child's spec, except a temporary one or a dynamic child.
+      if (result === 'ignore' && (this.dynamic || child.restart === 'temporary')) this.forget(child);
+      return child.info();
     });
   }
 
-  /** OTP terminate_child: stops it; a temporary child is also deleted. */
+  /** OTP terminate_child: stops it (a retried restart is cancelled for good); a temporary or dynamic child is also deleted. */
   terminateChild(id: string): Promise<void> {
     return this.run(async () => {
       const child = this.find(id);
-      if (child.restart === 'temporary') await this.removeChildNow(child);
-      else await this.stopChild(child, true);
+      child.restarting = false;
+      if (child.restart === 'temporary' || this.dynamic) await this.removeChildNow(child);
+      else await stopChild(child, true);
     });
   }
 
   /** OTP restart_child: starts a terminated child again. */
   restartChild(id: string): Promise<ChildInfo> {
     return this.run(async () => {
-      const child = this.find(id);
-      if (this.isUp(child)) throw new EldertreeError(`${child.path} is running; terminate it first`);
-      const launched = this.launch(child);
-      const error = launched instanceof Promise ? await launched : launched;
-      if (error) throw new StartError(child.path, error);
-      return this.info(child);
+      const child = this.findStatic(id);
+      const launched = launch(child, this.system, this.intensity);
+      const result = launched instanceof Promise ? await launched : launched;
+      if (result instanceof Error) throw new StartError(child.path, result);
+      return child.info();
     });
   }
 
   /** OTP delete_child: forgets a terminated child. */
   deleteChild(id: string): Promise<void> {
     return this.run(async () => {
-      const child = this.find(id);
-      if (this.isUp(child)) throw new EldertreeError(`${child.path} is running; terminate it first`);
-      await this.removeChildNow(child);
+      await this.removeChildNow(this.findStatic(id));
     });
   }
 
@@ -177,18 +175,38 @@ export class Supervisor {
    */
   removeChild(id: string): Promise<void> {
     return this.run(async () => {
-      const child = this.byId.get(id);
+      const child = this.children.get(id);
       if (child) await this.removeChildNow(child);
     });
   }
 
-  /** OTP which_children, in start order. */
+  /** OTP which_children, in start order (a dynamic supervisor's in no particular order). */
   whichChildren(): ChildInfo[] {
-    return this.children.map((c) => this.info(c));
+    return this.children.items.map((c) => c.info());
+  }
+
+  /** One child's entry of which_children. */
+  whichChild(id: string): ChildInfo {
+    return this.find(id).info();
+  }
+
+  /** OTP get_childspec: the child's spec with every default filled in. */
+  getChildspec(id: string): ChildSpec {
+    return fullSpec(this.find(id).spec);
   }
 
   get restartsInPeriod(): number {
     return this.intensity.count;
+  }
+
+  /** Resolves when the operations queued so far are done. */
+  whenIdle(): Promise<void> {
+    return this.queue.then(() => undefined);
+  }
+
+  /** True while an operation (start, stop, a restart) is queued or running, or a restart waits its turn. */
+  get busy(): boolean {
+    return this.pendingOps > 0 || this.pending.size > 0;
   }
 
   // ---- start / stop ------------------------------------------------------------------
@@ -200,16 +218,6 @@ export class Supervisor {
     return next;
   }
 
-  /** Resolves when the operations queued so far are done. */
-  whenIdle(): Promise<void> {
-    return this.queue.then(() => undefined);
-  }
-
-  /** True while an operation (start, stop, a restart) is queued or running, or a delayed restart waits. */
-  get busy(): boolean {
-    return this.pendingOps > 0 || this.timers.size > 0;
-  }
-
   private async doStart(): Promise<void> {
     if (this.state === 'running' || this.state === 'starting') return;
     if (this.cell.status === 'running') await this.cell.stop('brutal_kill', false);
@@ -219,44 +227,46 @@ export class Supervisor {
     this.system.lifecycle(this.cell.incarnation > 1 ? 'restarted' : 'started', this.cell);
     this.buildChildren();
     const started: Child[] = [];
-    for (const child of this.children) {
-      const launched = this.launch(child);
-      const error = launched instanceof Promise ? await launched : launched;
-      if (error) {
-        for (const c of started.reverse()) await this.stopChild(c, false);
+    for (const child of this.children.items.slice()) {
+      const launched = launch(child, this.system, this.intensity);
+      const result = launched instanceof Promise ? await launched : launched;
+      if (result instanceof Error) {
+        for (const c of started.reverse()) await stopChild(c, false);
         this.setState('failed');
         await this.cell.stop('brutal_kill', false);
-        throw error instanceof StartError ? error : new StartError(child.path, error);
+        throw result instanceof StartError ? result : new StartError(child.path, result);
       }
-      started.push(child);
+      if (result === 'ignore' && child.restart === 'temporary') this.forget(child);
+      else started.push(child);
     }
     this.setState('running');
   }
 
   private async doStop(flush: boolean): Promise<void> {
+    this.cancelPending();
     if (this.state === 'stopped' || this.state === 'idle') {
-      if (flush) await this.stopChildren(this.children, true);
+      if (flush) await this.stopChildren(this.children.items, true);
       if (flush) this.cell.close();
       this.state = 'stopped';
       return;
     }
     this.setState('stopping');
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
-    await this.stopChildren(this.children, flush);
+    await this.stopChildren(this.children.items, flush);
     this.setState('stopped');
     await this.cell.stop(0, flush);
   }
 
   /** Recreates the child list from the spec, keeping cells (and their mail) by path. */
   private buildChildren(): void {
-    const old = this.byId;
-    this.children = this.spec.children.map((spec) => {
+    const old = this.children.clear();
+    // A dynamic supervisor starts with no children: its one spec is their template.
+    const specs = this.dynamic ? [] : this.spec.children;
+    for (const spec of specs) {
       const kept = old.get(spec.id);
       old.delete(spec.id);
-      return kept ?? this.makeChild(spec);
-    });
-    this.byId = new Map(this.children.map((c) => [c.spec.id, c]));
+      if (kept) kept.restarting = false;
+      this.children.add(kept ?? this.makeChild(spec));
+    }
     // Children added with startChild are not in the spec: a restart forgets them (OTP).
     for (const c of old.values()) this.dispose(c);
   }
@@ -275,66 +285,32 @@ export class Supervisor {
     return child;
   }
 
-  /**
-   * Starts a child. Plain workers start synchronously (no promise, no microtask per
-   * child: a tree of 20k workers starts in one go); supervisors and persistent workers,
-   * which must wait, return a promise.
-   */
-  private launch(child: Child): Error | undefined | Promise<Error | undefined> {
-    child.startedAt = performance.now();
-    if (child.sup) {
-      return child.sup.start().then(
-        () => undefined,
-        (err: unknown) => toError(err),
-      );
-    }
-    if (child.cell.behavior.persist !== undefined) {
-      return child.cell.restore().then((error) => this.started(child, error ?? child.cell.start()));
-    }
-    return this.started(child, child.cell.start());
-  }
-
-  private started(child: Child, error: Error | undefined): Error | undefined {
-    if (error) {
-      this.system.lifecycle('crashed', child.cell, { reason: `failed to start: ${error.message}`, error });
-      return error;
-    }
-    const restarted = child.cell.incarnation > 1;
-    this.system.lifecycle(restarted ? 'restarted' : 'started', child.cell, restarted ? { restarts: this.intensity.count } : {});
-    return undefined;
-  }
-
   private async stopChildren(children: readonly Child[], flush: boolean): Promise<void> {
-    for (let i = children.length - 1; i >= 0; i--) await this.stopChild(children[i]!, flush);
-  }
-
-  private async stopChild(child: Child, flush: boolean): Promise<void> {
-    if (!child.sup) return child.cell.stop(child.shutdown, flush);
-    const stopping = child.sup.stop(flush);
-    if (typeof child.shutdown === 'number') {
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<void>((r) => (timer = setTimeout(r, child.shutdown as number)));
-      await Promise.race([stopping, late]);
-      clearTimeout(timer);
-    }
-    await stopping;
+    // A dynamic supervisor's children have no order: all stop at once (OTP does the same).
+    if (this.dynamic) await Promise.all(children.map((c) => stopChild(c, flush)));
+    else for (let i = children.length - 1; i >= 0; i--) await stopChild(children[i]!, flush);
   }
 
   private async removeChildNow(child: Child): Promise<void> {
-    const i = this.children.indexOf(child);
-    if (i >= 0) this.children.splice(i, 1);
-    if (this.byId.get(child.spec.id) === child) this.byId.delete(child.spec.id);
+    this.children.remove(child);
     // Stop keeping the mail, then take the cells out: what waits is forwarded to
     // another host of the path when there is a transport, else a dead letter.
-    await this.stopChild(child, false);
+    await stopChild(child, false);
+    this.dispose(child);
+  }
+
+  /** A child that never ran (ignored): off the lists and out of the node. */
+  private forget(child: Child): void {
+    this.children.remove(child);
     this.dispose(child);
   }
 
   /** Takes a child's cells (its whole subtree) out of the node. */
   private dispose(child: Child): void {
     if (child.sup) {
-      for (const c of child.sup.children) child.sup.dispose(c);
-      this.context.supervisors.delete(child.sup.path);
+      const sup = child.sup as Supervisor;
+      for (const c of sup.children.items) sup.dispose(c);
+      this.context.supervisors.delete(sup.path);
     }
     this.system.removeCell(child.cell);
   }
@@ -347,14 +323,23 @@ export class Supervisor {
     );
   }
 
+  /** OTP do_restart/3: restart by restart type, or let it end (which may end this supervisor). */
   private async handleExit(child: Child, incarnation: number, exit: ChildExit): Promise<void> {
     if (this.state !== 'running' || !this.has(child)) return;
-    if (child.cell.incarnation !== incarnation || this.isUp(child)) return; // stale: already restarted
+    if (child.cell.incarnation !== incarnation || child.up) return; // stale: already restarted
     const abnormal = exit.reason === 'error';
-    if (child.restart === 'temporary') return this.removeChildNow(child);
-    if (child.restart === 'transient' && !abnormal) return this.stopChild(child, true);
-    if (!this.intensity.add()) return this.giveUp();
+    if (child.restart === 'permanent' || (child.restart === 'transient' && abnormal)) return this.restart(child);
+    if (child.restart === 'temporary' || this.dynamic) await this.removeChildNow(child);
+    else await stopChild(child, true);
+    await this.maybeAutoShutdown(child);
+  }
 
+  /**
+   * OTP restart/2: count the restart (past intensity: give up), stop the rest of the
+   * group, start it again in order. A retry of a child whose start failed comes here too.
+   */
+  private async restart(child: Child): Promise<void> {
+    if (!this.intensity.add()) return this.giveUp();
     const group = this.groupFor(child);
     this.signal('restarting');
     // The others in the group are alive: stop them last-started first. A temporary
@@ -363,40 +348,62 @@ export class Supervisor {
       const c = group[i]!;
       if (c === child) continue;
       if (c.restart === 'temporary') await this.removeChildNow(c);
-      else await this.stopChild(c, false);
+      else await stopChild(c, false);
     }
     const toStart = group.filter((c) => this.has(c));
     for (const c of toStart) c.restarts++;
-    const delay = this.backoffFor(child);
+    // A retry has waited its backoff already.
+    const delay = child.restarting ? 0 : this.backoffFor(child);
     if (delay > 0) {
-      const timer = setTimeout(() => {
-        this.timers.delete(timer);
-        this.run(() => this.restartGroup(toStart)).catch((err) =>
-          this.system.logger.error({ err, path: this.path }, 'delayed restart failed'),
-        );
-      }, delay);
-      this.timers.add(timer);
+      child.restarting = true;
+      this.later(delay, () => (child.restarting && this.has(child) ? this.sweep(toStart) : undefined));
     } else {
-      await this.restartGroup(toStart);
+      await this.sweep(toStart);
     }
     if (this.state === 'running') this.signal('running');
   }
 
   private groupFor(child: Child): Child[] {
-    if (this.strategy === 'one_for_one') return [child];
-    if (this.strategy === 'one_for_all') return this.children.slice();
-    return this.children.slice(this.children.indexOf(child));
+    if (this.strategy === 'one_for_one' || this.dynamic) return [child];
+    if (this.strategy === 'one_for_all') return this.children.items.slice();
+    return this.children.from(child);
   }
 
-  private async restartGroup(group: readonly Child[]): Promise<void> {
+  /**
+   * OTP start_children during a restart: in order, and the sweep stops at a child that
+   * fails to start; those after it stay down until it starts (its retry goes on from it).
+   */
+  private async sweep(group: readonly Child[]): Promise<void> {
     for (const child of group) {
       if (this.state !== 'running') return;
-      if (!this.has(child) || this.isUp(child)) continue;
-      const launched = this.launch(child);
-      const error = launched instanceof Promise ? await launched : launched;
-      // OTP's try_again: a child that cannot start counts as failing again.
-      if (error) this.childExited(child, child.cell.incarnation, { reason: 'error', error });
+      if (!this.has(child) || child.up) continue;
+      child.restarting = false;
+      const launched = launch(child, this.system, this.intensity);
+      const result = launched instanceof Promise ? await launched : launched;
+      if (result instanceof Error) {
+        child.restarting = true;
+        this.later(child.spec.backoff ? this.backoffFor(child) : 0, () => this.tryAgain(child));
+        return;
+      }
     }
+  }
+
+  /** OTP's try_again_restart: unless terminated meanwhile, one more restart (it counts toward intensity). */
+  private tryAgain(child: Child): Promise<void> | undefined {
+    if (!child.restarting || !this.has(child) || this.state !== 'running') return undefined;
+    return this.restart(child);
+  }
+
+  /** Runs `op` on the queue after a turn of the event loop (or `delay` ms): what came meanwhile goes first. */
+  private later(delay: number, op: () => Promise<void> | undefined): void {
+    this.pending.schedule(delay, () =>
+      this.run(async () => op()).catch((err) => this.system.logger.error({ err, path: this.path }, 'restart failed')),
+    );
+  }
+
+  private cancelPending(): void {
+    this.pending.cancelAll();
+    for (const c of this.children.items) c.restarting = false;
   }
 
   private backoffFor(child: Child): number {
@@ -414,39 +421,44 @@ export class Supervisor {
       reason: `reached max restart intensity: more than ${this.intensity.intensity} restarts in ${this.intensity.period} ms`,
       restarts,
     });
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
+    this.cancelPending();
     // Mail waits: if the parent restarts this subtree, the new incarnations get it.
-    await this.stopChildren(this.children, false);
+    await this.stopChildren(this.children.items, false);
     this.onExit?.(this, this.cell.incarnation, { reason: 'shutdown', detail: 'reached_max_restart_intensity' });
+  }
+
+  /** OTP do_auto_shutdown/2: a significant child ended; maybe this supervisor ends too. */
+  private async maybeAutoShutdown(child: Child): Promise<void> {
+    if (this.autoShutdown === 'never' || child.spec.significant !== true) return;
+    if (this.autoShutdown === 'all_significant' && this.children.items.some((c) => c.significantAlive)) return;
+    this.system.logger.info({ path: this.path }, `${this.path} shuts down: ${this.autoShutdown === 'any_significant' ? 'a' : 'every'} significant child ended`);
+    this.cancelPending();
+    this.setState('stopping');
+    await this.stopChildren(this.children.items, false);
+    this.setState('stopped');
+    await this.cell.stop(0, false);
+    this.onExit?.(this, this.cell.incarnation, { reason: 'shutdown', detail: 'auto_shutdown' });
   }
 
   // ---- helpers -------------------------------------------------------------------
 
   private has(child: Child): boolean {
-    return this.byId.get(child.spec.id) === child;
-  }
-
-  private isUp(child: Child): boolean {
-    return child.sup ? child.sup.state === 'running' || child.sup.state === 'starting' : child.cell.status === 'running';
+    return this.children.has(child);
   }
 
   private find(id: string): Child {
-    const child = this.byId.get(id);
-    if (!child) throw new EldertreeError(`${this.path} has no child ${id}`);
+    const child = this.children.get(id);
+    if (!child) throw new SupervisorError('not_found', `${this.path} has no child ${id}`);
     return child;
   }
 
-  private info(c: Child): ChildInfo {
-    return {
-      id: c.spec.id,
-      path: c.path,
-      type: c.sup ? 'supervisor' : 'worker',
-      restart: c.restart,
-      status: c.sup ? c.sup.state : c.cell.status,
-      incarnation: c.cell.incarnation,
-      restarts: c.restarts,
-    };
+  /** For restart_child and delete_child: not under a dynamic supervisor, not while restarting or running. */
+  private findStatic(id: string): Child {
+    if (this.dynamic) throw new SupervisorError('simple_one_for_one', `${this.path} is simple_one_for_one: terminate its children instead`);
+    const child = this.find(id);
+    if (child.restarting) throw new SupervisorError('restarting', `${child.path} is being restarted`);
+    if (child.up) throw new SupervisorError('running', `${child.path} is running; terminate it first`);
+    return child;
   }
 
   private setState(state: SupervisorStatus): void {
