@@ -29,7 +29,10 @@ export {
   type WorkerOptions,
   type WorkerSpec,
 } from './supervision/spec.js';
-export { Node, TreeSpecError, type ActorView, type NodeExit, type NodeOptions, type NodeView } from './supervision/node.js';
+export { entities, type EntitiesSpec, type EntityConfig, type EntityOptions } from './supervision/entities.js';
+export type { RegionView } from './supervision/region.js';
+export type { ShardCount } from './actors/entity-address.js';
+export { Node, TreeSpecError, type EntityLocation, type ActorView, type NodeExit, type NodeOptions, type NodeView } from './supervision/node.js';
 export { validateTree } from './supervision/validate.js';
 export { StartError, SupervisorError, type SupervisorErrorCode } from './supervision/errors.js';
 export type { ChildExit } from './supervision/supervisor.js';
@@ -69,7 +72,7 @@ export type { DeadLetterEvent, DeadLetterReason, LifecycleEvent, LifecycleType, 
 export { AskRejectedError, AskTimeoutError, EldertreeError } from './actors/errors.js';
 
 // Persistence and services
-export type { Persistence, SnapshotStore } from './actors/persistence.js';
+export type { PersistedSnapshot, Persistence, SnapshotStore } from './actors/persistence.js';
 export { FileSnapshotStore, KvSnapshotStore, MemorySnapshotStore, SnapshotError, SnapshotVersionError } from './cluster/snapshots.js';
 export type { TaskLock, TaskLocks } from './cluster/task-locks.js';
 

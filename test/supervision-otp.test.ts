@@ -200,7 +200,7 @@ describe('flags and specs are validated as supervisor.erl does', () => {
 
   it('an unknown key in a supervisor, a child, a backoff or a placement is an error', () => {
     expect(problems({ type: 'supervisor', id: 's', stratgy: 'one_for_all', children: [{ id: 'w', machine: testMachine, restrat: 'temporary' }] })).toEqual([
-      '/s: unknown key stratgy (expected one of id, type, restart, shutdown, backoff, placement, significant, strategy, intensity, period, autoShutdown, maxChildren, children, agent)',
+      '/s: unknown key stratgy (expected one of id, type, restart, shutdown, backoff, placement, significant, strategy, intensity, period, autoShutdown, maxChildren, children, agent, entities)',
       '/s/w: unknown key restrat (expected one of id, type, restart, shutdown, backoff, placement, significant, machine, kind, input, persist)',
     ]);
     expect(problems(supervisor('s', {}, [{ ...w, backoff: { initial: 1, max: 2, reset: 5 } } as never]))).toEqual([

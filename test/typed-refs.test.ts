@@ -103,7 +103,8 @@ describe('typed references on one node', () => {
     expect(() => node.ref(Counter, { path: '/app/driver', kind: 'driver' } as unknown as Address<typeof Counter>)).toThrow(
       new EldertreeError('/app/driver is referenced as kind driver, not counter'),
     );
-    expect(() => node.ref(Counter, 'app/counter' as '/app/counter')).toThrow(/an actor path starts with \//);
+    expect(() => node.ref(Counter, 'app/counter' as '/app/counter')).toThrow('app/counter is an entity address of kind app, not counter (an actor path starts with /)');
+    expect(() => node.ref(Counter, 'app counter' as '/app/counter')).toThrow(/an actor path starts with \//);
   });
 
   it('typed tell and ask actions inside a machine', async () => {

@@ -4,7 +4,7 @@ import type { Runnable } from './dispatcher.js';
 import { EMPTY_PAYLOAD, pairKey, type Envelope } from './envelope.js';
 import { Mailbox } from './mailbox.js';
 import { EldertreeError, toError } from './errors.js';
-import { SNAPSHOTS_SERVICE, type Persistence, type SnapshotStore } from './persistence.js';
+import { migrateSnapshot, SNAPSHOTS_SERVICE, type Persistence, type SnapshotStore } from './persistence.js';
 import type { ActorSystem } from './system.js';
 
 /** What a cell runs; a new incarnation is `createActor(machine, { input })` again. */
@@ -121,6 +121,8 @@ export class ActorCell implements Runnable {
    * tells the system. Set for cells under a prefix guarded by a lease.
    */
   gate: (() => boolean) | undefined;
+  /** An entity's: mail left when it stops goes back to its region (true), not to a dead letter. */
+  reroute: ((envelope: Envelope) => boolean) | undefined;
   private acked: DedupMemory | undefined;
   private stopWaiter: (() => void) | undefined;
   /** Persistence: the snapshot to start from, and the save in flight. */
@@ -175,18 +177,13 @@ export class ActorCell implements Runnable {
       // What was processed but never saved is not in the state about to be loaded.
       this.inbound = undefined;
       if (stored === undefined) return undefined;
-      if (stored.version !== persist.version) {
-        return new EldertreeError(
-          `snapshot of ${this.path} was saved by machine version ${stored.version}, this is version ${persist.version}`,
-        );
-      }
       const wrapped = stored.snapshot as { eldertree?: number; xstate?: unknown; inbound?: Record<string, number> } | undefined;
-      if (wrapped?.eldertree === 1) {
-        this.restoreFrom = wrapped.xstate;
-        this.inbound = new Map(Object.entries(wrapped.inbound ?? {}));
-      } else {
-        this.restoreFrom = stored.snapshot;
-      }
+      const xstate = wrapped?.eldertree === 1 ? wrapped.xstate : stored.snapshot;
+      // Another version: refused, or brought up to this one step by step.
+      const migrated = migrateSnapshot(this.path, stored.version, persist, xstate);
+      if ('error' in migrated) return new EldertreeError(migrated.error);
+      this.restoreFrom = migrated.snapshot;
+      if (wrapped?.eldertree === 1) this.inbound = new Map(Object.entries(wrapped.inbound ?? {}));
       return undefined;
     } catch (err) {
       return new EldertreeError(`cannot load the snapshot of ${this.path}: ${toError(err).message}`);
@@ -383,7 +380,7 @@ export class ActorCell implements Runnable {
     const incarnation = this.incarnation;
     let failed = false;
     this.saving = this.store()
-      .save(this.path, this.behavior.persist!.version, snapshot)
+      .save(this.path, String(this.behavior.persist!.version), snapshot)
       .then(() => {
         for (const envelope of acks) this.system.settledAck(envelope);
         // Not if another incarnation started meanwhile (from what was saved before).

@@ -11,7 +11,7 @@ import type {
 import type { Envelope } from './envelope.js';
 import { EldertreeError, toError } from './errors.js';
 import type { Address, AddressFor, AnyKind, AskEvent, EventOf, ReplyOf } from './kind.js';
-import { bindRef, type AskMessage, type AskType, type Ref, type ReplyTo } from './ref.js';
+import { bindEntity, bindRef, type AskMessage, type AskType, type Ref, type ReplyTo } from './ref.js';
 import type { AskOptions, Payload, TellOptions } from './system.js';
 import { cellOfSystem, type ActorCell } from './cell.js';
 
@@ -54,6 +54,8 @@ export interface ActorRuntime {
   /** A typed reference that sends as this actor: `ref(Counter, '/app/counter')`, or a reference that came as data. */
   ref<K extends AnyKind>(kind: K, path: NoInfer<string | AddressFor<K>>): Ref<K>;
   ref<K extends AnyKind>(address: Address<K>): Ref<K>;
+  /** A typed reference to the entity `key` of a kind (activated by its first message). */
+  entity<K extends AnyKind>(kind: K, key: string): Ref<K>;
 }
 
 class CellRuntime implements ActorRuntime {
@@ -84,6 +86,9 @@ class CellRuntime implements ActorRuntime {
   }
   ref<K extends AnyKind>(kindOrRef: K | Address<K>, path?: string | AddressFor<K>): Ref<K> {
     return bindRef<K>(this, kindOrRef, path);
+  }
+  entity<K extends AnyKind>(kind: K, key: string): Ref<K> {
+    return bindEntity(this, kind, key);
   }
   service<T>(name: string): T {
     const service = this.cell.system.services[name];

@@ -27,3 +27,5 @@ export {
 export { bindRef, Ref, type AskMessage, type AskType, type RefSender, type ReplyTo } from './ref.js';
 export { Mailbox } from './mailbox.js';
 export { SNAPSHOTS_SERVICE, type Persistence, type SnapshotStore } from './persistence.js';
+export * from './entity-address.js';
+export { migrateSnapshot, type PersistedSnapshot } from './persistence.js';

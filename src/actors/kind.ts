@@ -43,6 +43,8 @@ export type SchemaEvents<S extends Record<string, StandardSchemaV1>> = {
   [T in keyof S & string]: { type: T } & StandardSchemaV1.InferOutput<S[T]>;
 }[keyof S & string];
 
+import { checkKey, parseEntityTarget } from './entity-address.js';
+
 const KIND = Symbol.for('eldertree.kind');
 
 /** An actor's protocol: its machine, a name references carry, and optional schemas. */
@@ -52,6 +54,8 @@ export interface Kind<TMachine extends AnyStateMachine = AnyStateMachine, TName 
   readonly schemas: Readonly<Record<string, StandardSchemaV1>> | undefined;
   /** A reference to the actor of this kind at `path`: plain data, `{ path, kind }`. */
   at(path: string): Address<Kind<TMachine, TName>>;
+  /** The address of the entity of this kind with `key` (a region in the tree runs it): `{ path: 'cart/key', kind }`. */
+  entity(key: string): Address<Kind<TMachine, TName>>;
 }
 
 // `any`: a kind of any machine; AnyStateMachine alone would not accept specific ones here.
@@ -112,6 +116,7 @@ export function kind<const TName extends string, TMachine extends AnyStateMachin
     machine,
     schemas: schemas && Object.keys(schemas).length > 0 ? Object.freeze({ ...schemas }) : undefined,
     at: (path: string) => ({ path, kind: name }) as Address<Kind<TMachine, TName>>,
+    entity: (key: string) => ({ path: `${name}/${checkKey(key)}`, kind: name }) as Address<Kind<TMachine, TName>>,
   };
   Object.defineProperty(k, KIND, { value: true });
   return Object.freeze(k);
@@ -125,7 +130,7 @@ export function isKind(value: unknown): value is AnyKind {
 export function isAddress(value: unknown): value is Address {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<string, unknown>;
-  return typeof v.path === 'string' && v.path.startsWith('/') && typeof v.kind === 'string';
+  return typeof v.path === 'string' && typeof v.kind === 'string' && (v.path.startsWith('/') || typeof parseEntityTarget(v.path) !== 'string');
 }
 
 export type EventCheck = { ok: true; event: EventObject } | { ok: false; reason: string };

@@ -9,10 +9,46 @@ export interface SnapshotStore {
 
 /** A worker's opt-in to persistence. */
 export interface Persistence {
-  /** The machine's version: a snapshot saved by another version is refused. */
-  version: string;
+  /**
+   * The machine's version: a snapshot saved by another version is refused, unless the
+   * versions are integers and `migrate` has every step from the saved one to this one.
+   */
+  version: string | number;
   /** Save after every processed message (default) or at most every `n` ms. */
   every?: 'message' | number;
+  /**
+   * `{ 1: fn, 2: fn }` with `version: 3`: step n turns a version-n snapshot (XState's
+   * persisted snapshot: value, context...) into a version n + 1 one.
+   */
+  migrate?: Record<number, (snapshot: PersistedSnapshot) => PersistedSnapshot>;
+}
+
+/** XState's persisted snapshot as stored: what a migration step reads and returns. */
+export type PersistedSnapshot = { value?: unknown; context?: unknown; status?: string } & Record<string, unknown>;
+
+/**
+ * Brings a snapshot saved by `saved` up to `persist.version` through its migration steps.
+ * Returns the snapshot, or the reason it cannot be used (another version, a missing step).
+ */
+export function migrateSnapshot(path: string, saved: string, persist: Persistence, snapshot: unknown): { snapshot: unknown } | { error: string } {
+  const current = String(persist.version);
+  if (saved === current) return { snapshot };
+  const from = Number(saved);
+  const to = Number(persist.version);
+  if (!Number.isInteger(from) || !Number.isInteger(to) || from > to || persist.migrate === undefined) {
+    return { error: `snapshot of ${path} was saved by machine version ${saved}, this is version ${current}` };
+  }
+  let value = snapshot as PersistedSnapshot;
+  for (let v = from; v < to; v++) {
+    const step = persist.migrate[v];
+    if (step === undefined) return { error: `snapshot of ${path} is version ${saved}: no migration step from ${v} to ${v + 1} (this is version ${current})` };
+    try {
+      value = step(value);
+    } catch (err) {
+      return { error: `snapshot of ${path}: migration step ${v} -> ${v + 1} threw: ${(err as Error).message}` };
+    }
+  }
+  return { snapshot: value };
 }
 
 export const SNAPSHOTS_SERVICE = 'snapshots';

@@ -1,3 +1,4 @@
+import { checkKey, entityTarget, parseEntityTarget } from './entity-address.js';
 import { EldertreeError } from './errors.js';
 import type { Address, AnyKind, AskEvent, EventFields, EventOf, KindName, Payload, ReplyOf } from './kind.js';
 import type { AskOptions, TellOptions } from './system.js';
@@ -8,14 +9,18 @@ export interface RefSender {
   ask<T extends Payload = Payload>(target: string, type: string, payload?: Payload, options?: Omit<AskOptions, 'from'>): Promise<T>;
 }
 
+/** A reference whose kind is not known to the compiler (a bare path, a file's tree): any event, any reply. */
+type Untyped<K extends AnyKind> = 0 extends 1 & K['machine'] ? true : false;
+
 /** The event types of a kind that are asks. */
-export type AskType<K extends AnyKind> = AskEvent<EventOf<K>>['type'];
+export type AskType<K extends AnyKind> = Untyped<K> extends true ? string : AskEvent<EventOf<K>>['type'];
 
 /** The event an ask of type T sends: `{ type: T, ...its fields }`. */
-export type AskMessage<K extends AnyKind, T extends string> = { type: T } & NoInfer<EventFields<Extract<EventOf<K>, { type: T }>>>;
+export type AskMessage<K extends AnyKind, T extends string> =
+  Untyped<K> extends true ? { type: T } & Payload : { type: T } & NoInfer<EventFields<Extract<EventOf<K>, { type: T }>>>;
 
 /** What an ask of type T resolves with. */
-export type ReplyTo<K extends AnyKind, T extends string> = ReplyOf<Extract<EventOf<K>, { type: T }>>;
+export type ReplyTo<K extends AnyKind, T extends string> = Untyped<K> extends true ? Payload : ReplyOf<Extract<EventOf<K>, { type: T }>>;
 
 /**
  * A reference bound to a sender: `node.ref(Counter, '/app/counter').tell({ type: 'inc' })`.
@@ -64,6 +69,10 @@ export function bindRef<K extends AnyKind>(sender: RefSender, kindOrRef: K | Add
       }
       return new Ref<K>(sender, checkPath(given.path), kindOrRef.name);
     }
+    const entity = path.startsWith('/') ? undefined : parseEntityTarget(path);
+    if (typeof entity === 'object' && entity.kind !== kindOrRef.name) {
+      throw new EldertreeError(`${path} is an entity address of kind ${entity.kind}, not ${kindOrRef.name} (an actor path starts with /)`);
+    }
     return new Ref<K>(sender, checkPath(path), kindOrRef.name);
   }
   const given = kindOrRef as Address<K>;
@@ -80,7 +89,14 @@ function isKindValue(value: unknown): value is AnyKind {
   return typeof value === 'object' && value !== null && 'machine' in value && 'name' in value && typeof (value as AnyKind).at === 'function';
 }
 
+/** An actor path (`/app/x`) or an entity address (`cart/key`). */
 function checkPath(path: string): string {
-  if (typeof path !== 'string' || !path.startsWith('/')) throw new EldertreeError(`an actor path starts with /, got ${JSON.stringify(path)}`);
-  return path;
+  if (typeof path === 'string' && path.startsWith('/')) return path;
+  if (typeof path === 'string' && typeof parseEntityTarget(path) !== 'string') return path;
+  throw new EldertreeError(`an actor path starts with / (or an entity address is kind/key), got ${JSON.stringify(path)}`);
+}
+
+/** A reference to the entity `key` of kind `k`. */
+export function bindEntity<K extends AnyKind>(sender: RefSender, k: K, key: string): Ref<K> {
+  return new Ref<K>(sender, entityTarget(k.name, checkKey(key)), k.name);
 }

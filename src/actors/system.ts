@@ -26,7 +26,9 @@ import type {
 } from './events.js';
 import type { Transport, TransportHost } from './transport.js';
 
+import { isEntityTarget, parseEntityTarget } from './entity-address.js';
 import { checkEvent, type Payload } from './kind.js';
+import type { StandardSchemaV1 } from '@standard-schema/spec';
 
 export type { Payload };
 
@@ -65,6 +67,14 @@ export interface SystemOptions {
   services?: Record<string, unknown>;
 }
 
+/** Where envelopes to the entities of one kind go on this node (its region). */
+export interface EntityRouter {
+  /** The kind's schemas, for messages from the wire. */
+  readonly schemas: Readonly<Record<string, StandardSchemaV1>> | undefined;
+  /** Takes an envelope for entity `key`: processes it here, or sends it to the owner of its shard. */
+  route(envelope: Envelope, key: string, role: string | undefined): void;
+}
+
 interface PendingAsk {
   resolve(value: Payload): void;
   reject(error: Error): void;
@@ -97,6 +107,8 @@ export class ActorSystem implements TransportHost {
    */
   trace: ((cell: ActorCell, envelope: Envelope, snapshot: unknown) => void) | undefined;
   private readonly cells = new Map<string, ActorCell>();
+  /** Entity regions on this node, by kind name. */
+  readonly regions = new Map<string, EntityRouter>();
   private readonly pending = new Map<string, PendingAsk>();
   private readonly listeners = new Set<SystemEventListener>();
   private readonly gates: { prefix: string; check: () => boolean; onFenced: () => void }[] = [];
@@ -155,6 +167,7 @@ export class ActorSystem implements TransportHost {
 
   /** Mail left when a cell is stopped for good: on to another host, or a dead letter. */
   orphaned(cell: ActorCell, envelope: Envelope): void {
+    if (cell.reroute?.(envelope)) return;
     if (this.cells.get(cell.path) !== cell && this.transport?.forward?.(envelope)) return;
     this.undeliverable(envelope, 'stopped', `${cell.path} was stopped before processing it`);
   }
@@ -314,10 +327,16 @@ export class ActorSystem implements TransportHost {
     }
     const cell = this.cells.get(target);
     if (cell === undefined) {
-      if (this.transport) this.transport.send(envelope);
+      if (isEntityTarget(target)) this.routeEntity(envelope, role);
+      else if (this.transport) this.transport.send(envelope);
       else this.undeliverable(envelope, 'unknown_target', `no actor at ${target}`);
       return;
     }
+    this.deliverTo(cell, envelope, role);
+  }
+
+  /** The checks every delivery to a local cell passes (reserved types, permissions), then its mailbox. */
+  deliverTo(cell: ActorCell, envelope: Envelope, role?: string): void {
     const type = envelope.message_type;
     if (isReservedType(type)) {
       this.undeliverable(envelope, 'forbidden', `${type} is a reserved event type; actors cannot be sent it`);
@@ -332,6 +351,21 @@ export class ActorSystem implements TransportHost {
       }
     }
     cell.enqueue(envelope);
+  }
+
+  /** Sends an envelope to whichever node the transport finds for it (an entity owned elsewhere). */
+  sendOn(envelope: Envelope): void {
+    if (this.transport) this.transport.send(envelope);
+    else this.undeliverable(envelope, 'unknown_target', `no route to ${envelope.target_elder}`);
+  }
+
+  private routeEntity(envelope: Envelope, role: string | undefined): void {
+    const address = parseEntityTarget(envelope.target_elder);
+    if (typeof address === 'string') return this.undeliverable(envelope, 'unknown_target', address);
+    const region = this.regions.get(address.kind);
+    if (region !== undefined) region.route(envelope, address.key, role);
+    else if (this.transport) this.transport.send(envelope);
+    else this.undeliverable(envelope, 'unknown_target', `no region of entity kind ${address.kind} on node ${this.nodeId}`);
   }
 
   private settle(envelope: Envelope): void {
@@ -361,7 +395,8 @@ export class ActorSystem implements TransportHost {
     }
     const envelope = result.envelope;
     // The node boundary: a kind's schemas check what comes from the wire.
-    const schemas = this.cells.get(envelope.target_elder)?.behavior.schemas;
+    const target = envelope.target_elder;
+    const schemas = this.cells.get(target)?.behavior.schemas ?? (isEntityTarget(target) ? this.regions.get(target.slice(0, target.indexOf('/')))?.schemas : undefined);
     if (schemas !== undefined) {
       const checked = checkEvent(schemas, envelope.message_type, envelope.payload);
       if (checked !== undefined && !checked.ok) {

@@ -1,7 +1,7 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Subscription as EventSubscription } from '../actors/events.js';
 import type { Address, AddressFor, AnyKind } from '../actors/kind.js';
-import { bindRef, type Ref } from '../actors/ref.js';
+import { bindEntity, bindRef, type Ref } from '../actors/ref.js';
 import { ActorSystem, type AskOptions, type Payload, type TellOptions } from '../actors/system.js';
 import { closeConnection, NatsTransport, type NatsTransportOptions } from '../transport/nats.js';
 import { connectOrExplain, type InspectReply } from './cluster-node.js';
@@ -49,6 +49,11 @@ export class ClusterClient {
   ref<K extends AnyKind>(address: Address<K>): Ref<K>;
   ref<K extends AnyKind>(kindOrRef: K | Address<K>, path?: string | AddressFor<K>): Ref<K> {
     return bindRef<K>(this, kindOrRef, path);
+  }
+
+  /** A typed reference to the entity `key` of a kind: `client.entity(Cart, 'user-42')`. */
+  entity<K extends AnyKind>(kind: K, key: string): Ref<K> {
+    return bindEntity(this, kind, key);
   }
 
   /** Every node's answer to `inspect`, collected for `waitMs`. */

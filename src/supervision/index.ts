@@ -4,5 +4,7 @@ export { RestartIntensity } from './intensity.js';
 export { supervisorMachine, type ChildInfo, type SupervisorInput, type SupervisorStatus } from './machine.js';
 export { StartError, SupervisorError, type SupervisorErrorCode } from './errors.js';
 export { Supervisor, type ChildExit } from './supervisor.js';
-export { Node, TreeSpecError, type ActorView, type NodeExit, type NodeOptions, type NodeView } from './node.js';
+export { Node, TreeSpecError, type EntityLocation, type ActorView, type NodeExit, type NodeOptions, type NodeView } from './node.js';
 export type { PathFor, PathMap, PathsOf } from './paths.js';
+export * from './entities.js';
+export { EntityRegion, SHARDS_SERVICE, type RegionHandle, type RegionSupervisor, type RegionView, type ShardHost } from './region.js';

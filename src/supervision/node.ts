@@ -1,12 +1,14 @@
 import { EldertreeError } from '../actors/errors.js';
 import type { Subscription, SystemEventListener } from '../actors/events.js';
 import type { Address, AddressFor, AnyKind } from '../actors/kind.js';
-import { ANY_KIND, bindRef, type Ref } from '../actors/ref.js';
+import { ANY_KIND, bindEntity, bindRef, type Ref } from '../actors/ref.js';
+import { checkKey, shardOf } from '../actors/entity-address.js';
 import { ActorSystem, type AskOptions, type Payload, type SystemOptions, type TellOptions } from '../actors/system.js';
 import { SupervisorError } from './errors.js';
 import type { ChildInfo } from './machine.js';
 import type { PathFor, PathMap, PathsOf } from './paths.js';
 import { DEFAULTS, isSupervisorSpec, type ChildSpec, type DynamicChildArgs, type SupervisorSpec } from './spec.js';
+import type { RegionView } from './region.js';
 import { Supervisor, type SupervisionContext } from './supervisor.js';
 import { validateTree } from './validate.js';
 
@@ -35,6 +37,8 @@ export interface ActorView {
   intensity?: number;
   period?: number;
   restartsInPeriod?: number;
+  /** Entity regions only: counts per kind and the shards owned here (never one row per entity). */
+  entities?: RegionView;
 }
 
 export interface NodeView {
@@ -42,6 +46,21 @@ export interface NodeView {
   root: string;
   at: number;
   actors: ActorView[];
+}
+
+/** findEntity's answer. */
+export interface EntityLocation {
+  node: string;
+  kind: string;
+  key: string;
+  shard: number;
+  /** This node owns the shard (it would activate the entity here). */
+  owned: boolean;
+  /** Present while the entity is active on this node. */
+  path?: string;
+  status?: string;
+  incarnation?: number;
+  mailbox?: number;
 }
 
 /** How a node ended: stopped on request, or its root supervisor gave up. */
@@ -141,6 +160,14 @@ export class Node<TPaths extends PathMap = any> {
     return bindRef(this, kindOrRef, path);
   }
 
+  /**
+   * A typed reference to the entity `key` of a kind: `node.entity(Cart, 'user-42')`. Its
+   * first message activates it on the node that owns its shard.
+   */
+  entity<K extends AnyKind>(kind: K, key: string): Ref<K> {
+    return bindEntity(this, kind, key);
+  }
+
   /** Lifecycle events and dead letters of this node. */
   subscribe(listener: SystemEventListener): Subscription {
     return this.system.subscribe(listener);
@@ -199,8 +226,11 @@ export class Node<TPaths extends PathMap = any> {
           intensity: sup.spec.intensity ?? DEFAULTS.intensity,
           period: sup.spec.period ?? DEFAULTS.period,
           restartsInPeriod: sup.restartsInPeriod,
+          ...(sup.region ? { entities: sup.region.view() } : {}),
         });
       }
+      // A region's entities are counted on its row, not listed: there may be millions.
+      if (sup.region) return;
       for (const child of sup.whichChildren()) {
         const childSup = this.supervisors.get(child.path);
         if (child.type === 'supervisor' && childSup) walk(childSup, child.restarts, child.status === 'restarting');
@@ -213,6 +243,26 @@ export class Node<TPaths extends PathMap = any> {
     };
     walk(this.root, 0);
     return { node: this.nodeId, root: this.root.path, at: Date.now(), actors };
+  }
+
+  /**
+   * Where the entity `key` of a kind stands on this node: its shard, whether this node
+   * owns that shard, and, if it is active here, its path, status and incarnation.
+   */
+  findEntity(kind: AnyKind | string, key: string): EntityLocation | undefined {
+    const name = typeof kind === 'string' ? kind : kind.name;
+    const region = [...this.supervisors.values()].find((s) => s.region?.kind === name)?.region;
+    if (!region) return undefined;
+    const shard = shardOf(checkKey(key), region.shards);
+    const cell = this.system.cell(`${region.path}/${key}`);
+    return {
+      node: this.nodeId,
+      kind: name,
+      key,
+      shard,
+      owned: region.owns(shard),
+      ...(cell ? { path: cell.path, status: cell.status, incarnation: cell.incarnation, mailbox: cell.mailbox.size } : {}),
+    };
   }
 
   whichChildren(path?: string): ChildInfo[] {

@@ -16,7 +16,9 @@ type Depth = [never, 0, 1, 2, 3, 4, 5, 6, 7];
 
 type Entry<S, Prefix extends string, D extends number = 8> = [D] extends [never]
   ? never
-  : S extends SupervisorSpec<infer Id, infer Children>
+  : S extends { entities: unknown }
+    ? never // entities are addressed by kind and key: node.entity(Cart, key)
+    : S extends SupervisorSpec<infer Id, infer Children>
     ? string extends Id
       ? never
       : Entry<Children[number], `${Prefix}/${Id}`, Depth[D]>

@@ -18,6 +18,8 @@ import {
   type SupervisorSpec,
 } from './spec.js';
 import { validateChild } from './validate.js';
+import { isEntitiesSpec } from './entities.js';
+import { EntityRegion } from './region.js';
 
 export { StartError };
 
@@ -46,7 +48,11 @@ export class Supervisor {
   readonly strategy: Strategy;
   /** simple_one_for_one: children started from one template, in no order. */
   readonly dynamic: boolean;
+  /** Set when this supervisor is an entity region. */
+  region: EntityRegion | undefined;
   state: State = 'idle';
+  /** Told of every state change (an entity region serves while its supervisor runs). */
+  onState: ((state: SupervisorStatus) => void) | undefined;
   /** Told when this supervisor ends by itself; its parent (or the node) decides. */
   onExit: ((sup: Supervisor, incarnation: number, exit: ChildExit) => void) | undefined;
   private readonly children: ChildList;
@@ -247,7 +253,7 @@ export class Supervisor {
     if (this.state === 'stopped' || this.state === 'idle') {
       if (flush) await this.stopChildren(this.children.items, true);
       if (flush) this.cell.close();
-      this.state = 'stopped';
+      this.setState('stopped');
       return;
     }
     this.setState('stopping');
@@ -275,6 +281,11 @@ export class Supervisor {
     const path = `${this.path}/${spec.id}`;
     if (isSupervisorSpec(spec)) {
       const sup = new Supervisor(this.context, spec, this.path);
+      if (isEntitiesSpec(spec)) {
+        const region = new EntityRegion(sup, spec);
+        sup.onState = (state) => region.supervisorState(state);
+        sup.region = region;
+      }
       const child = new Child(spec, path, spec.shutdown ?? DEFAULTS.supervisorShutdown, sup.cell, sup);
       sup.onExit = (_s, incarnation, exit) => this.childExited(child, incarnation, exit);
       return child;
@@ -464,6 +475,12 @@ export class Supervisor {
   private setState(state: SupervisorStatus): void {
     this.state = state;
     this.signal(state);
+    this.onState?.(state);
+  }
+
+  /** How many children it has (a region's active entities), without listing them. */
+  get childCount(): number {
+    return this.children.size;
   }
 
   /** Moves the status machine; the inspector reads it like any actor's state. */

@@ -1,4 +1,5 @@
 import type { AnyStateMachine } from 'xstate';
+import { SHARD_COUNTS } from '../actors/entity-address.js';
 import { isKind } from '../actors/kind.js';
 import type { AutoShutdown } from './spec.js';
 
@@ -19,10 +20,12 @@ const SUPERVISOR_KEYS = new Set([
   'maxChildren',
   'children',
   'agent',
+  'entities',
 ]);
 const BACKOFF_KEYS = new Set(['initial', 'max', 'factor', 'resetAfter']);
 const PLACEMENT_KEYS = new Set(['node', 'replicas', 'singleton', 'standby']);
-const PERSIST_KEYS = new Set(['version', 'every']);
+const PERSIST_KEYS = new Set(['version', 'every', 'migrate']);
+const ENTITY_KEYS = new Set(['kind', 'shards', 'idleAfter']);
 
 /** What a child spec is checked against: its supervisor's flags. */
 export interface ParentFlags {
@@ -39,6 +42,19 @@ export function validateTree(spec: unknown): string[] {
   if (!isObject(spec)) return ['the tree must be a supervisor spec object'];
   if (spec.type !== 'supervisor') problems.push(`/${String(spec.id ?? '?')}: the root must have type "supervisor"`);
   checkChild(spec, { path: '', autoShutdown: 'never' }, problems);
+  // One region per entity kind: `cart/<key>` must name one place in the cluster.
+  const regions = new Map<string, string>();
+  const walk = (s: Record<string, unknown>, parent: string) => {
+    const path = `${parent}/${String(s.id)}`;
+    const kind = isObject(s.entities) ? s.entities.kind : undefined;
+    if (typeof kind === 'string') {
+      const other = regions.get(kind);
+      if (other !== undefined) problems.push(`${path}: a second region of entity kind ${kind} (the first is ${other})`);
+      else regions.set(kind, path);
+    }
+    if (Array.isArray(s.children)) for (const c of s.children) if (isObject(c)) walk(c, path);
+  };
+  walk(spec, '');
   return problems;
 }
 
@@ -78,20 +94,43 @@ function checkChild(spec: Record<string, unknown>, parent: ParentFlags, problems
     if (spec.kind !== undefined && !(isKind(spec.kind) && spec.kind.machine === spec.machine)) {
       say('kind must be the kind(...) of this worker\'s machine (worker(id, Kind) sets both)');
     }
-    const persist = spec.persist;
-    if (persist !== undefined) {
-      if (!isObject(persist) || typeof persist.version !== 'string' || persist.version === '') {
-        say(`persist must be { version: "1", every?: "message" | ms }, got ${show(persist)}`);
-      } else {
-        checkKeys(persist, PERSIST_KEYS, 'persist.', say);
-        if (persist.every !== undefined && persist.every !== 'message' && !(typeof persist.every === 'number' && persist.every > 0)) {
-          say(`persist.every must be "message" or ms > 0, got ${show(persist.every)}`);
-        }
-      }
-    }
+    if (spec.persist !== undefined) checkPersist(spec.persist, say);
   } else {
     say(`type must be "worker" or "supervisor", got ${show(spec.type)}`);
   }
+}
+
+function checkPersist(persist: unknown, say: (what: string) => void): void {
+  const version = isObject(persist) ? persist.version : undefined;
+  if (!isObject(persist) || !((typeof version === 'string' && version !== '') || (Number.isInteger(version) && (version as number) >= 1))) {
+    return say(`persist must be { version: "1" | 3, every?: "message" | ms, migrate? }, got ${show(persist)}`);
+  }
+  checkKeys(persist, PERSIST_KEYS, 'persist.', say);
+  if (persist.every !== undefined && persist.every !== 'message' && !(typeof persist.every === 'number' && persist.every > 0)) {
+    say(`persist.every must be "message" or ms > 0, got ${show(persist.every)}`);
+  }
+  const migrate = persist.migrate;
+  if (migrate === undefined) return;
+  if (!Number.isInteger(version)) return say('persist.migrate needs an integer persist.version: step n upgrades a version-n snapshot to n + 1');
+  if (!isObject(migrate)) return say(`persist.migrate must be { [fromVersion]: (snapshot) => snapshot }, got ${show(migrate)}`);
+  for (const [from, step] of Object.entries(migrate)) {
+    const n = Number(from);
+    if (!Number.isInteger(n) || n < 1 || n >= (version as number)) say(`persist.migrate.${from}: a step upgrades version n (1 <= n < ${String(version)}) to n + 1`);
+    else if (typeof step !== 'function') say(`persist.migrate.${from} must be a function (snapshot) => snapshot, got ${show(step)}`);
+  }
+}
+
+/** A region's entity config: shards and idleAfter, and its template of that kind. */
+function checkEntities(spec: Record<string, unknown>, say: (what: string) => void): void {
+  const e = spec.entities;
+  if (!isObject(e)) return say(`entities must be { kind, shards, idleAfter } (use entities(id, Kind, options)), got ${show(e)}`);
+  checkKeys(e, ENTITY_KEYS, 'entities.', say);
+  if (spec.strategy !== 'simple_one_for_one') say('an entity region is a simple_one_for_one supervisor');
+  if (!SHARD_COUNTS.includes(e.shards as never)) say(`entities.shards must be one of ${SHARD_COUNTS.join(', ')}, got ${show(e.shards)}`);
+  if (!(Number.isInteger(e.idleAfter) && (e.idleAfter as number) > 0)) say(`entities.idleAfter must be an integer of ms > 0, got ${show(e.idleAfter)}`);
+  const template = Array.isArray(spec.children) ? (spec.children[0] as Record<string, unknown> | undefined) : undefined;
+  const kind = template?.kind;
+  if (!isKind(kind) || kind.name !== e.kind) say(`the entities of a region are workers of the kind ${show(e.kind)} (entities(id, Kind) sets both)`);
 }
 
 /** supervisor.erl check_flags/1: strategy, intensity >= 0, period > 0 (integers), auto_shutdown. */
@@ -110,6 +149,7 @@ function checkSupervisor(spec: Record<string, unknown>, path: string, say: (what
     say(`autoShutdown must be never, any_significant or all_significant, got ${show(spec.autoShutdown)}`);
   }
   const dynamic = spec.strategy === 'simple_one_for_one';
+  if (spec.entities !== undefined) checkEntities(spec, say);
   if (spec.maxChildren !== undefined) {
     if (!dynamic) say('maxChildren goes with strategy simple_one_for_one');
     else if (!(Number.isInteger(spec.maxChildren) && (spec.maxChildren as number) >= 0)) {
