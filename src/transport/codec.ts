@@ -1,25 +1,36 @@
-import { Packr } from 'msgpackr';
+import { Packr, type Options } from 'msgpackr';
 import type { Envelope } from '../actors/envelope.js';
 
 /** Frames larger than this are refused before decoding (1 MiB, NATS' default max_payload). */
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
 
-// A single envelope is a plain msgpack map: any msgpack reader can make and read one.
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
-// A batch (eldertree to eldertree) uses msgpackr's records: each key list is written
-// once per frame, not once per envelope (a 512-envelope frame: 72 KB instead of
-// 126 KB, 0.3-0.5 µs to decode an envelope instead of 1.1-1.3). Every frame holds
-// its own record definitions (no structures shared between frames or senders), and
-// the plain decoder below reads them.
-const batchPackr = new Packr({ useRecords: true, mapsAsObjects: true, moreTypes: false });
+/**
+ * Standard msgpack only (PROTOCOL.md): maps, arrays, strings, integers, floats, bools,
+ * nil, binary; no extension types written. Integers of any width decode to numbers when
+ * they fit a double exactly ('auto': uint64 timestamps from msgpack-c are numbers), and
+ * to bigint beyond that, which integer fields then refuse with a reason.
+ */
+const STANDARD: Options = { useRecords: false, mapsAsObjects: true, moreTypes: false, int64AsType: 'auto' as 'number' };
+const packr = new Packr(STANDARD);
+// The v0 batch frames (msgpackr records: each key list once per frame) are no longer
+// sent by default: a standard decoder misreads them without an error. Kept only so
+// the benchmark can measure what standard frames cost against them in the same run.
+const recordPackr = new Packr({ ...STANDARD, useRecords: true });
+
+export type BatchEncoding = 'standard' | 'records';
 
 export function encodeEnvelope(envelope: Envelope): Uint8Array {
   return packr.pack(envelope);
 }
 
-/** Several envelopes for one subject: a msgpack array of them, in send order. */
-export function encodeBatch(envelopes: readonly Envelope[]): Uint8Array {
-  return batchPackr.pack(envelopes);
+/** Several envelopes for one subject: a msgpack array of envelope maps, in send order. */
+export function encodeBatch(envelopes: readonly Envelope[], encoding: BatchEncoding = 'standard'): Uint8Array {
+  return (encoding === 'records' ? recordPackr : packr).pack(envelopes);
+}
+
+/** Any plain value (acks: a msgpack array of message id strings). */
+export function encodeValue(value: unknown): Uint8Array {
+  return packr.pack(value);
 }
 
 /** The ids a receiver acknowledges to one reply subject: a msgpack array of strings. */
