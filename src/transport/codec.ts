@@ -17,20 +17,94 @@ const packr = new Packr(STANDARD);
 // the benchmark can measure what standard frames cost against them in the same run.
 const recordPackr = new Packr({ ...STANDARD, useRecords: true });
 
-export type BatchEncoding = 'standard' | 'records';
+/**
+ * How a batch of envelopes is written:
+ * - `rows` (actor subjects): one msgpack map `{ keys: [field names], rows: [[values in
+ *   key order], ...] }`, nil for a field an envelope lacks; plain msgpack, the field
+ *   names once per frame. Measured on 64 envelopes of 100 B: encode 0.6 µs and decode
+ *   0.7 µs per envelope, against 2.1 / 1.4 for an array of maps and 1.1 / 0.4 for
+ *   msgpackr's records.
+ * - `maps` (replies, which foreign clients read): a msgpack array of envelope maps.
+ * - `records`: v0's msgpackr record frames, for the benchmark's comparison only.
+ */
+export type BatchEncoding = 'rows' | 'maps' | 'records';
+
+const BASE_KEYS = ['message_id', 'source_elder', 'target_elder', 'message_type', 'payload', 'priority', 'timestamp', 'requires_ack', 'seq'];
+const OPTIONAL_KEYS = ['reply_to', 'correlation_id', 'stream', 'ack_base', 'v'] as const;
+/** Key lists by which optional fields a batch uses (a bit each, in OPTIONAL_KEYS order). */
+const KEY_LISTS = Array.from({ length: 1 << OPTIONAL_KEYS.length }, (_, mask) => [
+  ...BASE_KEYS,
+  ...OPTIONAL_KEYS.filter((_k, i) => mask & (1 << i)),
+]);
+/** Field names a rows frame may not use: they would reach an object's prototype. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+const MAX_KEYS = 64;
 
 export function encodeEnvelope(envelope: Envelope): Uint8Array {
   return packr.pack(envelope);
 }
 
-/** Several envelopes for one subject: a msgpack array of envelope maps, in send order. */
-export function encodeBatch(envelopes: readonly Envelope[], encoding: BatchEncoding = 'standard'): Uint8Array {
+/** Several envelopes for one subject, in send order. */
+export function encodeBatch(envelopes: readonly Envelope[], encoding: BatchEncoding = 'rows'): Uint8Array {
+  if (encoding === 'rows') return packr.pack(toRows(envelopes));
   return (encoding === 'records' ? recordPackr : packr).pack(envelopes);
 }
 
-/** Any plain value (acks: a msgpack array of message id strings). */
-export function encodeValue(value: unknown): Uint8Array {
-  return packr.pack(value);
+function toRows(envelopes: readonly Envelope[]): { keys: string[]; rows: unknown[][] } {
+  let mask = 0;
+  for (const e of envelopes) {
+    if (e.reply_to !== undefined) mask |= 1;
+    if (e.correlation_id !== undefined) mask |= 2;
+    if (e.stream !== undefined) mask |= 4;
+    if (e.ack_base !== undefined) mask |= 8;
+    if (e.v !== undefined) mask |= 16;
+  }
+  const rows = new Array<unknown[]>(envelopes.length);
+  for (let i = 0; i < envelopes.length; i++) {
+    const e = envelopes[i]!;
+    const row: unknown[] = [e.message_id, e.source_elder, e.target_elder, e.message_type, e.payload, e.priority, e.timestamp, e.requires_ack, e.seq];
+    if (mask & 1) row.push(e.reply_to ?? null);
+    if (mask & 2) row.push(e.correlation_id ?? null);
+    if (mask & 4) row.push(e.stream ?? null);
+    if (mask & 8) row.push(e.ack_base ?? null);
+    if (mask & 16) row.push(e.v ?? null);
+    rows[i] = row;
+  }
+  return { keys: KEY_LISTS[mask]!, rows };
+}
+
+/** A decoded map that is a rows batch rather than one envelope. */
+export function isRowsFrame(value: Record<string, unknown>): boolean {
+  return value.message_id === undefined && value.rows !== undefined;
+}
+
+/**
+ * A rows batch back into envelope maps (nil = field absent); a reason when its shape is
+ * wrong. Each map is then validated as any envelope.
+ */
+export function fromRows(value: Record<string, unknown>): { ok: true; items: Record<string, unknown>[] } | { ok: false; reason: string } {
+  const { keys, rows } = value;
+  if (!Array.isArray(keys) || keys.length === 0 || keys.length > MAX_KEYS) {
+    return { ok: false, reason: `a rows batch needs keys: an array of 1..${MAX_KEYS} field names` };
+  }
+  for (const key of keys) {
+    if (typeof key !== 'string' || FORBIDDEN_KEYS.has(key)) return { ok: false, reason: `a rows batch's keys must be field names, got ${JSON.stringify(key)}` };
+  }
+  if (new Set(keys).size !== keys.length) return { ok: false, reason: "a rows batch's keys must not repeat" };
+  if (!Array.isArray(rows) || rows.length === 0) return { ok: false, reason: 'a rows batch needs rows: a non-empty array' };
+  const n = keys.length;
+  const items = new Array<Record<string, unknown>>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i];
+    if (!Array.isArray(row) || row.length !== n) return { ok: false, reason: `row ${i} of a rows batch is not an array of ${n} values` };
+    const item: Record<string, unknown> = {};
+    for (let j = 0; j < n; j++) {
+      const v = row[j];
+      if (v !== null && v !== undefined) item[keys[j] as string] = v;
+    }
+    items[i] = item;
+  }
+  return { ok: true, items };
 }
 
 /** The ids a receiver acknowledges to one reply subject: a msgpack array of strings. */

@@ -10,7 +10,7 @@ import {
 import type { Transport, TransportHost } from '../actors/transport.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import { decodeFrame, DEFAULT_MAX_FRAME_BYTES, encodeAcks, encodeBatch, encodeEnvelope, type BatchEncoding } from './codec.js';
+import { decodeFrame, DEFAULT_MAX_FRAME_BYTES, encodeAcks, encodeBatch, encodeEnvelope, fromRows, isRowsFrame } from './codec.js';
 import { InOrder } from './in-order.js';
 import { DEFAULT_RETRY, Outbox, type RetryPolicy } from './outbox.js';
 import { SentFrames, type SentEntry, type SentFrame } from './sent-frames.js';
@@ -40,10 +40,11 @@ export interface NatsTransportOptions {
    */
   inboxRole?: string;
   /**
-   * Benchmarks only: send batch frames as v0 did, with msgpackr records (not standard
-   * msgpack; every v1 receiver still reads them). Default `standard`.
+   * Benchmarks only: `records` sends batch frames to actors as v0 did, with msgpackr
+   * records (not standard msgpack, though every node still reads them), to price the
+   * standard ones in the same run. Default `standard` (the rows form of PROTOCOL.md).
    */
-  batchEncoding?: BatchEncoding;
+  batchEncoding?: 'standard' | 'records';
 }
 
 /** The role of senders without one of their own (tools, the node itself). */
@@ -118,7 +119,7 @@ export class NatsTransport implements Transport {
   private acks = new Map<string, string[]>();
   private flushQueued = false;
   private readonly maxFrameBytes: number;
-  private readonly batchEncoding: BatchEncoding;
+  private readonly batchEncoding: 'rows' | 'records';
   private readonly logger: Logger;
 
   constructor(private readonly options: NatsTransportOptions) {
@@ -128,7 +129,7 @@ export class NatsTransport implements Transport {
     this.nc = options.connection;
     this.outbox = new Outbox({ ...DEFAULT_RETRY, ...options.retry });
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-    this.batchEncoding = options.batchEncoding ?? 'standard';
+    this.batchEncoding = options.batchEncoding === 'records' ? 'records' : 'rows';
     this.logger = options.logger ?? silentLogger();
   }
 
@@ -308,7 +309,15 @@ export class NatsTransport implements Transport {
     const at = this.subjects.actorPrefixLength;
     const role = msg.subject.slice(at, msg.subject.indexOf('.', at));
     const value = decoded.value;
-    if (!Array.isArray(value)) return this.onEnvelope(value as Record<string, unknown> | null, msg, path, role);
+    if (!Array.isArray(value)) {
+      if (value === null || typeof value !== 'object' || !isRowsFrame(value as Record<string, unknown>)) {
+        return this.onEnvelope(value as Record<string, unknown> | null, msg, path, role);
+      }
+      const rows = fromRows(value as Record<string, unknown>);
+      if (!rows.ok) return this.refuse(msg, `on ${msg.subject}: ${rows.reason}`);
+      for (const item of rows.items) this.onEnvelope(item, msg, path, role);
+      return;
+    }
     if (!isBatch(value)) return this.refuse(msg, `on ${msg.subject}: ${BATCH_REASON}`);
     for (const item of value) this.onEnvelope(item, msg, path, role);
   }
@@ -447,7 +456,8 @@ export class NatsTransport implements Transport {
 
   private publishBatch(batch: Pending): void {
     const { envelopes } = batch;
-    const frame = envelopes.length === 1 ? encodeEnvelope(envelopes[0]!) : encodeBatch(envelopes, this.batchEncoding);
+    // Replies go out as an array of maps: the simplest batch for a foreign asker to read.
+    const frame = envelopes.length === 1 ? encodeEnvelope(envelopes[0]!) : encodeBatch(envelopes, batch.reply ? 'maps' : this.batchEncoding);
     if (frame.byteLength > this.maxFrameBytes) {
       if (envelopes.length > 1) {
         // Too big together: halves, down to single envelopes (which say which one is too big).
