@@ -126,15 +126,15 @@ describe('roles enforced by the broker (generated nats.conf)', () => {
     const forbidden = [
       'elders.elders.actor.*.grand-elder.commander', // the grand elder's mailbox
       'elders.elders.actor.>', // every actor's mail
-      'elders.elders.inbox.operator.*', // replies and acks to operator nodes
-      'elders.elders.inbox.grand_elder.*', // ... and to grand elder nodes
+      'elders.elders.inbox.operator.*.*', // replies and acks to operator nodes
+      'elders.elders.inbox.grand_elder.*.*', // ... and to grand elder nodes
       '_INBOX.>', // replies to plain NATS requests of operators and foreign clients
       '_INBOX_grand_elder.>',
     ];
-    for (const subject of forbidden) nc.subscribe(subject, { callback: (_e, msg) => void (msg && got.push(msg.subject)) });
+    for (const subject of forbidden) nc.subscribe(subject, { callback: (err, msg) => void (!err && got.push(msg.subject)) });
     // Its own mail and inbox are allowed (no violation for these).
     nc.subscribe('elders.elders.actor.*.grand-elder.servants.>', { callback: () => undefined });
-    nc.subscribe('elders.elders.inbox.servant.*', { callback: () => undefined });
+    nc.subscribe('elders.elders.inbox.servant.*.*', { callback: () => undefined });
     await nc.flush();
     expect(await operator.ask('/grand-elder', 'elder.status')).toMatchObject({ ok: true }); // traffic to read, if it could
     await new Promise((r) => setTimeout(r, 300));

@@ -64,7 +64,7 @@ export function generateNatsConf(options: NatsConfOptions = {}): string {
     ];
     const subscribe = [
       ...actorSubscriptions(token),
-      `elders.*.inbox.${token}.*`, // this role's nodes' reply inboxes
+      `elders.*.inbox.${token}.*.*`, // this role's nodes' reply inboxes
       'elders.*.node.*.ctl.>',
       'elders.*.sys.>',
       requestInboxes(token),
