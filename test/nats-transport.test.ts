@@ -211,6 +211,29 @@ describe('a node inbox: only answers a frame invited', () => {
       }
     }));
 
+  it('a node answers only request and node inboxes: a reply subject elsewhere (an actor, the JetStream API) gets nothing', () =>
+    withTwoNodes(async ({ b }) => {
+      const nc = await connect({ servers: server.url });
+      try {
+        const got: string[] = [];
+        nc.subscribe('not.an.inbox', { callback: (_e, msg) => void got.push(msg.subject) });
+        nc.subscribe('elders.elders.actor.*.a.w', { callback: (_e, msg) => void got.push(msg.subject) });
+        await nc.flush();
+        const base = { source_elder: '@outside', target_elder: '/b/w', payload: {}, priority: 5, timestamp: Date.now() };
+        nc.publish('elders.elders.actor.operator.b.w', pack({ ...base, message_id: 'r-1', message_type: 'ping', requires_ack: false, correlation_id: 'r-1' }), { reply: 'not.an.inbox' });
+        nc.publish('elders.elders.actor.operator.b.w', pack({ ...base, message_id: 'r-2', message_type: 'inc', requires_ack: true, stream: 's', seq: 1 }), { reply: 'elders.elders.actor.operator.a.w' });
+        nc.publish('elders.elders.actor.operator.b.w', new Uint8Array([0xc1]), { reply: 'not.an.inbox' });
+        await nc.flush();
+        expect(await eventually(() => b.rec.deadLetters().length >= 2)).toBe(true);
+        expect(b.rec.deadLetters().map((d) => d.reason).sort()).toEqual(['malformed', 'no_reply_target']);
+        expect(await b.node.ask('/b/w', 'get')).toEqual({ count: 1 }); // the acked tell was processed
+        await new Promise((r) => setTimeout(r, 200));
+        expect(got).toEqual([]);
+      } finally {
+        await nc.close();
+      }
+    }));
+
   it('asks over plain NATS request/reply: the reply comes back on the _INBOX subject, whatever reply_to claims', () =>
     withTwoNodes(async ({ b }) => {
       const nc = await connect({ servers: server.url });

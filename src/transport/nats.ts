@@ -106,6 +106,8 @@ export class NatsTransport implements Transport {
   private inboxPrefix = '';
   private address = '';
   private readonly actorPrefix: string;
+  /** `elders.<cluster>.inbox.`: every node's reply inbox starts so. */
+  private readonly inboxRoot: string;
   private readonly roles = new Map<string, string>();
   private readonly dottedPaths = new Map<string, string>();
   private readonly outbox: Outbox;
@@ -125,6 +127,7 @@ export class NatsTransport implements Transport {
   constructor(private readonly options: NatsTransportOptions) {
     this.subjects = subjects(options.cluster);
     this.actorPrefix = `elders.${this.subjects.cluster}.actor.`;
+    this.inboxRoot = `elders.${this.subjects.cluster}.inbox.`;
     this.ownsConnection = options.connection === undefined;
     this.nc = options.connection;
     this.outbox = new Outbox({ ...DEFAULT_RETRY, ...options.retry });
@@ -329,7 +332,8 @@ export class NatsTransport implements Transport {
    */
   private refuse(msg: Msg, detail: string): void {
     this.host!.malformed(detail);
-    if (!msg.reply || msg.reply.startsWith(`elders.${this.subjects.cluster}.inbox.`)) return;
+    // A node's own inbox would only ignore it.
+    if (!this.answerable(msg.reply) || msg.reply.startsWith(this.inboxRoot)) return;
     const error: Envelope = {
       message_id: `${this.host!.nodeId}-refused-${Date.now().toString(36)}`,
       source_elder: this.address,
@@ -344,13 +348,23 @@ export class NatsTransport implements Transport {
     this.enqueue(error, msg.reply, true);
   }
 
+  /**
+   * Reply subjects this node answers (acks, replies, errors): request inboxes and node
+   * inboxes only. Anything else could make it publish, with its own rights, into an
+   * actor's mailbox or the JetStream API on a sender's behalf.
+   */
+  private answerable(reply: string | undefined): reply is string {
+    return reply !== undefined && reply !== '' && (reply.startsWith('_INBOX') || reply.startsWith(this.inboxRoot));
+  }
+
   private onEnvelope(value: Record<string, unknown> | null, msg: Msg, path: string, role: string): void {
     const host = this.host!;
+    const reply = this.answerable(msg.reply) ? msg.reply : undefined;
     if (value !== null && typeof value === 'object') {
       if (typeof value.correlation_id === 'string') {
         // An ask: its reply goes back on the reply subject it came with, and nowhere
         // else, whatever reply_to says (a node's inbox, someone else's request).
-        if (msg.reply) value.reply_to = '@' + msg.reply;
+        if (reply) value.reply_to = '@' + reply;
         else delete value.reply_to;
       }
       if (typeof value.target_elder === 'string' && value.target_elder !== path) {
@@ -358,15 +372,15 @@ export class NatsTransport implements Transport {
         return host.malformed(`on ${msg.subject}: target_elder ${value.target_elder} is not ${path}`, value);
       }
     }
-    if (value === null || typeof value !== 'object' || value.requires_ack !== true || !msg.reply) {
+    if (value === null || typeof value !== 'object' || value.requires_ack !== true || !reply) {
       return host.receive(value, role);
     }
     const checked = validateEnvelope(value);
     if (!checked.ok) return host.malformed(`on ${msg.subject}: ${checked.reason}`, value);
-    const arrival = this.inOrder.arrive(checked.envelope, msg.reply);
+    const arrival = this.inOrder.arrive(checked.envelope, reply);
     if (arrival.kind === 'duplicate') {
       // Still in the mailbox: its ack comes when it is processed. Settled: our ack was lost.
-      if (!this.awaitingAck.has(checked.envelope.message_id)) this.queueAck(msg.reply, checked.envelope.message_id);
+      if (!this.awaitingAck.has(checked.envelope.message_id)) this.queueAck(reply, checked.envelope.message_id);
       return;
     }
     if (arrival.kind === 'held') return;
