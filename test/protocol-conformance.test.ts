@@ -174,11 +174,34 @@ describe('wire protocol v1, from PROTOCOL.md with @msgpack/msgpack and raw nats.
     expect(await ask('/app/everywhere', 'whoami')).toEqual({ node: 'c1' });
   });
 
-  it('an unknown path: the broker answers no responders at once', async () => {
+  it('an unknown path on the actor subject: the broker answers no responders at once', async () => {
     const t0 = Date.now();
     const err = await nc.request(subjectOf('/nobody/here'), pack(envelope('/nobody/here', 'ping', { correlation_id: 'x' })), { timeout: 5000 }).catch((e: unknown) => e);
     expect(Date.now() - t0).toBeLessThan(2000);
     expect(String((err as Error).message ?? err)).toMatch(/no responders|503/i);
+  });
+
+  it('through a route subject: an unknown path gets an error reply and a dead letter; a known one answers as directly', async () => {
+    const route = (path: string) => `${ROOT}.route.operator${path.replaceAll('/', '.')}`;
+    const seen = events.length;
+    const lost = unpack(await nc.request(route('/nobody/here'), pack(envelope('/nobody/here', 'ping', { correlation_id: 'r1' })), { timeout: 5000 }));
+    expect(lost).toMatchObject({ message_type: 'eldertree.error', correlation_id: 'r1', payload: { reason: 'unknown_target', message: 'no node hosts /nobody/here' } });
+    nc.publish(route('/nobody/there'), pack(envelope('/nobody/there', 'inc')), { reply: `_INBOX.conformance.${process.pid}.void` });
+    const dead = await until(async () => {
+      const found = events.slice(seen).filter((e) => e.type === 'dead_letter' && e.reason === 'unknown_target');
+      return found.length >= 2 ? found : undefined;
+    }, 5000);
+    expect(dead.map((e) => e.detail)).toEqual(['no node hosts /nobody/here', 'no node hosts /nobody/there']);
+    // A path that exists: the reply comes back through the relay, and acks too.
+    const ok = unpack(await nc.request(route('/app/everywhere'), pack(envelope('/app/everywhere', 'whoami', { correlation_id: 'r2' })), { timeout: 5000 }));
+    expect(ok).toMatchObject({ message_type: 'eldertree.reply', correlation_id: 'r2', payload: { node: 'c1' } });
+    const inbox = `_INBOX.conformance.${process.pid}.routed-acks`;
+    const acks: string[] = [];
+    const sub = nc.subscribe(inbox, { callback: (_e, msg) => void acks.push(...(decode(msg.data) as string[])) });
+    const acked = envelope('/app/singleton', 'inc', { requires_ack: true, stream: `s-${process.pid}-${Date.now()}-r`, seq: 1 });
+    nc.publish(route('/app/singleton'), pack(acked), { reply: inbox });
+    expect(await until(async () => (acks.includes(acked.message_id as string) ? true : undefined), 5000)).toBe(true);
+    sub.unsubscribe();
   });
 
   it('an unhandled message to a real actor: an eldertree.error reply with reason unhandled', async () => {

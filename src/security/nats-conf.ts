@@ -57,6 +57,7 @@ export function generateNatsConf(options: NatsConfOptions = {}): string {
     const top = TOP_ROLES.has(token);
     const publish = [
       top ? 'elders.*.actor.>' : `elders.*.actor.${token}.>`,
+      top ? 'elders.*.route.>' : `elders.*.route.${token}.>`, // the same mail, relayed by a node
       top ? 'elders.*.node.*.ctl.>' : 'elders.*.node.*.ctl.inspect',
       'elders.*.sys.>', // heartbeats, events, cluster-wide inspect
       '$JS.API.>', // leases, task locks, snapshots (JetStream KV)
@@ -64,6 +65,7 @@ export function generateNatsConf(options: NatsConfOptions = {}): string {
     ];
     const subscribe = [
       ...actorSubscriptions(token),
+      ...(top ? ['elders.*.route.>'] : []), // nodes that may relay for every role token
       `elders.*.inbox.${token}.*.*`, // this role's nodes' reply inboxes
       'elders.*.node.*.ctl.>',
       'elders.*.sys.>',

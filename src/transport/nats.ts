@@ -45,6 +45,13 @@ export interface NatsTransportOptions {
    * standard ones in the same run. Default `standard` (the rows form of PROTOCOL.md).
    */
   batchEncoding?: 'standard' | 'records';
+  /**
+   * Take frames sent to `elders.<cluster>.route.<role>.<path>` (one node of the queue
+   * group `route` each) and relay them to the actor, so that a sender outside gets a
+   * dead letter and an error reply for a path nobody hosts. Default: on when the
+   * connection's role may publish every role token (operator, grand_elder).
+   */
+  routes?: boolean;
 }
 
 /** The role of senders without one of their own (tools, the node itself). */
@@ -57,6 +64,7 @@ export function connectionRole(options: Pick<NatsTransportOptions, 'inboxRole' |
 }
 
 const QUEUE = 'actors';
+const ROUTE_QUEUE = 'route';
 /** Bound for the per-path caches: past it they start over (a tree rarely has that many senders). */
 const CACHE_LIMIT = 10_000;
 /** Envelopes per batch frame at most: bounds a frame's size and the receiver's turn. */
@@ -164,6 +172,11 @@ export class NatsTransport implements Transport {
     this.subs.set('', this.nc.subscribe(this.inboxPrefix + '*', { callback: (err, msg) => {
         if (!err) this.onInbox(msg);
       }, }));
+    if (this.options.routes ?? ['operator', 'grand_elder'].includes(this.inboxRole)) {
+      this.subs.set('route', this.nc.subscribe(this.subjects.routes, { queue: ROUTE_QUEUE, callback: (err, msg) => {
+          if (!err) this.onRoute(msg);
+        }, }));
+    }
     this.timer = setInterval(() => this.resend(), Math.max(10, Math.min(50, this.outbox.policy.initialMs / 4)));
     this.timer.unref();
   }
@@ -390,6 +403,68 @@ export class NatsTransport implements Transport {
     }
   }
 
+  /**
+   * A frame on a route subject: passed on unchanged to the actor subject under the same
+   * role token, with a reply subject of ours. Answers are relayed back to the sender's
+   * reply subject; a bounce (nobody hosts the path) becomes a dead letter here and an
+   * error reply to each ask, as for this node's own frames.
+   */
+  private onRoute(msg: Msg): void {
+    if (!this.host || !this.nc) return;
+    const at = this.subjects.routePrefixLength;
+    const dot = msg.subject.indexOf('.', at);
+    const role = msg.subject.slice(at, dot);
+    const path = '/' + msg.subject.slice(dot + 1).replaceAll('.', '/');
+    if (!isActorPath(path) || !isSubjectToken(role)) return this.refuse(msg, `on ${msg.subject}: not a route to an actor path`);
+    const relayTo = this.answerable(msg.reply) ? msg.reply : undefined;
+    const decoded = decodeFrame(msg.data, this.maxFrameBytes);
+    if (!decoded.ok) return this.refuse(msg, `on ${msg.subject}: ${decoded.reason}`);
+    const value = decoded.value;
+    const items = Array.isArray(value)
+      ? value
+      : value !== null && typeof value === 'object' && isRowsFrame(value as Record<string, unknown>)
+        ? (fromRows(value as Record<string, unknown>) as { items?: unknown[] }).items ?? []
+        : [value];
+    const entries: SentEntry[] = [];
+    for (const item of items) {
+      if (item === null || typeof item !== 'object' || typeof (item as Envelope).message_id !== 'string') continue;
+      const e = item as Envelope;
+      const entry: SentEntry = { id: e.message_id, acked: false };
+      if (typeof e.correlation_id === 'string' && relayTo) {
+        entry.correlation = e.correlation_id;
+        entry.replyTo = '@' + relayTo;
+      }
+      entries.push(entry);
+    }
+    const token = this.sent.token();
+    try {
+      this.nc.publish(`${this.actorPrefix}${role}${this.dotted(path)}`, msg.data, { reply: this.inboxPrefix + token });
+    } catch {
+      return; // closed connection: the sender hears nothing, as if the frame were lost
+    }
+    const asks = new Map(entries.flatMap((e, i) => (e.correlation !== undefined ? [[e.correlation, i] as const] : [])));
+    this.sent.add(token, { target: path, entries, asks, acked: undefined, at: performance.now(), relayTo: relayTo ?? '' });
+  }
+
+  /** An answer to a routed frame: on, unchanged, to the reply subject it came with. */
+  private relay(frame: SentFrame, msg: Msg): void {
+    if (frame.asks?.size) {
+      // Answered asks are no longer open: the frame need not be kept for them.
+      const decoded = decodeFrame(msg.data, this.maxFrameBytes);
+      const value = decoded.ok ? decoded.value : undefined;
+      for (const item of Array.isArray(value) ? value : [value]) {
+        const c = item !== null && typeof item === 'object' ? (item as Record<string, unknown>).correlation_id : undefined;
+        if (typeof c === 'string') frame.asks.delete(c);
+      }
+    }
+    if (!frame.relayTo) return; // the sender gave no reply subject to answer on
+    try {
+      this.nc?.publish(frame.relayTo, msg.data);
+    } catch {
+      // Closed connection: lost like any answer in flight.
+    }
+  }
+
   /** An answer on one of our frames' reply subjects: acks, replies, or a bounce. */
   private onInbox(msg: Msg): void {
     if (!this.host) return;
@@ -399,6 +474,7 @@ export class NatsTransport implements Transport {
       return this.audit(msg.subject, 'an answer on a reply subject this node never issued (or issued over 10 min ago): ignored');
     }
     if (msg.headers?.code === 503) return this.bounce(token, frame);
+    if (frame.relayTo !== undefined) return this.relay(frame, msg);
     const decoded = decodeFrame(msg.data, this.maxFrameBytes);
     if (!decoded.ok) return this.audit(msg.subject, `an answer that is not msgpack (${decoded.reason}): ignored`);
     const value = decoded.value;

@@ -23,6 +23,11 @@ export interface SentFrame {
   /** Acked ids not yet acknowledged through this frame. */
   acked: Set<string> | undefined;
   at: number;
+  /**
+   * A frame relayed from a route subject: every answer goes on, as it is, to the reply
+   * subject of the frame it came in (when it had one).
+   */
+  relayTo?: string;
 }
 
 /** A frame's answers are awaited at least this long (a no-responders status comes within a round trip). */

@@ -8,6 +8,8 @@
  *   elders.<cluster>.inbox.<role>.<node>.<t> a node's reply inbox: one unguessable token <t> per
  *                                            frame sent; <role> is the role of the node's NATS
  *                                            user, so the broker lets only that role read it
+ *   elders.<cluster>.route.<role>.<path>     the same mail through any node, which relays it and
+ *                                            turns an unknown path into a dead letter and an error
  *   elders.<cluster>.node.<node>.ctl.<cmd>   node control
  * PROTOCOL.md is the full contract.
  */
@@ -19,6 +21,10 @@ export interface Subjects {
   actorInbox(path: string): string;
   /** Length of `elders.<cluster>.actor.`: the role token starts there. */
   readonly actorPrefixLength: number;
+  /** What every node (that may speak for any role) subscribes to, queue group `route`. */
+  readonly routes: string;
+  /** Length of `elders.<cluster>.route.`. */
+  readonly routePrefixLength: number;
   /** Answers to a node's frames (ask replies, acks, no-responder statuses): append `.<token>`. */
   inbox(role: string, node: string): string;
   heartbeat(node: string): string;
@@ -49,6 +55,8 @@ export function subjects(cluster = 'elders'): Subjects {
     actor: (path, role) => `${root}.actor.${role}${path.replaceAll('/', '.')}`,
     actorInbox: (path) => `${root}.actor.*${path.replaceAll('/', '.')}`,
     actorPrefixLength: `${root}.actor.`.length,
+    routes: `${root}.route.*.>`,
+    routePrefixLength: `${root}.route.`.length,
     inbox: (role, node) => `${root}.inbox.${role}.${node}`,
     heartbeat: (node) => `${root}.sys.heartbeat.${node}`,
     heartbeats: () => `${root}.sys.heartbeat.*`,
