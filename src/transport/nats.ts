@@ -13,7 +13,7 @@ import { silentLogger } from '../log.js';
 import { decodeFrame, DEFAULT_MAX_FRAME_BYTES, encodeAcks, encodeBatch, encodeEnvelope, fromRows, isRowsFrame } from './codec.js';
 import { InOrder } from './in-order.js';
 import { DEFAULT_RETRY, Outbox, type RetryPolicy } from './outbox.js';
-import { SentFrames, type SentEntry, type SentFrame } from './sent-frames.js';
+import { recordFrame, recordRoute, ReplyInbox } from './reply-inbox.js';
 import { isActorPath, isSubjectToken, requestInboxPrefix, subjects, type Subjects } from './subjects.js';
 
 export interface NatsTransportOptions {
@@ -120,7 +120,7 @@ export class NatsTransport implements Transport {
   private readonly dottedPaths = new Map<string, string>();
   private readonly outbox: Outbox;
   private readonly inOrder = new InOrder();
-  private readonly sent = new SentFrames();
+  private readonly answers: ReplyInbox;
   /** Acked envelopes handed to the node and not yet settled: id -> where to ack. */
   private readonly awaitingAck = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
@@ -142,6 +142,14 @@ export class NatsTransport implements Transport {
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.batchEncoding = options.batchEncoding === 'records' ? 'records' : 'rows';
     this.logger = options.logger ?? silentLogger();
+    this.answers = new ReplyInbox({
+      host: () => this.host,
+      outbox: this.outbox,
+      publish: (subject, data) => this.nc?.publish(subject, data),
+      logger: this.logger,
+      maxFrameBytes: this.maxFrameBytes,
+      address: () => this.address,
+    });
   }
 
   get connection(): NatsConnection {
@@ -170,7 +178,7 @@ export class NatsTransport implements Transport {
     this.inboxPrefix = this.subjects.inbox(this.inboxRole, host.nodeId) + '.';
     this.address = nodeAddress(host.nodeId);
     this.subs.set('', this.nc.subscribe(this.inboxPrefix + '*', { callback: (err, msg) => {
-        if (!err) this.onInbox(msg);
+        if (!err) this.answers.onAnswer(msg, msg.subject.slice(this.inboxPrefix.length));
       }, }));
     if (this.options.routes ?? ['operator', 'grand_elder'].includes(this.inboxRole)) {
       this.subs.set('route', this.nc.subscribe(this.subjects.routes, { queue: ROUTE_QUEUE, callback: (err, msg) => {
@@ -425,121 +433,13 @@ export class NatsTransport implements Transport {
       : value !== null && typeof value === 'object' && isRowsFrame(value as Record<string, unknown>)
         ? (fromRows(value as Record<string, unknown>) as { items?: unknown[] }).items ?? []
         : [value];
-    const entries: SentEntry[] = [];
-    for (const item of items) {
-      if (item === null || typeof item !== 'object' || typeof (item as Envelope).message_id !== 'string') continue;
-      const e = item as Envelope;
-      const entry: SentEntry = { id: e.message_id, acked: false };
-      if (typeof e.correlation_id === 'string' && relayTo) {
-        entry.correlation = e.correlation_id;
-        entry.replyTo = '@' + relayTo;
-      }
-      entries.push(entry);
-    }
-    const token = this.sent.token();
+    const token = this.answers.sent.token();
     try {
       this.nc.publish(`${this.actorPrefix}${role}${this.dotted(path)}`, msg.data, { reply: this.inboxPrefix + token });
     } catch {
       return; // closed connection: the sender hears nothing, as if the frame were lost
     }
-    const asks = new Map(entries.flatMap((e, i) => (e.correlation !== undefined ? [[e.correlation, i] as const] : [])));
-    this.sent.add(token, { target: path, entries, asks, acked: undefined, at: performance.now(), relayTo: relayTo ?? '' });
-  }
-
-  /** An answer to a routed frame: on, unchanged, to the reply subject it came with. */
-  private relay(frame: SentFrame, msg: Msg): void {
-    if (frame.asks?.size) {
-      // Answered asks are no longer open: the frame need not be kept for them.
-      const decoded = decodeFrame(msg.data, this.maxFrameBytes);
-      const value = decoded.ok ? decoded.value : undefined;
-      for (const item of Array.isArray(value) ? value : [value]) {
-        const c = item !== null && typeof item === 'object' ? (item as Record<string, unknown>).correlation_id : undefined;
-        if (typeof c === 'string') frame.asks.delete(c);
-      }
-    }
-    if (!frame.relayTo) return; // the sender gave no reply subject to answer on
-    try {
-      this.nc?.publish(frame.relayTo, msg.data);
-    } catch {
-      // Closed connection: lost like any answer in flight.
-    }
-  }
-
-  /** An answer on one of our frames' reply subjects: acks, replies, or a bounce. */
-  private onInbox(msg: Msg): void {
-    if (!this.host) return;
-    const token = msg.subject.slice(this.inboxPrefix.length);
-    const frame = this.sent.get(token);
-    if (!frame) {
-      return this.audit(msg.subject, 'an answer on a reply subject this node never issued (or issued over 10 min ago): ignored');
-    }
-    if (msg.headers?.code === 503) return this.bounce(token, frame);
-    if (frame.relayTo !== undefined) return this.relay(frame, msg);
-    const decoded = decodeFrame(msg.data, this.maxFrameBytes);
-    if (!decoded.ok) return this.audit(msg.subject, `an answer that is not msgpack (${decoded.reason}): ignored`);
-    const value = decoded.value;
-    if (Array.isArray(value) && value.length > 0 && value.every((id) => typeof id === 'string')) {
-      for (const id of value as string[]) {
-        if (frame.acked?.delete(id)) this.outbox.ack(id);
-        else if (!frame.entries.some((e) => e.id === id && e.acked)) this.audit(msg.subject, `an ack of ${id}, which that frame did not carry: ignored`);
-      }
-      return;
-    }
-    if (Array.isArray(value) && isBatch(value)) {
-      for (const item of value) this.onReply(item, frame, msg.subject);
-      return;
-    }
-    this.onReply(value as Record<string, unknown> | null, frame, msg.subject);
-  }
-
-  private onReply(value: Record<string, unknown> | null, frame: SentFrame, subject: string): void {
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      return this.audit(subject, 'an answer that is neither acks nor a reply: ignored');
-    }
-    const type = value.message_type;
-    if (type !== REPLY_TYPE && type !== ERROR_REPLY_TYPE) return this.audit(subject, `${String(type)} is not a reply: ignored`);
-    const correlation = value.correlation_id;
-    const at = typeof correlation === 'string' ? frame.asks?.get(correlation) : undefined;
-    if (at === undefined) {
-      return this.audit(subject, `a reply to ${String(correlation)}, which is no open ask of that frame: ignored`);
-    }
-    frame.asks!.delete(correlation as string);
-    // Delivered where the ask's reply belongs here: this node's own ask, or the reply
-    // subject of an ask this node forwarded.
-    value.target_elder = frame.entries[at]!.replyTo;
-    this.host!.receive(value);
-  }
-
-  /** No responders for a frame: nobody subscribes to that actor right now. */
-  private bounce(token: string, frame: SentFrame): void {
-    this.sent.delete(token);
-    const why = `no node hosts ${frame.target}`;
-    for (const entry of frame.entries) {
-      // An acked message stays in the outbox: a standby may take the actor over before give-up.
-      if (entry.acked && this.outbox.has(entry.id)) continue;
-      if (entry.correlation !== undefined && !frame.asks?.has(entry.correlation)) continue; // already answered
-      this.host!.undeliverable(this.lost(entry, frame.target), 'unknown_target', why);
-    }
-  }
-
-  private audit(subject: string, what: string): void {
-    this.logger.warn({ audit: true, subject }, `reply inbox: ${what}`);
-  }
-
-  /** What is known of a frame that bounced: its id and target (nothing more is kept per send). */
-  private lost(entry: SentEntry, target: string): Envelope {
-    return {
-      message_id: entry.id,
-      source_elder: this.address,
-      target_elder: target,
-      message_type: '(unknown: not kept by the sender)',
-      payload: {},
-      priority: 0,
-      timestamp: Date.now(),
-      requires_ack: false,
-      seq: 0,
-      ...(entry.replyTo !== undefined ? { reply_to: entry.replyTo, correlation_id: entry.correlation } : {}),
-    };
+    this.answers.sent.add(token, recordRoute(path, items, relayTo));
   }
 
   // ---- outbound -------------------------------------------------------------------
@@ -570,7 +470,7 @@ export class NatsTransport implements Transport {
       }
       return;
     }
-    const token = this.sent.token();
+    const token = this.answers.sent.token();
     try {
       this.nc!.publish(batch.subject, frame, { reply: this.inboxPrefix + token });
     } catch (err) {
@@ -580,32 +480,12 @@ export class NatsTransport implements Transport {
       }
       return;
     }
-    this.sent.add(token, this.record(batch));
-  }
-
-  /** What the frame's reply subject may bring back. */
-  private record(batch: Pending): SentFrame {
-    const { envelopes } = batch;
-    const entries = new Array<SentEntry>(envelopes.length);
-    let asks: Map<string, number> | undefined;
-    let acked: Set<string> | undefined;
-    for (let i = 0; i < entries.length; i++) {
-      const e = envelopes[i]!;
-      const entry: SentEntry = { id: e.message_id, acked: e.requires_ack };
-      if (e.requires_ack) (acked ??= new Set()).add(e.message_id);
-      if (e.reply_to !== undefined && e.correlation_id !== undefined) {
-        entry.correlation = e.correlation_id;
-        entry.replyTo = e.reply_to;
-        (asks ??= new Map()).set(e.correlation_id, i);
-      }
-      entries[i] = entry;
-    }
-    return { target: batch.target, entries, asks, acked, at: performance.now() };
+    this.answers.sent.add(token, recordFrame(batch.target, envelopes));
   }
 
   private resend(): void {
     if (!this.host || !this.nc) return;
-    this.sent.sweep((id) => this.outbox.has(id));
+    this.answers.sent.sweep((id) => this.outbox.has(id));
     if (this.outbox.size === 0) return;
     const { resend, expired } = this.outbox.due();
     for (const envelope of resend) {
