@@ -47,6 +47,7 @@ export class SentFrames {
   /** Frames past the bounce window that still wait for acks or replies. */
   private readonly lingering = new Map<string, SentFrame>();
   private since = performance.now();
+  private swept = performance.now();
   private pool = Buffer.alloc(0);
   private at = 0;
 
@@ -84,6 +85,9 @@ export class SentFrames {
   sweep(stillPending: (id: string) => boolean): void {
     const now = performance.now();
     if (now - this.since > BOUNCE_KEEP_MS) this.rotate(now);
+    // Called every few ms by the resend timer: the lingering walk runs once a second.
+    if (now - this.swept < BOUNCE_KEEP_MS) return;
+    this.swept = now;
     for (const [token, frame] of this.lingering) {
       if (now - frame.at > LINGER_MS || (!frame.asks?.size && !someIn(frame.acked, stillPending))) this.lingering.delete(token);
     }
