@@ -12,6 +12,7 @@ import {
   worker,
   type Envelope,
 } from '../src/index.js';
+import { encodeWire } from '../src/cluster/events-wire.js';
 import { encodeBatch, fromRows } from '../src/transport/codec.js';
 import { startNode, testMachine } from './helpers.js';
 
@@ -52,6 +53,13 @@ describe('envelope', () => {
     [{ keys: ['a', 'b'], rows: [[1]] }, 'row 0 of a rows batch is not an array of 2 values'],
   ])('a bad rows batch %j is refused with a reason', (frame, reason) => {
     expect(fromRows(frame)).toEqual({ ok: false, reason });
+  });
+
+  it('undefined never becomes msgpackr\'s extension: a map key holding it is left out (envelopes and events)', () => {
+    const withUndefined = { ...good, payload: { kept: 1, gone: undefined, list: [undefined, 2] } };
+    expect(standardDecode(encodeEnvelope(withUndefined as Envelope))).toEqual({ ...good, payload: { kept: 1, list: [null, 2] } });
+    const event = encodeWire({ type: 'started', node: 'n1', path: '/a', incarnation: 1, kind: 'worker', reason: undefined, at: 5 });
+    expect(standardDecode(event)).toEqual({ type: 'started', node: 'n1', path: '/a', incarnation: 1, kind: 'worker', at: 5 });
   });
 
   it('integers of any msgpack width are integers: a uint64 timestamp and priority pass', () => {

@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decode, encode } from '@msgpack/msgpack';
+import { decode, encode, ExtData } from '@msgpack/msgpack';
 import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -45,6 +45,14 @@ async function until<T>(attempt: () => Promise<T | undefined>, ms: number): Prom
     if (Date.now() > end) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** PROTOCOL.md section 2: no extension types, anywhere in a value. */
+function hasExtension(value: unknown): boolean {
+  if (value instanceof ExtData) return true;
+  if (Array.isArray(value)) return value.some(hasExtension);
+  if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) return Object.values(value).some(hasExtension);
+  return false;
 }
 
 let ids = 0;
@@ -202,6 +210,18 @@ describe('wire protocol v1, from PROTOCOL.md with @msgpack/msgpack and raw nats.
     nc.publish(route('/app/singleton'), pack(acked), { reply: inbox });
     expect(await until(async () => (acks.includes(acked.message_id as string) ? true : undefined), 5000)).toBe(true);
     sub.unsubscribe();
+  });
+
+  it('events are standard msgpack maps with the documented fields, no extension types', () => {
+    expect(events.length).toBeGreaterThan(0);
+    expect(events.filter(hasExtension)).toEqual([]);
+    for (const e of events) {
+      expect(typeof e.type).toBe('string');
+      expect(typeof e.at).toBe('number');
+      if (e.type === 'dead_letter') expect(e).toMatchObject({ node: 'c1', reason: expect.any(String), detail: expect.any(String) });
+      else if (e.type === 'node_up' || e.type === 'node_down') expect(e).toMatchObject({ node: expect.any(String), observer: 'c1' });
+      else expect(e).toMatchObject({ node: 'c1', path: expect.any(String), incarnation: expect.any(Number), kind: expect.stringMatching(/^(worker|supervisor)$/) });
+    }
   });
 
   it('an unhandled message to a real actor: an eldertree.error reply with reason unhandled', async () => {

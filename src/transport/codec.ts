@@ -10,7 +10,16 @@ export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
  * they fit a double exactly ('auto': uint64 timestamps from msgpack-c are numbers), and
  * to bigint beyond that, which integer fields then refuse with a reason.
  */
-const STANDARD: Options = { useRecords: false, mapsAsObjects: true, moreTypes: false, int64AsType: 'auto' as 'number' };
+// undefined: a map key holding it is left out (as JSON does), elsewhere it is nil; never
+// msgpackr's undefined extension.
+const STANDARD: Options = {
+  useRecords: false,
+  mapsAsObjects: true,
+  moreTypes: false,
+  int64AsType: 'auto' as 'number',
+  encodeUndefinedAsNil: true,
+  skipValues: [undefined],
+} as Options;
 const packr = new Packr(STANDARD);
 // The v0 batch frames (msgpackr records: each key list once per frame) are no longer
 // sent by default: a standard decoder misreads them without an error. Kept only so
