@@ -3,6 +3,7 @@
  * asks; a forked cluster-peer answers { ok: true }), 100 B payload:
  *   raw:       nats.js request (noAsyncTraces: true), msgpackr both ways
  *   eldertree: ClusterClient.ask('/bench/echo', 'ask', payload) -> a ClusterNode's actor
+ *   records:   the same with v0's batch frames both ways (msgpackr records, not standard msgpack)
  *   moleculer: broker.call('counter.ask', payload) (JSON)
  * Each side: --warmup unrecorded asks, then --samples sequential asks timed one by one,
  * then --n asks with 64 in flight.
@@ -30,8 +31,9 @@ if (side === 'raw') {
   const packr = new Packr({ useRecords: false });
   ask = async (seq) => packr.unpack((await nc.request('bench.ask', packr.pack(payload(seq)), { timeout: 5000 })).data);
   close = () => nc.close();
-} else if (side === 'eldertree') {
-  const client = await ClusterClient.connect({ servers: nats.url, nodeId: 'sender' });
+} else if (side === 'eldertree' || side === 'records') {
+  const batchEncoding = side === 'records' ? 'records' : 'standard';
+  const client = await ClusterClient.connect({ servers: nats.url, nodeId: 'sender', batchEncoding });
   ask = (seq) => client.ask('/bench/echo', 'ask', payload(seq));
   close = () => client.close();
 } else if (side === 'moleculer') {

@@ -2,6 +2,7 @@
  * The far end of the cluster cases, one process, forked with an IPC channel:
  *   --side raw        nats.js: counts `bench.tell` (msgpackr per message), answers `bench.ask`
  *   --side eldertree  a ClusterNode: actor /bench/counter counts `inc`, /bench/echo replies
+ *   --side records    the same, sending v0 batch frames (msgpackr records)
  *   --side moleculer  a broker: event `bench.inc` counts, action `counter.ask` replies
  *   --side raw-node   the failover baseline (see rawNode below), with --node NAME
  * All take --url. It sends { ready: true } once it can receive, then { count } every
@@ -42,7 +43,7 @@ if (args.side === 'raw') {
     },
   });
   await nc.flush();
-} else if (args.side === 'eldertree') {
+} else if (args.side === 'eldertree' || args.side === 'records') {
   // 1 state + assign, as the local tell case: a transition that changes the snapshot.
   const counter = setup({ types: { context: {} as { n: number } } }).createMachine({
     context: { n: 0 },
@@ -51,7 +52,7 @@ if (args.side === 'raw') {
   const echo = setup({}).createMachine({ on: { ask: { actions: reply({ ok: true }) } } });
   const node = await ClusterNode.start({
     nodeId: 'receiver',
-    nats: { servers: url },
+    nats: { servers: url, batchEncoding: args.side === 'records' ? 'records' : 'standard' },
     tree: supervisor('bench', {}, [worker('counter', counter), worker('echo', echo)]),
   });
   await node.transport.connection.flush(); // the actors' subscriptions are at the server

@@ -3,6 +3,7 @@
  * sends; a forked cluster-peer receives and counts), 100 B payload:
  *   raw:       nats.js publish of msgpackr.pack(payload) -> subscriber that unpacks
  *   eldertree: ClusterClient.tell('/bench/counter', 'inc', payload) -> a ClusterNode's actor
+ *   records:   the same with v0's batch frames (msgpackr records, not standard msgpack)
  *   acked:     the same with requiresAck: true (acknowledged, deduplicated)
  *   moleculer: broker.emit('bench.inc', payload) -> a broker's event handler (JSON)
  * Every side sends in batches of BATCH, yielding between batches, and keeps at most
@@ -36,8 +37,10 @@ if (side === 'raw') {
   const packr = new Packr({ useRecords: false });
   send = (seq) => nc.publish('bench.tell', packr.pack(payload(seq)));
   close = () => nc.close();
-} else if (side === 'eldertree' || side === 'acked') {
-  const client = await ClusterClient.connect({ servers: nats.url, nodeId: 'sender' });
+} else if (side === 'eldertree' || side === 'acked' || side === 'records') {
+  // records: batch frames as v0 sent them (msgpackr records), to price standard frames.
+  const batchEncoding = side === 'records' ? 'records' : 'standard';
+  const client = await ClusterClient.connect({ servers: nats.url, nodeId: 'sender', batchEncoding });
   const options = { requiresAck: side === 'acked' };
   send = (seq) => client.tell('/bench/counter', 'inc', payload(seq), options);
   close = () => client.close();

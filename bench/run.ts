@@ -176,8 +176,9 @@ const CASES: Case[] = [
   {
     name: 'cluster-tell',
     args: ['--n', String(n.remoteTell)],
-    sides: { raw: ['--side', 'raw'], eldertree: ['--side', 'eldertree'], acked: ['--side', 'acked'], moleculer: ['--side', 'moleculer'] },
+    sides: { raw: ['--side', 'raw'], eldertree: ['--side', 'eldertree'], records: ['--side', 'records'], acked: ['--side', 'acked'], moleculer: ['--side', 'moleculer'] },
     rows: (m) => [
+      ratioRow(`remote tell, msg/s (same), standard msgpack batch frames vs v0 msgpackr-record frames`, m('eldertree', 'rate'), m('records', 'rate'), k, 0.9, true, 'record frames'),
       ratioRow(`remote tell, msg/s, 100 B, 2 processes (${k(n.remoteTell)} msgs) vs nats.js pub/sub + msgpackr`, m('eldertree', 'rate'), m('raw', 'rate'), k, 0.75, true),
       ratioRow(`remote tell, msg/s (same) vs Moleculer 0.15 emit`, m('eldertree', 'rate'), m('moleculer', 'rate'), k, 3, true, 'Moleculer'),
       ratioRow(`remote tell with requiresAck, msg/s (same) vs plain remote tell`, m('acked', 'rate'), m('eldertree', 'rate'), k, 0.5, true, 'plain tell'),
@@ -186,8 +187,9 @@ const CASES: Case[] = [
   {
     name: 'cluster-ask',
     args: ['--n', String(n.remoteAsk), '--samples', String(n.askSamples), '--warmup', '1000'],
-    sides: { raw: ['--side', 'raw'], eldertree: ['--side', 'eldertree'], moleculer: ['--side', 'moleculer'] },
+    sides: { raw: ['--side', 'raw'], eldertree: ['--side', 'eldertree'], records: ['--side', 'records'], moleculer: ['--side', 'moleculer'] },
     rows: (m) => [
+      ratioRow(`remote ask, asks/s, 64 in flight (same), standard msgpack batch frames vs v0 msgpackr-record frames`, m('eldertree', 'rate'), m('records', 'rate'), k, 0.9, true, 'record frames'),
       ratioRow(`remote ask, asks/s, 64 in flight (${k(n.remoteAsk)} asks) vs Moleculer 0.15 call`, m('eldertree', 'rate'), m('moleculer', 'rate'), k, 2, true, 'Moleculer'),
       ratioRow(`remote ask p50, sequential, µs (${k(n.askSamples)} asks) vs nats.js request`, m('eldertree', 'p50'), m('raw', 'p50'), us, 1.2, false),
     ],

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { decode as standardDecode, encode as standardEncode } from '@msgpack/msgpack';
 import { pack } from 'msgpackr';
 import {
   AskRejectedError,
@@ -11,7 +12,8 @@ import {
   worker,
   type Envelope,
 } from '../src/internals.js';
-import { encodeBatch } from '../src/transport/codec.js';
+import { encodeWire } from '../src/cluster/events-wire.js';
+import { encodeBatch, fromRows } from '../src/transport/codec.js';
 import { startNode, testMachine } from './helpers.js';
 
 const good: Envelope = {
@@ -27,13 +29,70 @@ const good: Envelope = {
 };
 
 describe('envelope', () => {
-  it('a batch frame decodes on its own, whatever frames came before it (no shared record structures)', () => {
+  it('a batch frame is standard msgpack: another msgpack library decodes it to keys and rows that rebuild the envelopes', () => {
     const batch = (n: number) => Array.from({ length: 3 }, (_, i) => ({ ...good, message_id: `m${n}-${i}`, seq: i + 1 }));
     encodeBatch(batch(1));
     const second = encodeBatch(batch(2));
-    expect(decodeFrame(second)).toEqual({ ok: true, value: batch(2) });
-    // Smaller than the same envelopes as separate maps: the keys are written once.
-    expect(second.byteLength).toBeLessThan(batch(2).reduce((n, e) => n + encodeEnvelope(e).byteLength, 0));
+    const plain = standardDecode(second) as { keys: string[]; rows: unknown[][] };
+    expect(plain.keys).toEqual(['message_id', 'source_elder', 'target_elder', 'message_type', 'payload', 'priority', 'timestamp', 'requires_ack', 'seq']);
+    expect(plain.rows.map((row) => Object.fromEntries(plain.keys.map((k, i) => [k, row[i]])))).toEqual(batch(2));
+    // Fields only some envelopes have: nil in the others' rows, absent once rebuilt.
+    const mixed = [good, { ...good, message_id: 'm2', reply_to: '@n1', correlation_id: 'm2' }];
+    const decoded = decodeFrame(encodeBatch(mixed));
+    expect(fromRows((decoded as { value: Record<string, unknown> }).value)).toEqual({ ok: true, items: mixed });
+    // Replies go as an array of maps; msgpackr's records (v0) are not standard msgpack.
+    expect(standardDecode(encodeBatch(batch(2), 'maps'))).toEqual(batch(2));
+    expect(() => expect(standardDecode(encodeBatch(batch(2), 'records'))).toEqual(batch(2))).toThrow();
+  });
+
+  it.each([
+    [{ keys: [], rows: [[1]] }, 'a rows batch needs keys: an array of 1..64 field names'],
+    [{ keys: ['__proto__'], rows: [[{}]] }, 'a rows batch\'s keys must be field names, got "__proto__"'],
+    [{ keys: ['a', 'a'], rows: [[1, 2]] }, "a rows batch's keys must not repeat"],
+    [{ keys: ['a'], rows: [] }, 'a rows batch needs rows: a non-empty array'],
+    [{ keys: ['a', 'b'], rows: [[1]] }, 'row 0 of a rows batch is not an array of 2 values'],
+  ])('a bad rows batch %j is refused with a reason', (frame, reason) => {
+    expect(fromRows(frame)).toEqual({ ok: false, reason });
+  });
+
+  it('undefined never becomes msgpackr\'s extension: a map key holding it is left out (envelopes and events)', () => {
+    const withUndefined = { ...good, payload: { kept: 1, gone: undefined, list: [undefined, 2] } };
+    expect(standardDecode(encodeEnvelope(withUndefined as Envelope))).toEqual({ ...good, payload: { kept: 1, list: [null, 2] } });
+    const event = encodeWire({ type: 'started', node: 'n1', path: '/a', incarnation: 1, kind: 'worker', reason: undefined, at: 5 });
+    expect(standardDecode(event)).toEqual({ type: 'started', node: 'n1', path: '/a', incarnation: 1, kind: 'worker', at: 5 });
+  });
+
+  it('integers of any msgpack width are integers: a uint64 timestamp and priority pass', () => {
+    const wide = { ...good, timestamp: BigInt(good.timestamp), priority: 7n, seq: 3n };
+    const frame = standardEncode(wide, { useBigInt64: true });
+    const decoded = decodeFrame(frame);
+    expect(decoded.ok).toBe(true);
+    expect(validateEnvelope((decoded as { value: unknown }).value)).toEqual({ ok: true, envelope: { ...good, priority: 7, seq: 3 } });
+    // Past 2^53 an integer cannot be a number exactly: refused with a reason, not misread.
+    const huge = decodeFrame(standardEncode({ ...good, timestamp: 2n ** 60n }, { useBigInt64: true }));
+    expect(validateEnvelope((huge as { value: unknown }).value)).toEqual({
+      ok: false,
+      reason: 'field timestamp must be an integer, got integer 1152921504606846976 (out of range)',
+    });
+  });
+
+  it('streams are named: acked messages need stream and seq >= 1, plain ones need neither seq nor stream', () => {
+    const { seq: _seq, ...noSeq } = good;
+    expect(validateEnvelope({ ...noSeq })).toEqual({ ok: true, envelope: { ...good, seq: 0 } });
+    expect(validateEnvelope({ ...good, requires_ack: true })).toEqual({
+      ok: false,
+      reason: 'missing field stream',
+    });
+    expect(validateEnvelope({ ...good, requires_ack: true, stream: 's1', seq: 0 })).toEqual({
+      ok: false,
+      reason: 'field seq must be an integer >= 1 on an acked message, got number 0',
+    });
+    expect(validateEnvelope({ ...good, requires_ack: true, stream: 's1' }).ok).toBe(true);
+  });
+
+  it('a version other than 1 is refused with the reason; v: 1 or no v is v1', () => {
+    expect(validateEnvelope({ ...good, v: 1 }).ok).toBe(true);
+    expect(validateEnvelope({ ...good, v: 2 })).toEqual({ ok: false, reason: 'protocol version number 2 is not supported (this node speaks v1)' });
   });
 
   it('round-trips through msgpackr with every field kept', () => {

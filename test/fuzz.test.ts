@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
+import { encode } from '@msgpack/msgpack';
 import { pack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import type { Envelope } from '../src/index.js';
@@ -46,9 +47,9 @@ const frameArb: fc.Arbitrary<Frame> = fc.oneof(
     const full = pack({ ...base(), payload: { text } });
     return { bytes: full.subarray(0, Math.max(1, Math.floor(full.length * at))), expect: 'malformed' as const };
   }),
-  // a field missing or of the wrong type
+  // a field missing (seq may be: plain messages need none) or of the wrong type
   fc.constantFrom(...FIELDS).chain((field) =>
-    fc.oneof(fc.constant(undefined), WRONG[field]).map((value) => {
+    (field === 'seq' ? WRONG[field] : fc.oneof(fc.constant(undefined), WRONG[field])).map((value) => {
       const env: Record<string, unknown> = { ...base() };
       if (value === undefined) delete env[field];
       else env[field] = value;
@@ -63,6 +64,33 @@ const frameArb: fc.Arbitrary<Frame> = fc.oneof(
   // a type the machine does not handle, with random payloads
   fc.tuple(fc.stringMatching(/^[a-z]{1,8}(\.[a-z]{1,8}){0,2}$/), fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 })).filter(([t]) => !['whoami', 'spin'].includes(t) && !t.startsWith('xstate') && !t.startsWith('eldertree')).map(([type, payload]) => ({
     bytes: pack({ ...base(), message_type: type, payload }),
+    expect: 'unhandled' as const,
+  })),
+  // batches in the rows form nodes send each other: one row, broken in a field or of an unhandled type
+  fc.tuple(fc.constantFrom(...FIELDS), fc.boolean(), fc.integer({ min: 0, max: 1000 })).chain(([field, broken, seed]) =>
+    WRONG[field].map((wrong) => {
+      const env: Record<string, unknown> = { ...base(), message_id: `row-${seed}`, message_type: broken ? 'whoami' : 'not.handled' };
+      if (broken) env[field] = wrong;
+      const keys = Object.keys(env);
+      // nil in a row is an absent field: a required one missing is malformed too.
+      return { bytes: pack({ keys, rows: [keys.map((k) => env[k] ?? null)] }), expect: broken ? ('malformed' as const) : ('unhandled' as const) };
+    }),
+  ),
+  // a rows frame of the wrong shape, or truncated: one dead letter for the frame
+  fc.oneof(
+    fc.constant({ keys: [], rows: [[1]] }),
+    fc.constant({ keys: ['__proto__'], rows: [[{}]] }),
+    fc.constant({ keys: ['a', 'b'], rows: [[1]] }),
+    fc.constant({ keys: ['message_id'], rows: 'x' }),
+  ).map((frame) => ({ bytes: pack(frame), expect: 'malformed' as const })),
+  fc.double({ min: 0.05, max: 0.95, noNaN: true }).map((at) => {
+    const keys = Object.keys(base());
+    const full = pack({ keys, rows: [keys.map((k) => (base() as unknown as Record<string, unknown>)[k])] });
+    return { bytes: full.subarray(0, Math.max(1, Math.floor(full.length * at))), expect: 'malformed' as const };
+  }),
+  // integers of other widths (uint64 timestamp, as msgpack-c writes it): valid, so only unhandled
+  fc.integer({ min: 0, max: 1000 }).map((n) => ({
+    bytes: encode({ ...base(), message_type: 'not.handled', timestamp: BigInt(Date.now() + n) }, { useBigInt64: true }),
     expect: 'unhandled' as const,
   })),
   // reserved XState and runtime event types

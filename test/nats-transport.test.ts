@@ -1,5 +1,6 @@
 import { connect } from '@nats-io/transport-node';
-import { pack } from 'msgpackr';
+import { pack, unpack } from 'msgpackr';
+import { pino, type Logger } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AskRejectedError, NatsTransport, supervisor, worker, type Node } from '../src/internals.js';
 import { eventually, startNode, testMachine, type Recorder } from './helpers.js';
@@ -130,21 +131,122 @@ describe('batch frames', () => {
     }));
 });
 
-describe('a node inbox', () => {
-  it('accepts replies to that node only: an actor message injected there is malformed', () =>
+/** A pino logger into an array: the audit lines a transport writes. */
+function capture(): { logger: Logger; lines: { audit?: boolean; subject?: string; msg: string }[] } {
+  const lines: { audit?: boolean; subject?: string; msg: string }[] = [];
+  const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  return { logger, lines };
+}
+
+describe('a node inbox: only answers a frame invited', () => {
+  it('a forged ack (unknown reply token, or a real token with an id that frame did not carry) drops nothing; audit lines', async () => {
+    const { logger, lines } = capture();
+    const a = await startNode(supervisor('a', {}, []), { nodeId: 'na', transport: new NatsTransport({ servers: server.url, logger, retry: { initialMs: 100, maxMs: 200, giveUpMs: 20_000 } }) });
+    const spy = await connect({ servers: server.url });
+    let c: Awaited<ReturnType<typeof startNode>> | undefined;
+    try {
+      // The spy stands where the actor will be and learns a real reply subject.
+      const seen: { reply: string; id: string }[] = [];
+      spy.subscribe('elders.elders.actor.*.c.w', { callback: (_e, msg) => {
+        const value = unpack(msg.data) as { message_id: string } | { message_id: string }[];
+        for (const env of Array.isArray(value) ? value : [value]) seen.push({ reply: msg.reply!, id: env.message_id });
+      } });
+      await spy.flush();
+      const id = a.node.tell('/c/w', 'inc', {}, { requiresAck: true });
+      expect(await eventually(() => seen.some((s) => s.id === id))).toBe(true);
+      const other = a.node.tell('/c/w', 'inc', {}, { requiresAck: true }); // its own frame: a later turn
+      expect(await eventually(() => seen.some((s) => s.id === other))).toBe(true);
+      const real = seen.find((s) => s.id === other)!.reply;
+      expect(real).toMatch(/^elders\.elders\.inbox\.operator\.na\.[A-Za-z0-9_-]{12}$/);
+      spy.publish('elders.elders.inbox.operator.na.guessed0000', pack([id])); // never issued
+      spy.publish(real, pack([id])); // a real token, but of other's frame
+      await spy.flush();
+      expect(await eventually(() => lines.filter((l) => l.audit).length >= 2)).toBe(true);
+      expect(lines.filter((l) => l.audit).map((l) => l.msg)).toEqual([
+        'reply inbox: an answer on a reply subject this node never issued (or issued over 10 min ago): ignored',
+        `reply inbox: an ack of ${id}, which that frame did not carry: ignored`,
+      ]);
+      spy.close();
+      // The actor comes up: the acked message was never dropped, and is processed once.
+      c = await startNode(supervisor('c', {}, [worker('w', testMachine)]), { nodeId: 'nc', transport: new NatsTransport({ servers: server.url }) });
+      expect(await eventually(() => c!.node.system.cell('/c/w')!.processed >= 2, 10_000)).toBe(true);
+      expect(await a.node.ask('/c/w', 'get')).toEqual({ count: 2 });
+    } finally {
+      await spy.close().catch(() => undefined);
+      await c?.node.stop();
+      await a.node.stop();
+    }
+  });
+
+  it("a forged reply to another frame's ask is ignored with an audit line; the ask gets its real reply", () =>
+    withTwoNodes(async ({ a }) => {
+      const { logger, lines } = capture();
+      const x = await startNode(supervisor('x', {}, []), { nodeId: 'nx', transport: new NatsTransport({ servers: server.url, logger }) });
+      const spy = await connect({ servers: server.url });
+      try {
+        const frames: { reply: string; env: Record<string, unknown> }[] = [];
+        // A second subscriber on /b/w's subject sees x's frames (an open broker lets it).
+        spy.subscribe('elders.elders.actor.*.b.w', { callback: (_e, msg) => void frames.push({ reply: msg.reply!, env: unpack(msg.data) }) });
+        await spy.flush();
+        x.node.tell('/b/w', 'inc');
+        expect(await eventually(() => frames.length === 1)).toBe(true);
+        const tellReply = frames[0]!.reply;
+        const asked = x.node.ask('/b/w', 'get', {}, { timeout: 5000 });
+        expect(await eventually(() => frames.length === 2)).toBe(true);
+        const ask = frames[1]!.env;
+        const forged = { message_id: 'f', source_elder: '/b/w', target_elder: '@nx', message_type: 'eldertree.reply', payload: { count: 999 }, priority: 9, timestamp: Date.now(), requires_ack: false, correlation_id: ask.correlation_id };
+        spy.publish(tellReply, pack(forged)); // the tell's reply subject: it invited no reply
+        spy.publish('elders.elders.inbox.operator.nx.AAAAAAAAAAAA', pack(forged));
+        await spy.flush();
+        expect(await asked).toEqual({ count: 1 });
+        expect(await eventually(() => lines.filter((l) => l.audit).length >= 2)).toBe(true);
+        expect(lines.filter((l) => l.audit).map((l) => l.msg).sort()).toEqual([
+          `reply inbox: a reply to ${String(ask.correlation_id)}, which is no open ask of that frame: ignored`,
+          'reply inbox: an answer on a reply subject this node never issued (or issued over 10 min ago): ignored',
+        ]);
+        void a;
+      } finally {
+        await spy.close();
+        await x.node.stop();
+      }
+    }));
+
+  it('a node answers only request and node inboxes: a reply subject elsewhere (an actor, the JetStream API) gets nothing', () =>
     withTwoNodes(async ({ b }) => {
       const nc = await connect({ servers: server.url });
-      const forged = { message_id: 'f-1', source_elder: '/x', target_elder: '/b/w', message_type: 'inc', payload: {}, priority: 5, timestamp: 1, requires_ack: false, seq: 1 };
-      nc.publish('elders.elders.node.nb.r.env', pack(forged));
-      nc.publish('elders.elders.node.nb.r.env', pack({ ...forged, target_elder: '@nb' }));
-      await nc.flush();
-      await nc.close();
-      expect(await eventually(() => b.rec.deadLetters().length >= 2)).toBe(true);
-      expect(b.rec.deadLetters().map((d) => d.detail)).toEqual([
-        'malformed frame rejected: on elders.elders.node.nb.r.env: only replies addressed to @nb are accepted here',
-        'malformed frame rejected: on elders.elders.node.nb.r.env: inc is not a reply',
-      ]);
-      expect(await b.node.ask('/b/w', 'get')).toEqual({ count: 0 });
+      try {
+        const got: string[] = [];
+        nc.subscribe('not.an.inbox', { callback: (_e, msg) => void got.push(msg.subject) });
+        nc.subscribe('elders.elders.actor.*.a.w', { callback: (_e, msg) => void got.push(msg.subject) });
+        await nc.flush();
+        const base = { source_elder: '@outside', target_elder: '/b/w', payload: {}, priority: 5, timestamp: Date.now() };
+        nc.publish('elders.elders.actor.operator.b.w', pack({ ...base, message_id: 'r-1', message_type: 'ping', requires_ack: false, correlation_id: 'r-1' }), { reply: 'not.an.inbox' });
+        nc.publish('elders.elders.actor.operator.b.w', pack({ ...base, message_id: 'r-2', message_type: 'inc', requires_ack: true, stream: 's', seq: 1 }), { reply: 'elders.elders.actor.operator.a.w' });
+        nc.publish('elders.elders.actor.operator.b.w', new Uint8Array([0xc1]), { reply: 'not.an.inbox' });
+        await nc.flush();
+        expect(await eventually(() => b.rec.deadLetters().length >= 2)).toBe(true);
+        expect(b.rec.deadLetters().map((d) => d.reason).sort()).toEqual(['malformed', 'no_reply_target']);
+        expect(await b.node.ask('/b/w', 'get')).toEqual({ count: 1 }); // the acked tell was processed
+        await new Promise((r) => setTimeout(r, 200));
+        expect(got).toEqual([]);
+      } finally {
+        await nc.close();
+      }
+    }));
+
+  it('asks over plain NATS request/reply: the reply comes back on the _INBOX subject, whatever reply_to claims', () =>
+    withTwoNodes(async ({ b }) => {
+      const nc = await connect({ servers: server.url });
+      try {
+        const ask = { message_id: 'q-1', source_elder: '@outside', target_elder: '/b/w', message_type: 'ping', payload: {}, priority: 5, timestamp: Date.now(), requires_ack: false, correlation_id: 'c-1', reply_to: '@nb' };
+        const msg = await nc.request('elders.elders.actor.operator.b.w', pack(ask), { timeout: 5000 });
+        expect(msg.subject).toMatch(/^_INBOX\./);
+        expect(unpack(msg.data)).toMatchObject({ message_type: 'eldertree.reply', correlation_id: 'c-1', payload: { pong: true }, target_elder: `@${msg.subject}` });
+        // Nothing went to the node named in reply_to.
+        expect(b.rec.deadLetters()).toEqual([]);
+      } finally {
+        await nc.close();
+      }
     }));
 });
 

@@ -15,8 +15,17 @@ export interface Envelope {
   /** ms since epoch. */
   timestamp: number;
   requires_ack: boolean;
-  /** Per sender-receiver pair, from 1: order and dedup. */
+  /**
+   * Acked messages: position in the stream, from 1 (order and dedup). Plain messages
+   * need none on the wire (it decodes as 0); this runtime numbers them anyway.
+   */
   seq: number;
+  /**
+   * Acked messages: the sender's stream, a name no other run of the sender ever uses
+   * (this runtime: random per process). Order and dedup are per (source, target, stream),
+   * so a restarted sender that counts seq from 1 again is a new stream, never a resend.
+   */
+  stream?: string;
   reply_to?: string;
   correlation_id?: string;
   /**
@@ -25,12 +34,21 @@ export interface Envelope {
    * standby took over) starts its in-order delivery there.
    */
   ack_base?: number;
+  /** Protocol version; absent means 1 (PROTOCOL.md "Versioning"). */
+  v?: number;
 }
 
-/** The stream an envelope is ordered in: acked and plain messages count seq apart. */
+/** The stream an acked envelope is ordered and deduplicated in: named, never parsed out of an id. */
 export function pairKey(envelope: Envelope): string {
-  const epoch = envelope.message_id.slice(0, envelope.message_id.lastIndexOf('-'));
-  return envelope.source_elder + '\u0000' + envelope.target_elder + '\u0000' + epoch;
+  return envelope.source_elder + '\u0000' + envelope.target_elder + '\u0000' + (envelope.stream ?? '');
+}
+
+/** The wire protocol version this runtime speaks (PROTOCOL.md); an envelope without `v` is v1. */
+export const PROTOCOL_VERSION = 1;
+
+/** A stream name for one run of a sender: random, so no later run can repeat it. */
+export function createStreamId(): string {
+  return Math.random().toString(36).slice(2, 10) + Math.random().toString(36).slice(2, 10) + Date.now().toString(36);
 }
 
 /** The payload of messages sent without one: cells recognise it and skip the copy. */
@@ -92,14 +110,26 @@ export function validateEnvelope(value: unknown): Validation {
   if (!Number.isInteger(priority) || (priority as number) < MIN_PRIORITY || (priority as number) > MAX_PRIORITY) {
     return { ok: false, reason: fieldReason('priority', 'an integer 0..9', priority) };
   }
+  if (v.v !== undefined && v.v !== PROTOCOL_VERSION) {
+    return { ok: false, reason: `protocol version ${describe(v.v)} is not supported (this node speaks v${PROTOCOL_VERSION})` };
+  }
   if (!Number.isInteger(v.timestamp)) return { ok: false, reason: fieldReason('timestamp', 'an integer', v.timestamp) };
   if (typeof v.requires_ack !== 'boolean') {
     return { ok: false, reason: fieldReason('requires_ack', 'a boolean', v.requires_ack) };
   }
-  if (!Number.isInteger(v.seq) || (v.seq as number) < 0) {
+  if (v.requires_ack) {
+    if (!Number.isInteger(v.seq) || (v.seq as number) < 1) {
+      return { ok: false, reason: fieldReason('seq', 'an integer >= 1 on an acked message', v.seq) };
+    }
+    if (typeof v.stream !== 'string' || v.stream.length === 0) {
+      return { ok: false, reason: fieldReason('stream', 'a non-empty string on an acked message', v.stream) };
+    }
+  } else if (v.seq === undefined || v.seq === null) {
+    v.seq = 0; // optional on plain messages: nothing orders or dedups them by seq
+  } else if (!Number.isInteger(v.seq) || (v.seq as number) < 0) {
     return { ok: false, reason: fieldReason('seq', 'a non-negative integer', v.seq) };
   }
-  for (const field of ['reply_to', 'correlation_id'] as const) {
+  for (const field of ['reply_to', 'correlation_id', 'stream'] as const) {
     const f = v[field];
     if (f !== undefined && f !== null && typeof f !== 'string') {
       return { ok: false, reason: fieldReason(field, 'a string when present', f) };
@@ -123,5 +153,6 @@ function describe(value: unknown): string {
   const t = typeof value;
   if (t === 'string') return `a string "${String(value).slice(0, 40)}"`;
   if (t === 'number' || t === 'boolean') return `${t} ${String(value)}`;
+  if (t === 'bigint') return `integer ${String(value)} (out of range)`;
   return t === 'object' ? 'a map' : t;
 }

@@ -4,6 +4,7 @@ import { ActorCell, type Behavior } from './cell.js';
 import { Dispatcher } from './dispatcher.js';
 import {
   createIdGenerator,
+  createStreamId,
   DEFAULT_PRIORITY,
   EMPTY_PAYLOAD,
   ERROR_REPLY_TYPE,
@@ -97,6 +98,8 @@ export class ActorSystem implements TransportHost {
   readonly dispatcher: Dispatcher;
   readonly counters = { sent: 0, deadLetters: 0, duplicates: 0 };
   readonly nextId: () => string;
+  /** This run's stream name for acked messages: a restart is a new stream, never a resend. */
+  readonly stream = createStreamId();
   private readonly transport: Transport | undefined;
   private readonly authorize: SystemOptions['authorize'];
   private readonly askTimeout: number;
@@ -302,7 +305,7 @@ export class ActorSystem implements TransportHost {
     const seq = (seqs.get(key) ?? 0) + 1;
     seqs.set(key, seq);
     this.counters.sent++;
-    return {
+    const envelope: Envelope = {
       message_id: this.nextId(),
       source_elder: source,
       target_elder: target,
@@ -314,6 +317,8 @@ export class ActorSystem implements TransportHost {
       requires_ack: requiresAck,
       seq,
     };
+    if (requiresAck) envelope.stream = this.stream;
+    return envelope;
   }
 
   /** Local cells first, then the transport; every failure is a dead letter. */

@@ -23,7 +23,8 @@ export class ClusterClient {
   static async connect(options: NatsTransportOptions & { nodeId?: string }): Promise<ClusterClient> {
     const nodeId = options.nodeId ?? `client-${process.pid}-${Date.now().toString(36)}`;
     const connection = options.connection ?? (await connectOrExplain(options, `eldertree-${nodeId}`));
-    const transport = new NatsTransport({ ...options, connection });
+    // A client hosts nothing: it takes no routed frames (routes: false).
+    const transport = new NatsTransport({ routes: false, ...options, connection });
     const system = new ActorSystem({ nodeId, transport });
     await system.start();
     return new ClusterClient(system, transport, options.connection === undefined ? connection : undefined);

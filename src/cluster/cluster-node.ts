@@ -2,7 +2,8 @@ import { connect, type NatsConnection, type Subscription } from '@nats-io/transp
 import { silentLogger } from '../log.js';
 import { Node, type NodeOptions, type NodeView } from '../supervision/node.js';
 import { diagnoseConnect } from '../transport/connect-diagnosis.js';
-import { closeConnection, NatsTransport, type NatsTransportOptions } from '../transport/nats.js';
+import { closeConnection, connectionRole, NatsTransport, type NatsTransportOptions } from '../transport/nats.js';
+import { requestInboxPrefix } from '../transport/subjects.js';
 import { encodeMsg, encodeWire, toWire } from './events-wire.js';
 import { openKvLeases } from './lease-kv.js';
 import { KvSnapshotStore } from './snapshots.js';
@@ -31,6 +32,7 @@ export async function connectOrExplain(nats: NatsTransportOptions, name: string)
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       timeout: 5000,
+      inboxPrefix: requestInboxPrefix(connectionRole(nats)),
       ...nats.connectOptions,
     });
   } catch (err) {

@@ -11,7 +11,8 @@ export type WireEvent =
   | (Omit<Exclude<SystemEvent, { type: 'dead_letter' }>, 'error'> & { error?: string })
   | (MembershipEvent & { observer: string });
 
-const packr = new Packr({ useRecords: false });
+// Standard msgpack for any reader (PROTOCOL.md section 9): an undefined field is left out.
+const packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true, skipValues: [undefined] } as ConstructorParameters<typeof Packr>[0]);
 
 export function toWire(event: SystemEvent): WireEvent {
   if (event.type === 'dead_letter') {

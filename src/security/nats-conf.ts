@@ -1,4 +1,4 @@
-import { allRoleTokens } from './roles.js';
+import { allRoleTokens, ELDER_TREE_BINDINGS, parseRoleToken } from './roles.js';
 
 export interface NatsConfOptions {
   /** Include the mTLS block (verify: true) with these files (default ./certs/...). */
@@ -8,6 +8,11 @@ export interface NatsConfOptions {
   storeDir?: string;
 }
 
+/** Answers one received frame may get: an ack frame and a reply per envelope of a full batch. */
+const RESPONSES_PER_FRAME = 1024;
+/** How long a received frame may be answered: past it a late reply is refused (asks time out long before). */
+const RESPONSE_WINDOW = '10m';
+
 const DEFAULT_TLS = { cert: './certs/server.pem', key: './certs/server.key', ca: './certs/ca.pem' };
 
 /** The env var holding a role user's password: nats.conf never holds secrets. */
@@ -15,34 +20,66 @@ export function passwordVar(token: string): string {
   return `ELDERTREE_PASS_${token.toUpperCase().replaceAll('-', '_')}`;
 }
 
+/** Roles whose nodes may host any actor and send as any role: they receive everything. */
+const TOP_ROLES = new Set(['grand_elder', 'operator']);
+
+/** The actor subjects a role's nodes host (any sender role token), from the role table's paths. */
+export function actorSubscriptions(token: string): string[] {
+  if (TOP_ROLES.has(token)) return ['elders.*.actor.>'];
+  const role = parseRoleToken(token);
+  if (role?.name === 'sage') return [`elders.*.actor.*.grand-elder.claude-elder.${role.domain}-sage`];
+  return ELDER_TREE_BINDINGS.filter((b) => b.role === role?.name).flatMap((b) => {
+    const dotted = b.path.replace(/\/\*\*$/, '').replaceAll('/', '.');
+    return b.path.endsWith('/**') ? [`elders.*.actor.*${dotted}`, `elders.*.actor.*${dotted}.>`] : [`elders.*.actor.*${dotted}`];
+  });
+}
+
+/** The request inbox prefix of a role's connections (transport/subjects.ts requestInboxPrefix). */
+function requestInboxes(token: string): string {
+  return token === 'operator' ? '_INBOX.>' : `_INBOX_${token}.>`;
+}
+
 /**
- * nats.conf for an eldertree cluster, from the role table: one user per role token,
- * allowed to publish actor messages only under its own token (the grand elder under
- * every token: its node may host any elder), plus what every node needs (replies and
- * acks to node inboxes, membership and events, JetStream KV, _INBOX). The broker then
- * refuses a role it did not grant before any node sees the message.
+ * nats.conf for an eldertree cluster, from the role table: one user per role token.
+ * Publish: actor messages only under its own token (the grand elder and operator under
+ * every token: their nodes may host any elder), node control for those two, membership
+ * and events, JetStream KV. Nobody may publish into a node's reply inbox or an _INBOX:
+ * acks and replies go out only as responses (allow_responses) to a frame the user
+ * received. Subscribe: the actor subjects of the role's own paths, its own role's node
+ * inboxes and request inboxes, membership and events, control. The broker then refuses
+ * a role it did not grant before any node sees the message, and a role reads no other
+ * role's mail or replies.
  */
 export function generateNatsConf(options: NatsConfOptions = {}): string {
   const tls = options.tls === undefined ? DEFAULT_TLS : options.tls;
-  const common = [
-    'elders.*.node.*.r.>', // ask replies, acks
-    'elders.*.node.*.ctl.inspect', // read-only inspection of one node
-    'elders.*.sys.>', // heartbeats, events, cluster-wide inspect
-    '$JS.API.>', // leases, task locks, snapshots (JetStream KV)
-    '$KV.>',
-    '_INBOX.>',
-  ];
+  const list = (subjects: string[]) => `[${subjects.map((s) => `"${s}"`).join(', ')}]`;
   const user = (token: string) => {
-    const own = token === 'grand_elder' || token === 'operator' ? ['elders.*.actor.>'] : [`elders.*.actor.${token}.>`];
-    const control = token === 'grand_elder' || token === 'operator' ? ['elders.*.node.*.ctl.>'] : [];
-    const publish = [...own, ...control, ...common];
+    const top = TOP_ROLES.has(token);
+    const publish = [
+      top ? 'elders.*.actor.>' : `elders.*.actor.${token}.>`,
+      top ? 'elders.*.route.>' : `elders.*.route.${token}.>`, // the same mail, relayed by a node
+      top ? 'elders.*.node.*.ctl.>' : 'elders.*.node.*.ctl.inspect',
+      'elders.*.sys.>', // heartbeats, events, cluster-wide inspect
+      '$JS.API.>', // leases, task locks, snapshots (JetStream KV)
+      '$KV.>',
+    ];
+    const subscribe = [
+      ...actorSubscriptions(token),
+      ...(top ? ['elders.*.route.>'] : []), // nodes that may relay for every role token
+      `elders.*.inbox.${token}.*.*`, // this role's nodes' reply inboxes
+      'elders.*.node.*.ctl.>',
+      'elders.*.sys.>',
+      requestInboxes(token),
+      '$KV.>',
+    ];
     return [
       `    {`,
       `      user: "${token}"`,
       `      password: $${passwordVar(token)}`,
       `      permissions: {`,
-      `        publish: { allow: [${publish.map((s) => `"${s}"`).join(', ')}] }`,
-      `        subscribe: { allow: ["elders.>", "_INBOX.>", "$KV.>"] }`,
+      `        publish: { allow: ${list(publish)} }`,
+      `        subscribe: { allow: ${list(subscribe)} }`,
+      `        allow_responses: { max: ${RESPONSES_PER_FRAME}, expires: "${RESPONSE_WINDOW}" }`,
       `      }`,
       `    }`,
     ].join('\n');
@@ -78,8 +115,9 @@ tls {
 `
     : ''
 }
-# One user per role. Actor subjects carry the sender's role:
-#   elders.<cluster>.actor.<role>.<path tokens>
+# One user per role (PROTOCOL.md "Roles and permissions"). Actor subjects carry the
+# sender's role: elders.<cluster>.actor.<role>.<path tokens>. Acks and replies are
+# only ever responses to a frame received (allow_responses).
 authorization {
   users: [
 ${allRoleTokens().map(user).join('\n')}

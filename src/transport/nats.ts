@@ -10,10 +10,11 @@ import {
 import type { Transport, TransportHost } from '../actors/transport.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import { decodeFrame, DEFAULT_MAX_FRAME_BYTES, encodeAcks, encodeBatch, encodeEnvelope } from './codec.js';
+import { decodeFrame, DEFAULT_MAX_FRAME_BYTES, encodeAcks, encodeBatch, encodeEnvelope, fromRows, isRowsFrame } from './codec.js';
 import { InOrder } from './in-order.js';
 import { DEFAULT_RETRY, Outbox, type RetryPolicy } from './outbox.js';
-import { isActorPath, isSubjectToken, subjects, type Subjects } from './subjects.js';
+import { recordFrame, recordRoute, ReplyInbox } from './reply-inbox.js';
+import { isActorPath, isSubjectToken, requestInboxPrefix, subjects, type Subjects } from './subjects.js';
 
 export interface NatsTransportOptions {
   /** Where to connect; ignored when `connection` is given. */
@@ -32,54 +33,76 @@ export interface NatsTransportOptions {
    * checks against this connection's user). Default: `operator` for everything.
    */
   roleOf?: (sourcePath: string) => string | undefined;
+  /**
+   * The role token of this connection's NATS user: the node's reply inbox lives under
+   * it (elders.<cluster>.inbox.<role>.<node>), where nats.conf lets only that role
+   * subscribe. Default: the connect user when it is a subject token, else `operator`.
+   */
+  inboxRole?: string;
+  /**
+   * Benchmarks only: `records` sends batch frames to actors as v0 did, with msgpackr
+   * records (not standard msgpack, though every node still reads them), to price the
+   * standard ones in the same run. Default `standard` (the rows form of PROTOCOL.md).
+   */
+  batchEncoding?: 'standard' | 'records';
+  /**
+   * Take frames sent to `elders.<cluster>.route.<role>.<path>` (one node of the queue
+   * group `route` each) and relay them to the actor, so that a sender outside gets a
+   * dead letter and an error reply for a path nobody hosts. Default: on when the
+   * connection's role may publish every role token (operator, grand_elder).
+   */
+  routes?: boolean;
 }
 
 /** The role of senders without one of their own (tools, the node itself). */
 export const DEFAULT_ROLE = 'operator';
 
+/** The role of a connection's NATS user: `inboxRole`, else the user name when it is a token, else operator. */
+export function connectionRole(options: Pick<NatsTransportOptions, 'inboxRole' | 'connectOptions'>): string {
+  const given = options.inboxRole ?? options.connectOptions?.user;
+  return typeof given === 'string' && isSubjectToken(given) ? given : DEFAULT_ROLE;
+}
+
 const QUEUE = 'actors';
+const ROUTE_QUEUE = 'route';
 /** Bound for the per-path caches: past it they start over (a tree rarely has that many senders). */
 const CACHE_LIMIT = 10_000;
-// Inbox reply-subject kinds: what a no-responders status (503) on it means.
-const ASK = 'a'; // an ask of ours: reject it at once
-const TELL = 't'; // a tell: dead letter
-const NODE = 'n'; // a frame to a node address
-const BATCH = 'b'; // a frame of several envelopes: 503 bounces them all; otherwise their acks
-const ENVELOPES = 'env'; // envelopes addressed to this node (ask replies)
 /** Envelopes per batch frame at most: bounds a frame's size and the receiver's turn. */
 const MAX_BATCH = 512;
-/** How long a batch's ids are kept for a bounce (the broker answers within a round trip). */
-const BOUNCE_KEEP_MS = 1000;
 
 /** Envelopes for one subject, collected during one turn of the event loop. */
 interface Pending {
   subject: string;
-  /** The actor path (or node address) the subject leads to. */
+  /** The actor path the subject leads to, or the reply subject (replies). */
   target: string;
-  toNode: boolean;
+  /** Replies: published as they are, no reply subject of their own. */
+  reply: boolean;
   envelopes: Envelope[];
 }
 
-/** What a bounce (no responders) of a batch frame must undo: its asks and tells. */
-interface SentBatch {
-  target: string;
-  toNode: boolean;
-  ids: string[];
-  asks: boolean[];
+/** `@<subject>`: the reply_to an ask gets on arrival, naming the reply subject it came with. */
+function isSubjectAddress(target: string): boolean {
+  return target.length > 1 && target.includes('.', 1);
 }
 
+const REPLY_SUBJECT = /^[^\s*>]+$/;
+
 /**
- * DESIGN.md's NATS transport: msgpackr envelopes on `elders.<cluster>.actor.<path>`,
- * one queue-group subscription per hosted actor, and one inbox subscription per node
- * (`elders.<cluster>.node.<node>.r.>`) for ask replies, acks and no-responder statuses:
- * no per-request inboxes. Every frame carries a reply subject naming its id and target,
- * so the broker's no-responders status turns a message to an actor nobody hosts into
- * a dead letter (or an immediate ask error) without a round trip of our own.
+ * DESIGN.md's NATS transport, wire protocol v1 (PROTOCOL.md): standard msgpack
+ * envelopes on `elders.<cluster>.actor.<role>.<path>`, one queue-group subscription per
+ * hosted actor, and one inbox subscription per node
+ * (`elders.<cluster>.inbox.<role>.<node>.*`). Every frame carries a reply subject of its
+ * own in that inbox, named by an unguessable token: its acks, the replies to its asks
+ * and the broker's no-responders status come back there, and nothing else is taken
+ * (an answer the frame did not invite is ignored with an audit log line). Receivers
+ * answer only on the reply subject of the frame they received, which is what NATS'
+ * `allow_responses` lets a user publish to; a foreign client asks with plain NATS
+ * request/reply the same way.
  *
  * Envelopes sent during one turn of the event loop to the same subject leave as one
- * frame (a msgpack array, in send order): the broker and both clients then pay their
- * per-message cost once per batch, not once per envelope. A lone envelope is sent as a
- * plain frame, so a single ask pays nothing for this. Acks go back the same way: the
+ * frame (a msgpack array of maps, in send order): the broker and both clients then pay
+ * their per-message cost once per batch, not once per envelope. A lone envelope is sent
+ * as a plain map, so a single ask pays nothing for this. Acks go back the same way: the
  * ids settled in one turn for one reply subject, in one frame.
  */
 export class NatsTransport implements Transport {
@@ -91,10 +114,13 @@ export class NatsTransport implements Transport {
   private inboxPrefix = '';
   private address = '';
   private readonly actorPrefix: string;
+  /** `elders.<cluster>.inbox.`: every node's reply inbox starts so. */
+  private readonly inboxRoot: string;
   private readonly roles = new Map<string, string>();
   private readonly dottedPaths = new Map<string, string>();
   private readonly outbox: Outbox;
   private readonly inOrder = new InOrder();
+  private readonly answers: ReplyInbox;
   /** Acked envelopes handed to the node and not yet settled: id -> where to ack. */
   private readonly awaitingAck = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
@@ -102,27 +128,38 @@ export class NatsTransport implements Transport {
   private pending = new Map<string, Pending>();
   private acks = new Map<string, string[]>();
   private flushQueued = false;
-  private batchNo = 0;
-  /** Batches sent in this and the previous BOUNCE_KEEP_MS, by number. */
-  private sentBatches = new Map<number, SentBatch>();
-  private olderBatches = new Map<number, SentBatch>();
-  private batchesSince = 0;
   private readonly maxFrameBytes: number;
+  private readonly batchEncoding: 'rows' | 'records';
   private readonly logger: Logger;
 
   constructor(private readonly options: NatsTransportOptions) {
     this.subjects = subjects(options.cluster);
     this.actorPrefix = `elders.${this.subjects.cluster}.actor.`;
+    this.inboxRoot = `elders.${this.subjects.cluster}.inbox.`;
     this.ownsConnection = options.connection === undefined;
     this.nc = options.connection;
     this.outbox = new Outbox({ ...DEFAULT_RETRY, ...options.retry });
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.batchEncoding = options.batchEncoding === 'records' ? 'records' : 'rows';
     this.logger = options.logger ?? silentLogger();
+    this.answers = new ReplyInbox({
+      host: () => this.host,
+      outbox: this.outbox,
+      publish: (subject, data) => this.nc?.publish(subject, data),
+      logger: this.logger,
+      maxFrameBytes: this.maxFrameBytes,
+      address: () => this.address,
+    });
   }
 
   get connection(): NatsConnection {
     if (!this.nc) throw new Error('the NATS transport is not started');
     return this.nc;
+  }
+
+  /** The role token this node's reply inbox lives under. */
+  get inboxRole(): string {
+    return connectionRole(this.options);
   }
 
   async start(host: TransportHost): Promise<void> {
@@ -134,14 +171,20 @@ export class NatsTransport implements Transport {
       noAsyncTraces: true,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
+      inboxPrefix: requestInboxPrefix(connectionRole(this.options)),
       ...this.options.connectOptions,
     });
     this.watchStatus(this.nc);
-    this.inboxPrefix = this.subjects.inbox(host.nodeId) + '.';
+    this.inboxPrefix = this.subjects.inbox(this.inboxRole, host.nodeId) + '.';
     this.address = nodeAddress(host.nodeId);
-    this.subs.set('', this.nc.subscribe(this.inboxPrefix + '>', { callback: (err, msg) => {
-        if (!err) this.onInbox(msg);
+    this.subs.set('', this.nc.subscribe(this.inboxPrefix + '*', { callback: (err, msg) => {
+        if (!err) this.answers.onAnswer(msg, msg.subject.slice(this.inboxPrefix.length));
       }, }));
+    if (this.options.routes ?? ['operator', 'grand_elder'].includes(this.inboxRole)) {
+      this.subs.set('route', this.nc.subscribe(this.subjects.routes, { queue: ROUTE_QUEUE, callback: (err, msg) => {
+          if (!err) this.onRoute(msg);
+        }, }));
+    }
     this.timer = setInterval(() => this.resend(), Math.max(10, Math.min(50, this.outbox.policy.initialMs / 4)));
     this.timer.unref();
   }
@@ -171,23 +214,28 @@ export class NatsTransport implements Transport {
       return;
     }
     const target = envelope.target_elder;
-    const toNode = isNodeAddress(target);
-    if (toNode ? !isSubjectToken(target.slice(1)) : !isActorPath(target)) {
+    if (isNodeAddress(target)) {
+      // Replies travel only on the reply subject their ask came with (`@<subject>`).
+      const type = envelope.message_type;
+      if (!isSubjectAddress(target) || !REPLY_SUBJECT.test(target) || (type !== REPLY_TYPE && type !== ERROR_REPLY_TYPE)) {
+        host.undeliverable(envelope, 'unknown_target', `${target} is not reachable: other nodes get only replies, on the reply subject of their ask`);
+        return;
+      }
+      this.enqueue(envelope, target.slice(1), true);
+      return;
+    }
+    if (!isActorPath(target)) {
       host.undeliverable(envelope, 'unknown_target', `${target} is not a valid actor path or node address`);
       return;
     }
-    if (envelope.requires_ack && !toNode) this.outbox.add(envelope);
-    this.enqueue(envelope, toNode);
+    if (envelope.requires_ack) this.outbox.add(envelope);
+    this.enqueue(envelope, `${this.actorPrefix}${this.roleFor(envelope.source_elder)}${this.dotted(target)}`, false);
   }
 
   /** Adds an envelope to this turn's frame for its subject. */
-  private enqueue(envelope: Envelope, toNode: boolean): void {
-    const target = envelope.target_elder;
-    const subject = toNode
-      ? this.subjects.inbox(target.slice(1)) + '.' + ENVELOPES
-      : `${this.actorPrefix}${this.roleFor(envelope.source_elder)}${this.dotted(target)}`;
+  private enqueue(envelope: Envelope, subject: string, reply: boolean): void {
     let batch = this.pending.get(subject);
-    if (!batch) this.pending.set(subject, (batch = { subject, target, toNode, envelopes: [] }));
+    if (!batch) this.pending.set(subject, (batch = { subject, target: reply ? subject : envelope.target_elder, reply, envelopes: [] }));
     batch.envelopes.push(envelope);
     if (batch.envelopes.length >= MAX_BATCH) {
       this.pending.delete(subject);
@@ -213,7 +261,13 @@ export class NatsTransport implements Transport {
     if (this.acks.size > 0) {
       const acks = this.acks;
       this.acks = new Map();
-      for (const [to, ids] of acks) this.nc?.publish(to, encodeAcks(ids));
+      for (const [to, ids] of acks) {
+        try {
+          this.nc?.publish(to, encodeAcks(ids));
+        } catch {
+          // Closed connection: the sender resends, and we ack the duplicate.
+        }
+      }
     }
   };
 
@@ -274,31 +328,80 @@ export class NatsTransport implements Transport {
     const host = this.host;
     if (!host) return;
     const decoded = decodeFrame(msg.data, this.maxFrameBytes);
-    if (!decoded.ok) return host.malformed(`on ${msg.subject}: ${decoded.reason}`);
+    if (!decoded.ok) return this.refuse(msg, `on ${msg.subject}: ${decoded.reason}`);
     // The role token the broker let this publisher use: trusted over the envelope.
     const at = this.subjects.actorPrefixLength;
     const role = msg.subject.slice(at, msg.subject.indexOf('.', at));
     const value = decoded.value;
-    if (!Array.isArray(value)) return this.onEnvelope(value as Record<string, unknown> | null, msg, path, role);
-    if (!isBatch(value)) return host.malformed(`on ${msg.subject}: ${BATCH_REASON}`);
+    if (!Array.isArray(value)) {
+      if (value === null || typeof value !== 'object' || !isRowsFrame(value as Record<string, unknown>)) {
+        return this.onEnvelope(value as Record<string, unknown> | null, msg, path, role);
+      }
+      const rows = fromRows(value as Record<string, unknown>);
+      if (!rows.ok) return this.refuse(msg, `on ${msg.subject}: ${rows.reason}`);
+      for (const item of rows.items) this.onEnvelope(item, msg, path, role);
+      return;
+    }
+    if (!isBatch(value)) return this.refuse(msg, `on ${msg.subject}: ${BATCH_REASON}`);
     for (const item of value) this.onEnvelope(item, msg, path, role);
+  }
+
+  /**
+   * A frame that is not even one envelope: a dead letter, and an error reply on its
+   * reply subject when it came from outside (a foreign asker learns at once). A node's
+   * own inbox would only ignore it.
+   */
+  private refuse(msg: Msg, detail: string): void {
+    this.host!.malformed(detail);
+    // A node's own inbox would only ignore it.
+    if (!this.answerable(msg.reply) || msg.reply.startsWith(this.inboxRoot)) return;
+    const error: Envelope = {
+      message_id: `${this.host!.nodeId}-refused-${Date.now().toString(36)}`,
+      source_elder: this.address,
+      target_elder: '@' + msg.reply,
+      message_type: ERROR_REPLY_TYPE,
+      payload: { reason: 'malformed', message: `malformed frame rejected: ${detail}` },
+      priority: 9,
+      timestamp: Date.now(),
+      requires_ack: false,
+      seq: 0,
+    };
+    this.enqueue(error, msg.reply, true);
+  }
+
+  /**
+   * Reply subjects this node answers (acks, replies, errors): request inboxes and node
+   * inboxes only. Anything else could make it publish, with its own rights, into an
+   * actor's mailbox or the JetStream API on a sender's behalf.
+   */
+  private answerable(reply: string | undefined): reply is string {
+    return reply !== undefined && reply !== '' && (reply.startsWith('_INBOX') || reply.startsWith(this.inboxRoot));
   }
 
   private onEnvelope(value: Record<string, unknown> | null, msg: Msg, path: string, role: string): void {
     const host = this.host!;
-    if (value !== null && typeof value === 'object' && typeof value.target_elder === 'string' && value.target_elder !== path) {
-      // Routing follows the subject the broker checked, never a field the sender wrote.
-      return host.malformed(`on ${msg.subject}: target_elder ${value.target_elder} is not ${path}`, value);
+    const reply = this.answerable(msg.reply) ? msg.reply : undefined;
+    if (value !== null && typeof value === 'object') {
+      if (typeof value.correlation_id === 'string') {
+        // An ask: its reply goes back on the reply subject it came with, and nowhere
+        // else, whatever reply_to says (a node's inbox, someone else's request).
+        if (reply) value.reply_to = '@' + reply;
+        else delete value.reply_to;
+      }
+      if (typeof value.target_elder === 'string' && value.target_elder !== path) {
+        // Routing follows the subject the broker checked, never a field the sender wrote.
+        return host.malformed(`on ${msg.subject}: target_elder ${value.target_elder} is not ${path}`, value);
+      }
     }
-    if (value === null || typeof value !== 'object' || value.requires_ack !== true || !msg.reply) {
+    if (value === null || typeof value !== 'object' || value.requires_ack !== true || !reply) {
       return host.receive(value, role);
     }
     const checked = validateEnvelope(value);
     if (!checked.ok) return host.malformed(`on ${msg.subject}: ${checked.reason}`, value);
-    const arrival = this.inOrder.arrive(checked.envelope, msg.reply);
+    const arrival = this.inOrder.arrive(checked.envelope, reply);
     if (arrival.kind === 'duplicate') {
       // Still in the mailbox: its ack comes when it is processed. Settled: our ack was lost.
-      if (!this.awaitingAck.has(checked.envelope.message_id)) this.queueAck(msg.reply, checked.envelope.message_id);
+      if (!this.awaitingAck.has(checked.envelope.message_id)) this.queueAck(reply, checked.envelope.message_id);
       return;
     }
     if (arrival.kind === 'held') return;
@@ -308,167 +411,86 @@ export class NatsTransport implements Transport {
     }
   }
 
-  private onInbox(msg: Msg): void {
-    const host = this.host;
-    if (!host) return;
-    const rest = msg.subject.slice(this.inboxPrefix.length);
-    if (rest === ENVELOPES) {
-      const decoded = decodeFrame(msg.data, this.maxFrameBytes);
-      if (!decoded.ok) return host.malformed(`on ${msg.subject}: ${decoded.reason}`);
-      const value = decoded.value;
-      if (!Array.isArray(value)) return this.onReply(value as Record<string, unknown> | null, msg.subject);
-      if (!isBatch(value)) return host.malformed(`on ${msg.subject}: ${BATCH_REASON}`);
-      for (const item of value) this.onReply(item, msg.subject);
-      return;
+  /**
+   * A frame on a route subject: passed on unchanged to the actor subject under the same
+   * role token, with a reply subject of ours. Answers are relayed back to the sender's
+   * reply subject; a bounce (nobody hosts the path) becomes a dead letter here and an
+   * error reply to each ask, as for this node's own frames.
+   */
+  private onRoute(msg: Msg): void {
+    if (!this.host || !this.nc) return;
+    const at = this.subjects.routePrefixLength;
+    const dot = msg.subject.indexOf('.', at);
+    const role = msg.subject.slice(at, dot);
+    const path = '/' + msg.subject.slice(dot + 1).replaceAll('.', '/');
+    if (!isActorPath(path) || !isSubjectToken(role)) return this.refuse(msg, `on ${msg.subject}: not a route to an actor path`);
+    const relayTo = this.answerable(msg.reply) ? msg.reply : undefined;
+    const decoded = decodeFrame(msg.data, this.maxFrameBytes);
+    if (!decoded.ok) return this.refuse(msg, `on ${msg.subject}: ${decoded.reason}`);
+    const value = decoded.value;
+    const items = Array.isArray(value)
+      ? value
+      : value !== null && typeof value === 'object' && isRowsFrame(value as Record<string, unknown>)
+        ? (fromRows(value as Record<string, unknown>) as { items?: unknown[] }).items ?? []
+        : [value];
+    const token = this.answers.sent.token();
+    try {
+      this.nc.publish(`${this.actorPrefix}${role}${this.dotted(path)}`, msg.data, { reply: this.inboxPrefix + token });
+    } catch {
+      return; // closed connection: the sender hears nothing, as if the frame were lost
     }
-    const [kind, id, ...target] = rest.split('.');
-    if (!id) return;
-    if (kind === BATCH) return this.onBatchAnswer(msg, Number(id));
-    if (msg.headers?.code !== 503) {
-      this.outbox.ack(id); // an acknowledgement
-      return;
-    }
-    // No responders: nobody subscribes to that actor (or node) right now. An acked
-    // message stays in the outbox: a standby may take the actor over before give-up.
-    if (this.outbox.has(id)) return;
-    const toNode = kind === NODE;
-    const path = toNode ? '@' + target.join('.') : '/' + target.join('/');
-    host.undeliverable(
-      this.lost(id, path, kind === ASK),
-      'unknown_target',
-      toNode ? `node ${path.slice(1)} is not reachable` : `no node hosts ${path}`,
-    );
-  }
-
-  private onReply(value: Record<string, unknown> | null, subject: string): void {
-    const host = this.host!;
-    // Only replies to this node belong in its inbox: never a way around actor subjects.
-    const self = this.address;
-    if (value === null || typeof value !== 'object' || value.target_elder !== self) {
-      return host.malformed(`on ${subject}: only replies addressed to ${self} are accepted here`);
-    }
-    if (value.message_type !== REPLY_TYPE && value.message_type !== ERROR_REPLY_TYPE) {
-      return host.malformed(`on ${subject}: ${String(value.message_type)} is not a reply`);
-    }
-    host.receive(value);
-  }
-
-  /** A batch frame's answer: the acks of some of its envelopes, or its bounce. */
-  private onBatchAnswer(msg: Msg, no: number): void {
-    if (msg.headers?.code !== 503) {
-      const decoded = decodeFrame(msg.data, this.maxFrameBytes);
-      if (!decoded.ok || !Array.isArray(decoded.value)) return;
-      for (const id of decoded.value) if (typeof id === 'string') this.outbox.ack(id);
-      return;
-    }
-    const batch = this.sentBatches.get(no) ?? this.olderBatches.get(no);
-    if (!batch) return;
-    this.sentBatches.delete(no);
-    this.olderBatches.delete(no);
-    const why = batch.toNode ? `node ${batch.target.slice(1)} is not reachable` : `no node hosts ${batch.target}`;
-    for (let i = 0; i < batch.ids.length; i++) {
-      const id = batch.ids[i]!;
-      // An acked message stays in the outbox: a standby may take the actor over.
-      if (this.outbox.has(id)) continue;
-      this.host!.undeliverable(this.lost(id, batch.target, batch.asks[i]!), 'unknown_target', why);
-    }
-  }
-
-  /** What is known of a frame that bounced: its id and target (nothing is kept per send). */
-  private lost(id: string, target: string, ask: boolean): Envelope {
-    const self = nodeAddress(this.host!.nodeId);
-    return {
-      message_id: id,
-      source_elder: self,
-      target_elder: target,
-      message_type: '(unknown: not kept by the sender)',
-      payload: {},
-      priority: 0,
-      timestamp: Date.now(),
-      requires_ack: false,
-      seq: 0,
-      ...(ask ? { reply_to: self, correlation_id: id } : {}),
-    };
+    this.answers.sent.add(token, recordRoute(path, items, relayTo));
   }
 
   // ---- outbound -------------------------------------------------------------------
 
   private publishBatch(batch: Pending): void {
     const { envelopes } = batch;
-    if (envelopes.length === 1) return this.publishOne(batch, envelopes[0]!);
-    const frame = encodeBatch(envelopes);
+    // Replies go out as an array of maps: the simplest batch for a foreign asker to read.
+    const frame = envelopes.length === 1 ? encodeEnvelope(envelopes[0]!) : encodeBatch(envelopes, batch.reply ? 'maps' : this.batchEncoding);
     if (frame.byteLength > this.maxFrameBytes) {
-      // Too big together: halves, down to single envelopes (which say which one is too big).
-      const half = envelopes.length >> 1;
-      this.publishBatch({ ...batch, envelopes: envelopes.slice(0, half) });
-      this.publishBatch({ ...batch, envelopes: envelopes.slice(half) });
+      if (envelopes.length > 1) {
+        // Too big together: halves, down to single envelopes (which say which one is too big).
+        const half = envelopes.length >> 1;
+        this.publishBatch({ ...batch, envelopes: envelopes.slice(0, half) });
+        this.publishBatch({ ...batch, envelopes: envelopes.slice(half) });
+        return;
+      }
+      const envelope = envelopes[0]!;
+      if (envelope.requires_ack && !batch.reply) this.outbox.ack(envelope.message_id);
+      const detail = `frame of ${frame.byteLength} bytes exceeds the ${this.maxFrameBytes} byte limit; not sent`;
+      this.host!.undeliverable(envelope, 'malformed', detail);
       return;
     }
-    const no = ++this.batchNo;
-    try {
-      this.nc!.publish(batch.subject, frame, { reply: `${this.inboxPrefix}${BATCH}.${no}` });
-    } catch (err) {
-      for (const envelope of envelopes) {
-        if (!(envelope.requires_ack && !batch.toNode)) {
-          this.host?.undeliverable(envelope, 'unknown_target', `publish failed: ${(err as Error).message}`);
-        }
+    if (batch.reply) {
+      try {
+        this.nc!.publish(batch.subject, frame);
+      } catch {
+        // Closed connection: the asker times out, as it would had the reply been lost.
       }
       return;
     }
-    this.keepForBounce(no, batch);
-  }
-
-  private keepForBounce(no: number, batch: Pending): void {
-    const now = performance.now();
-    if (now - this.batchesSince > BOUNCE_KEEP_MS) {
-      this.olderBatches = this.sentBatches;
-      this.sentBatches = new Map();
-      this.batchesSince = now;
-    }
-    const ids = new Array<string>(batch.envelopes.length);
-    const asks = new Array<boolean>(batch.envelopes.length);
-    for (let i = 0; i < ids.length; i++) {
-      const envelope = batch.envelopes[i]!;
-      ids[i] = envelope.message_id;
-      asks[i] = envelope.reply_to === this.address;
-    }
-    this.sentBatches.set(no, { target: batch.target, toNode: batch.toNode, ids, asks });
-  }
-
-  /** A lone envelope: a plain frame whose reply subject names its id and target. */
-  private publishOne(batch: Pending, envelope: Envelope): void {
-    if (batch.toNode) {
-      const node = batch.target.slice(1);
-      this.publish(envelope, batch.subject, `${this.inboxPrefix}${NODE}.${envelope.message_id}.${node}`, false);
-      return;
-    }
-    const kind = envelope.reply_to === this.address ? ASK : TELL;
-    this.publish(envelope, batch.subject, `${this.inboxPrefix}${kind}.${envelope.message_id}${this.dotted(batch.target)}`, envelope.requires_ack);
-  }
-
-  private publish(envelope: Envelope, subject: string, reply: string, acked: boolean): void {
-    const frame = encodeEnvelope(envelope);
-    if (frame.byteLength > this.maxFrameBytes) {
-      if (acked) this.outbox.ack(envelope.message_id);
-      this.host!.undeliverable(
-        envelope,
-        'malformed',
-        `frame of ${frame.byteLength} bytes exceeds the ${this.maxFrameBytes} byte limit; not sent`,
-      );
-      return;
-    }
+    const token = this.answers.sent.token();
     try {
-      this.nc!.publish(subject, frame, { reply });
+      this.nc!.publish(batch.subject, frame, { reply: this.inboxPrefix + token });
     } catch (err) {
-      // Closed or draining connection: an acked frame stays in the outbox for a resend.
-      if (!acked) this.host!.undeliverable(envelope, 'unknown_target', `publish failed: ${(err as Error).message}`);
+      // Closed or draining connection: acked frames stay in the outbox for a resend.
+      for (const envelope of envelopes) {
+        if (!envelope.requires_ack) this.host?.undeliverable(envelope, 'unknown_target', `publish failed: ${(err as Error).message}`);
+      }
+      return;
     }
+    this.answers.sent.add(token, recordFrame(batch.target, envelopes));
   }
 
   private resend(): void {
-    if (!this.host || !this.nc || this.outbox.size === 0) return;
+    if (!this.host || !this.nc) return;
+    this.answers.sent.sweep((id) => this.outbox.has(id));
+    if (this.outbox.size === 0) return;
     const { resend, expired } = this.outbox.due();
-    for (const envelope of resend) this.enqueue(envelope, false);
+    for (const envelope of resend) {
+      this.enqueue(envelope, `${this.actorPrefix}${this.roleFor(envelope.source_elder)}${this.dotted(envelope.target_elder)}`, false);
+    }
     for (const envelope of expired) {
       this.host.undeliverable(
         envelope,

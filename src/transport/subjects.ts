@@ -5,7 +5,13 @@
  *                                            user that publishes another role's messages
  *   elders.<cluster>.sys.heartbeat.<node>    membership
  *   elders.<cluster>.sys.events.<node>       lifecycle events and dead letters
- *   elders.<cluster>.node.<node>.>           node control, and the node's one reply inbox
+ *   elders.<cluster>.inbox.<role>.<node>.<t> a node's reply inbox: one unguessable token <t> per
+ *                                            frame sent; <role> is the role of the node's NATS
+ *                                            user, so the broker lets only that role read it
+ *   elders.<cluster>.route.<role>.<path>     the same mail through any node, which relays it and
+ *                                            turns an unknown path into a dead letter and an error
+ *   elders.<cluster>.node.<node>.ctl.<cmd>   node control
+ * PROTOCOL.md is the full contract.
  */
 export interface Subjects {
   readonly cluster: string;
@@ -15,8 +21,12 @@ export interface Subjects {
   actorInbox(path: string): string;
   /** Length of `elders.<cluster>.actor.`: the role token starts there. */
   readonly actorPrefixLength: number;
-  /** Everything addressed to a node: ask replies, acks, no-responder statuses. */
-  inbox(node: string): string;
+  /** What every node (that may speak for any role) subscribes to, queue group `route`. */
+  readonly routes: string;
+  /** Length of `elders.<cluster>.route.`. */
+  readonly routePrefixLength: number;
+  /** Answers to a node's frames (ask replies, acks, no-responder statuses): append `.<token>`. */
+  inbox(role: string, node: string): string;
   heartbeat(node: string): string;
   heartbeats(): string;
   events(node: string): string;
@@ -45,7 +55,9 @@ export function subjects(cluster = 'elders'): Subjects {
     actor: (path, role) => `${root}.actor.${role}${path.replaceAll('/', '.')}`,
     actorInbox: (path) => `${root}.actor.*${path.replaceAll('/', '.')}`,
     actorPrefixLength: `${root}.actor.`.length,
-    inbox: (node) => `${root}.node.${node}.r`,
+    routes: `${root}.route.*.>`,
+    routePrefixLength: `${root}.route.`.length,
+    inbox: (role, node) => `${root}.inbox.${role}.${node}`,
     heartbeat: (node) => `${root}.sys.heartbeat.${node}`,
     heartbeats: () => `${root}.sys.heartbeat.*`,
     events: (node) => `${root}.sys.events.${node}`,
@@ -53,4 +65,13 @@ export function subjects(cluster = 'elders'): Subjects {
     control: (node, command) => `${root}.node.${node}.ctl.${command}`,
     broadcast: (command) => `${root}.sys.${command}`,
   };
+}
+
+/**
+ * The inbox prefix of plain NATS requests (KV, inspection) for a connection of `role`:
+ * `_INBOX` for operator (what every NATS client uses by default), `_INBOX_<role>` for the
+ * others, so nats.conf can let each role read only its own request replies.
+ */
+export function requestInboxPrefix(role: string): string {
+  return role === 'operator' ? '_INBOX' : `_INBOX_${role}`;
 }
