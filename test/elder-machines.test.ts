@@ -377,7 +377,7 @@ describe('servant', () => {
     } as unknown as ActorRuntime;
     return { runtime, told, locks };
   }
-  const context = { taskSage: '/ts', handlers: builtinHandlers, pollTimeoutMs: 1000, lockTtlMs: 1000, restMs: 10, reportForMs: 1000, current: undefined, completed: 0, failed: 0, lastOutcome: undefined };
+  const context = { taskSage: { path: '/ts', kind: 'task-sage' as const }, handlers: builtinHandlers, pollTimeoutMs: 1000, lockTtlMs: 1000, restMs: 10, reportForMs: 1000, current: undefined, completed: 0, failed: 0, lastOutcome: undefined };
 
   it('runs one attempt under the task lock and reports before it lets go', async () => {
     const { runtime, told, locks } = fakeRuntime();

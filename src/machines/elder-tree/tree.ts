@@ -18,21 +18,20 @@
  * Children start in this order, so the sages are up before the servants ask for
  * work, and the knowledge sage before the rag sage syncs from it.
  */
-import { supervisor, worker, type Placement, type SupervisorSpec, type WorkerSpec } from '../../supervision/spec.js';
-import { claudeElderMachine, type ClaudeElderInput } from './claude-elder.js';
-import { commanderMachine, type CommanderInput } from './commander.js';
-import { councilMachine, type CouncilInput } from './council.js';
-import { demoLoadMachine, type DemoInput } from './demo-load.js';
+import { supervisor, worker, type Placement, type SupervisorSpec } from '../../supervision/spec.js';
+import type { ClaudeElderInput } from './claude-elder.js';
+import type { CommanderInput } from './commander.js';
+import type { CouncilInput } from './council.js';
+import type { DemoInput } from './demo-load.js';
 import type { Handlers } from './handlers.js';
-import { heraldMachine } from './herald.js';
-import { incidentSageMachine, type IncidentSageInput } from './incident-sage.js';
-import { knowledgeSageMachine, type KnowledgeSageInput } from './knowledge-sage.js';
+import type { IncidentSageInput } from './incident-sage.js';
+import type { KnowledgeSageInput } from './knowledge-sage.js';
 import { KNOWLEDGE_SEED } from './knowledge-seed.js';
-import { servantId } from './paths.js';
-import { ragSageMachine, type RagSageInput } from './rag-sage.js';
-import { servantMachine, type ServantInput } from './servant.js';
-import { servantPoolMachine, type ServantTemplate } from './servant-pool.js';
-import { taskSageMachine, type TaskSageInput } from './task-sage.js';
+import { ClaudeElder, Commander, Council, DemoLoad, Herald, IncidentSage, KnowledgeSage, RagSage, Servant, ServantPool, TaskSage } from './kinds.js';
+import type { RagSageInput } from './rag-sage.js';
+import type { ServantInput } from './servant.js';
+import { servantSpec, type ServantTemplate } from './servant-pool.js';
+import type { TaskSageInput } from './task-sage.js';
 
 export interface ElderTreeOptions {
   /** Servants per node at start (default 4). */
@@ -62,7 +61,8 @@ const SINGLETON: Placement = { singleton: true };
 /** The spec every servant is made from, at start and when the council scales. */
 export function servantTemplate(options: ElderTreeOptions = {}): ServantTemplate {
   return {
-    machine: servantMachine,
+    machine: Servant.machine,
+    kind: Servant,
     options: {
       input: { ...options.servant, ...(options.handlers ? { handlers: options.handlers } : {}) },
       // A crashing servant comes back quickly, but not in a tight loop.
@@ -100,24 +100,23 @@ function buildElderTree(options: ElderTreeOptions): SupervisorSpec {
   const persist = (every?: number) => (options.persist === false ? {} : { persist: { version: '1', ...(every ? { every } : {}) } });
   const count = options.servants ?? 4;
   const template = servantTemplate(options);
-  const servantSpec = (n: number): WorkerSpec => worker(servantId(n), template.machine, template.options ?? {});
   return supervisor('grand-elder', { strategy: 'one_for_one', intensity: 5, period: 10_000, agent: cluster ? 'herald' : 'commander' }, [
-    ...(cluster ? [worker('herald', heraldMachine)] : []),
-    worker('commander', commanderMachine, { input: options.commander, ...placed, ...persist(1000) }),
+    ...(cluster ? [worker('herald', Herald)] : []),
+    worker('commander', Commander, { input: options.commander, ...placed, ...persist(1000) }),
     supervisor('claude-elder', { strategy: 'one_for_one', intensity: 10, period: 10_000, agent: 'elder', ...placed }, [
-      worker('elder', claudeElderMachine, { input: options.claudeElder }),
-      worker('knowledge-sage', knowledgeSageMachine, { input: { seed: KNOWLEDGE_SEED, ...options.knowledge }, ...persist() }),
-      worker('task-sage', taskSageMachine, { input: options.taskSage, ...persist() }),
-      worker('incident-sage', incidentSageMachine, { input: options.incidentSage, ...persist(500) }),
-      worker('rag-sage', ragSageMachine, { input: options.rag }),
+      worker('elder', ClaudeElder, { input: options.claudeElder }),
+      worker('knowledge-sage', KnowledgeSage, { input: { seed: KNOWLEDGE_SEED, ...options.knowledge }, ...persist() }),
+      worker('task-sage', TaskSage, { input: options.taskSage, ...persist() }),
+      worker('incident-sage', IncidentSage, { input: options.incidentSage, ...persist(500) }),
+      worker('rag-sage', RagSage, { input: options.rag }),
     ]),
-    worker('elder-council', councilMachine, { input: options.council, ...placed }),
+    worker('elder-council', Council, { input: options.council, ...placed }),
     // Servants crash on purpose in the demo and the tests: a generous intensity keeps
     // their crashes from escalating to the grand elder.
     supervisor('servants', { strategy: 'one_for_one', intensity: 100, period: 10_000, agent: 'pool' }, [
-      worker('pool', servantPoolMachine, { input: { template, initial: count, reconcileMs: cluster ? (options.reconcileMs ?? 2000) : 0 } }),
-      ...Array.from({ length: count }, (_, i) => servantSpec(i + 1)),
+      worker('pool', ServantPool, { input: { template, initial: count, reconcileMs: cluster ? (options.reconcileMs ?? 2000) : 0 } }),
+      ...Array.from({ length: count }, (_, i) => servantSpec(template, i + 1)),
     ]),
-    ...(options.demo ? [worker('demo', demoLoadMachine, { input: options.demo, ...placed })] : []),
+    ...(options.demo ? [worker('demo', DemoLoad, { input: options.demo, ...placed })] : []),
   ]);
 }
