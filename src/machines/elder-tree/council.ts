@@ -123,11 +123,13 @@ export const councilMachine = setup({
     ),
     execute: fromRuntime<ExecOutput, { proposal: Proposal; servants: ElderAddress<'servant-pool'> }>('the council', async ({ input, runtime }) => {
       const p = input.proposal;
-      const order =
+      const options = { timeout: 30_000 };
+      const answer =
         p.kind === 'scale_servants'
-          ? ({ type: 'council.scale', count: p.count } as const)
-          : ({ type: p.kind === 'quarantine' ? 'council.quarantine' : 'council.release', target: p.target } as const);
-      const answer = await askElder(runtime, input.servants, order, { timeout: 30_000 });
+          ? await askElder(runtime, input.servants, { type: 'council.scale', count: p.count }, options)
+          : p.kind === 'quarantine'
+            ? await askElder(runtime, input.servants, { type: 'council.quarantine', target: p.target }, options)
+            : await askElder(runtime, input.servants, { type: 'council.release', target: p.target }, options);
       if (answer.ok !== true) return { ok: false, detail: typeof answer.error === 'string' ? answer.error : 'the servants refused' };
       return { ok: true, detail: `servants running: ${Array.isArray(answer.running) ? answer.running.join(', ') : '?'}` };
     }),

@@ -30,7 +30,7 @@ export {
   type ServantPoolEvent,
   type TaskSageEvent,
 } from './protocol.js';
-export { elderTree, isElderTree, servantTemplate, type ElderTreeOptions } from './tree.js';
+export { elderTree, isElderTree, servantTemplate, type ElderTreeOptions, type ElderTreePaths, type ElderTreeSpec } from './tree.js';
 export { startElderTree, elderTreeServices, type ElderTreeNode, type StartElderTreeOptions } from './start.js';
 export { attachElderTree, type Bridge, type BridgeOptions } from './bridge.js';
 export { NodeTreeControl, TREE_SERVICE, type TreeControl } from './tree-control.js';

@@ -73,6 +73,10 @@ export function tellElder<N extends ElderName>(runtime: ActorRuntime, to: ElderA
 /** The reply the event E gets from an elder whose events are M: the reply of each member E fits. */
 export type ReplyMatching<M, E> = M extends unknown ? (E extends M ? ReplyOf<M> : never) : never;
 
+type KeysOfMatching<M, E> = M extends unknown ? (E extends M ? keyof M : never) : never;
+/** A field the matching event does not have is an error (as excess fields of a literal are). */
+type NoExtraFields<M, E> = { [K in Exclude<keyof E, KeysOfMatching<M, E>>]: never };
+
 /**
  * Ask the elder at `to` an ask of its protocol, from inside an elder's invoked logic,
  * and get the reply that ask declares: `await askElder(runtime, input.taskSage, { type:
@@ -81,7 +85,7 @@ export type ReplyMatching<M, E> = M extends unknown ? (E extends M ? ReplyOf<M> 
 export function askElder<N extends ElderName, const E extends AskEvent<ElderProtocols[N]>>(
   runtime: ActorRuntime,
   to: ElderAddress<N>,
-  event: E,
+  event: E & NoExtraFields<ElderProtocols[N], E>,
   options?: Omit<AskOptions, 'from'>,
 ): Promise<ReplyMatching<ElderProtocols[N], E>> {
   const { type, ...payload } = event as unknown as EventObject;

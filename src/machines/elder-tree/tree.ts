@@ -18,7 +18,8 @@
  * Children start in this order, so the sages are up before the servants ask for
  * work, and the knowledge sage before the rag sage syncs from it.
  */
-import { supervisor, worker, type Placement, type SupervisorSpec } from '../../supervision/spec.js';
+import type { PathsOf } from '../../supervision/paths.js';
+import { supervisor, worker, type Placement } from '../../supervision/spec.js';
 import type { ClaudeElderInput } from './claude-elder.js';
 import type { CommanderInput } from './commander.js';
 import type { CouncilInput } from './council.js';
@@ -83,14 +84,19 @@ export function isElderTree(spec: unknown): boolean {
   return typeof spec === 'object' && spec !== null && (spec as Record<symbol, unknown>)[ELDER_TREE] === true;
 }
 
-export function elderTree(options: ElderTreeOptions = {}): SupervisorSpec {
+/** The Elder Tree's spec, typed: a node started with it knows the kind at each elder's path. */
+export type ElderTreeSpec = ReturnType<typeof buildElderTree>;
+/** The paths of the Elder Tree and the kinds there (`node.ref(TaskSage, path)` checks against it). */
+export type ElderTreePaths = PathsOf<ElderTreeSpec>;
+
+export function elderTree(options: ElderTreeOptions = {}): ElderTreeSpec {
   const spec = buildElderTree(options);
   // Not enumerable: copies and JSON of the spec stay as they were.
   Object.defineProperty(spec, ELDER_TREE, { value: true });
   return spec;
 }
 
-function buildElderTree(options: ElderTreeOptions): SupervisorSpec {
+function buildElderTree(options: ElderTreeOptions) {
   const cluster = options.cluster === true;
   const placed = cluster ? { placement: SINGLETON } : {};
   // The knowledge and task sages save after each message (saves coalesce while one is
