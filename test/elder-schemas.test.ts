@@ -58,6 +58,16 @@ describe('Elder Tree schemas at the node boundary (real nats-server)', () => {
     expect((forwarded as Error).message).toMatch(/\/grand-elder\/commander refuses development\.task\.submit: title: Invalid input: expected string, received array/);
   });
 
+  it('a local sender is checked by the compiler, not the schema: the elder still refuses bad input itself', async () => {
+    const refused = malformed().length;
+    const taskSage = tree.node.ref('/grand-elder/claude-elder/task-sage');
+    expect(taskSage.kind).toBe('task-sage');
+    expect(await taskSage.ask({ type: 'sage.task.status', id: 'nope' })).toMatchObject({ ok: false });
+    // The string layer compiles anything; the task sage answers with its own reason.
+    expect(await tree.node.ask(ELDER_PATHS.task, 'sage.task.submit', { title: 42, handler: 'hash' })).toEqual({ ok: false, error: 'title must be a string, got number 42' });
+    expect(malformed()).toHaveLength(refused);
+  });
+
   it('what fits is processed as before, through a typed reference from outside the tree', async () => {
     const taskSage = client.ref(TaskSage, ELDER_PATHS.task);
     const queued = await taskSage.ask({ type: 'sage.task.submit', title: 'Hash the notes', handler: 'hash', input: { data: 'notes' } });
