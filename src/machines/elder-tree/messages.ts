@@ -1,6 +1,8 @@
 /**
  * What every elder shares: side effects as data, performed by one named action, and
- * checks of the payloads that come in.
+ * checks of the payloads that come in. This is the lowest layer of the elders' messaging:
+ * the effects hold plain paths and types, but the functions that make them take an
+ * elder's address and an event of its protocol (protocol.ts), typed by its kind name.
  *
  * Each machine computes its next context and a list of effects (tells and replies) in
  * its transitions, then enqueues the named action `deliver` with them. At run time
