@@ -89,3 +89,9 @@ export const elder = setup({
 // @ts-expect-error an elder's input takes the address of the right kind
 elderTree({ claudeElder: { taskSage: KnowledgeSage.at(ELDER_PATHS.knowledge) } });
 elderTree({ claudeElder: { taskSage: TaskSage.at(ELDER_PATHS.task) } });
+
+export function servants(node: Node<ElderTreePaths>) {
+  node.ref('/grand-elder/servants/servant-3').tell({ type: 'servant.crash', reason: 'chaos' });
+  // @ts-expect-error a servant takes servant.crash only
+  node.ref('/grand-elder/servants/servant-3').tell({ type: 'council.scale', count: 3 });
+}

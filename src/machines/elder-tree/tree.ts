@@ -19,7 +19,7 @@
  * work, and the knowledge sage before the rag sage syncs from it.
  */
 import type { PathsOf } from '../../supervision/paths.js';
-import { supervisor, worker, type Placement } from '../../supervision/spec.js';
+import { supervisor, worker, type Placement, type WorkerSpec } from '../../supervision/spec.js';
 import type { ClaudeElderInput } from './claude-elder.js';
 import type { CommanderInput } from './commander.js';
 import type { CouncilInput } from './council.js';
@@ -58,6 +58,9 @@ export interface ElderTreeOptions {
 }
 
 const SINGLETON: Placement = { singleton: true };
+
+/** A servant's spec as the tree's type sees it: `servant-N`, of kind Servant. */
+type ServantSpec = WorkerSpec<(typeof Servant)['machine'], `servant-${number}`, typeof Servant>;
 
 /** The spec every servant is made from, at start and when the council scales. */
 export function servantTemplate(options: ElderTreeOptions = {}): ServantTemplate {
@@ -121,7 +124,7 @@ function buildElderTree(options: ElderTreeOptions) {
     // their crashes from escalating to the grand elder.
     supervisor('servants', { strategy: 'one_for_one', intensity: 100, period: 10_000, agent: 'pool' }, [
       worker('pool', ServantPool, { input: { template, initial: count, reconcileMs: cluster ? (options.reconcileMs ?? 2000) : 0 } }),
-      ...Array.from({ length: count }, (_, i) => servantSpec(template, i + 1)),
+      ...Array.from({ length: count }, (_, i) => servantSpec(template, i + 1) as ServantSpec),
     ]),
     ...(options.demo ? [worker('demo', DemoLoad, { input: options.demo, ...placed })] : []),
   ]);
