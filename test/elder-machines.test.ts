@@ -3,7 +3,7 @@
  * invoked actors provided as stubs.
  */
 import { describe, expect, it } from 'vitest';
-import { fromPromise, waitFor } from 'xstate';
+import { createActor, fromPromise, waitFor } from 'xstate';
 import {
   claudeElderMachine,
   commanderMachine,
@@ -69,6 +69,23 @@ describe('grand elder (commander)', () => {
     expect(tie({ kind: 'nonsense' })).toMatchObject({ verdict: 'reject', reason: expect.stringContaining('not a valid proposal') });
     t.send('elder.emergency_stop');
     expect(tie({ kind: 'scale_servants', count: 2 })).toMatchObject({ verdict: 'reject', reason: expect.stringContaining('halted') });
+  });
+
+  it('a snapshot saved when addresses were bare paths still sends to them', () => {
+    const before = createActor(commanderMachine, { input: undefined }).start();
+    const old = before.getPersistedSnapshot() as unknown as { context: Any };
+    before.stop();
+    // As the grand elder persisted its context before elders named one another by address.
+    old.context = { ...old.context, claudeElder: '/grand-elder/claude-elder', council: '/grand-elder/elder-council' };
+    const effects: Any[] = [];
+    const deliver = (_: unknown, params: { effects: readonly Any[] }) => void effects.push(...params.effects);
+    const actor = createActor(commanderMachine.provide({ actions: { deliver } }), { snapshot: old as never, input: undefined }).start();
+    actor.send({ type: 'elder.emergency_stop', reason: 'upgrade' });
+    actor.send({ type: 'task.status', id: 't1' });
+    expect(effects.filter((e) => e.kind !== 'reply').map((e) => [e.kind, e.to])).toEqual([
+      ['tell', '/grand-elder/claude-elder'],
+      ['forward', '/grand-elder/claude-elder'],
+    ]);
   });
 
   it('forwards development orders to the claude elder unchanged', () => {
@@ -377,7 +394,7 @@ describe('servant', () => {
     } as unknown as ActorRuntime;
     return { runtime, told, locks };
   }
-  const context = { taskSage: '/ts', handlers: builtinHandlers, pollTimeoutMs: 1000, lockTtlMs: 1000, restMs: 10, reportForMs: 1000, current: undefined, completed: 0, failed: 0, lastOutcome: undefined };
+  const context = { taskSage: { path: '/ts', kind: 'task-sage' as const }, handlers: builtinHandlers, pollTimeoutMs: 1000, lockTtlMs: 1000, restMs: 10, reportForMs: 1000, current: undefined, completed: 0, failed: 0, lastOutcome: undefined };
 
   it('runs one attempt under the task lock and reports before it lets go', async () => {
     const { runtime, told, locks } = fakeRuntime();

@@ -12,15 +12,17 @@
  * quiet while the node stops.
  */
 import type { DeadLetterEvent, LifecycleEvent, Subscription, SystemEvent } from '../../actors/events.js';
-import type { Payload } from '../../actors/system.js';
 import type { MembershipEvent } from '../../cluster/membership.js';
 import type { Node } from '../../supervision/node.js';
-import { ELDER_PATHS, servantSlot } from './paths.js';
+import { IncidentSage, TaskSage } from './kinds.js';
+import { ELDER_ADDRESSES, ELDER_PATHS, servantSlot } from './paths.js';
+import type { ElderAddress } from './protocol.js';
 import type { NodeTreeControl } from './tree-control.js';
 
 export interface BridgeOptions {
-  incident?: string;
-  taskSage?: string;
+  incident?: ElderAddress<'incident-sage'>;
+  taskSage?: ElderAddress<'task-sage'>;
+  /** The servants' supervisor: lifecycle events of servant-N below it are servant downs. */
   servants?: string;
   /** Cluster membership (ClusterNode.membership): node_down / node_up become observations. */
   membership?: { onChange(listener: (event: MembershipEvent) => void): () => void };
@@ -41,8 +43,9 @@ export interface Bridge {
 const OWN_IDS_KEPT = 10_000;
 
 export function attachElderTree(node: Node, options: BridgeOptions = {}): Bridge {
-  const incident = options.incident ?? ELDER_PATHS.incident;
-  const taskSage = options.taskSage ?? ELDER_PATHS.task;
+  // Typed references that send from the node's own address (role operator).
+  const incident = node.ref(IncidentSage, options.incident ?? ELDER_ADDRESSES.incident);
+  const taskSage = node.ref(TaskSage, options.taskSage ?? ELDER_ADDRESSES.task);
   const servants = options.servants ?? ELDER_PATHS.servants;
   const windowMs = options.burstWindowMs ?? 1000;
   const sampleMs = options.sampleMs ?? 2000;
@@ -56,10 +59,10 @@ export function attachElderTree(node: Node, options: BridgeOptions = {}): Bridge
   // A local refusal is published while tell() still runs, before its id is known:
   // whatever dead letter comes up during our own send is about our message.
   let sending = 0;
-  const send = (target: string, type: string, payload: Payload, acked = false) => {
+  const send = (tell: (options: { requiresAck: true } | undefined) => string, acked = false) => {
     sending++;
     try {
-      const id = node.tell(target, type, payload, acked ? { requiresAck: true } : undefined);
+      const id = tell(acked ? { requiresAck: true } : undefined);
       own.add(id);
       if (own.size > OWN_IDS_KEPT) own.delete(own.values().next().value as string);
     } finally {
@@ -69,25 +72,27 @@ export function attachElderTree(node: Node, options: BridgeOptions = {}): Bridge
 
   const onLifecycle = (e: LifecycleEvent) => {
     counts.lifecycle++;
-    send(incident, 'sage.incident.observe', {
-      kind: 'lifecycle',
-      // Not `type`: a payload's type field is taken by the message type.
-      event: e.type,
-      path: e.path,
-      node: e.node,
-      incarnation: e.incarnation,
-      ...(e.reason !== undefined ? { reason: e.reason } : {}),
-      at: e.at,
-    });
+    send((o) =>
+      incident.tell(
+        {
+          type: 'sage.incident.observe',
+          kind: 'lifecycle',
+          // Not `type`: an event's type field is the message type.
+          event: e.type,
+          path: e.path,
+          node: e.node,
+          incarnation: e.incarnation,
+          ...(e.reason !== undefined ? { reason: e.reason } : {}),
+          at: e.at,
+        },
+        o,
+      ),
+    );
     const isServant = e.path.startsWith(servants + '/') && servantSlot(e.path) !== undefined;
     if (isServant && (e.type === 'crashed' || e.type === 'stopped' || e.type === 'exited')) {
       counts.servantDown++;
-      send(taskSage, 'sage.task.servant_down', {
-        node: e.node,
-        path: e.path,
-        incarnation: e.incarnation,
-        reason: e.type === 'crashed' ? `crashed: ${e.reason ?? ''}` : e.type,
-      });
+      const reason = e.type === 'crashed' ? `crashed: ${e.reason ?? ''}` : e.type;
+      send((o) => taskSage.tell({ type: 'sage.task.servant_down', node: e.node, path: e.path, incarnation: e.incarnation, reason }, o));
     }
   };
 
@@ -99,7 +104,7 @@ export function attachElderTree(node: Node, options: BridgeOptions = {}): Bridge
     if (stopping()) return buckets.clear();
     for (const b of buckets.values()) {
       counts.deadLetterBatches++;
-      send(incident, 'sage.incident.observe', { kind: 'dead_letters', reason: b.reason, target: b.target, count: b.count, detail: b.detail, at: b.first });
+      send((o) => incident.tell({ type: 'sage.incident.observe', kind: 'dead_letters', reason: b.reason, target: b.target, count: b.count, detail: b.detail, at: b.first }, o));
     }
     buckets.clear();
   };
@@ -128,8 +133,8 @@ export function attachElderTree(node: Node, options: BridgeOptions = {}): Bridge
   const unwatch = options.membership?.onChange((e) => {
     if (stopping()) return;
     counts.membership++;
-    send(incident, 'sage.incident.observe', { kind: e.type, node: e.node, reason: e.reason, at: e.at }, true);
-    if (e.type === 'node_down') send(taskSage, 'sage.task.node_down', { node: e.node, reason: e.reason }, true);
+    send((o) => incident.tell({ type: 'sage.incident.observe', kind: e.type, node: e.node, reason: e.reason, at: e.at }, o), true);
+    if (e.type === 'node_down') send((o) => taskSage.tell({ type: 'sage.task.node_down', node: e.node, reason: e.reason }, o), true);
   });
 
   // Mailbox sizes of the workers here; an actor is reported while its mailbox is not
@@ -151,7 +156,7 @@ export function attachElderTree(node: Node, options: BridgeOptions = {}): Bridge
           }
           if (samples.length === 0) return;
           counts.samples++;
-          send(incident, 'sage.incident.metrics', { node: node.nodeId, at: Date.now(), samples });
+          send((o) => incident.tell({ type: 'sage.incident.metrics', node: node.nodeId, at: Date.now(), samples }, o));
         }, sampleMs)
       : undefined;
   sampler?.unref?.();

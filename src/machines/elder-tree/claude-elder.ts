@@ -22,28 +22,34 @@ import { enqueueActions, setup } from 'xstate';
 import type { ActorRuntime } from '../../actors/effects.js';
 import type { Envelope } from '../../actors/envelope.js';
 import {
+  answer,
+  answerLater,
+  askElder,
   currentEnvelope,
   deliver,
   firstError,
+  forwardEffect,
   int,
   keepLast,
   map,
   ok,
   refuse,
-  replyEffect,
   tellEffect,
   text,
   type Effect,
   type Payload,
 } from './messages.js';
 import { fromRuntime } from './orphans.js';
-import { ELDER_PATHS } from './paths.js';
+import { ELDER_ADDRESSES } from './paths.js';
+import { type ClaudeElderEvent, type ElderAddress, type SubmitAnswer } from './protocol.js';
+
+export type { ClaudeElderEvent };
 
 export interface ClaudeElderInput {
-  knowledge?: string;
-  rag?: string;
-  taskSage?: string;
-  commander?: string;
+  knowledge?: ElderAddress<'knowledge-sage'>;
+  rag?: ElderAddress<'rag-sage'>;
+  taskSage?: ElderAddress<'task-sage'>;
+  commander?: ElderAddress<'commander'>;
   /** Used when neither the task nor the rag sage names one. */
   defaultHandler?: string;
 }
@@ -57,22 +63,22 @@ export interface Submission {
   timeoutMs?: number;
 }
 
-interface PlanInput {
+export interface PlanInput {
   submission: Submission;
   envelope: Envelope | undefined;
-  knowledge: string;
-  rag: string;
-  taskSage: string;
+  knowledge: ElderAddress<'knowledge-sage'>;
+  rag: ElderAddress<'rag-sage'>;
+  taskSage: ElderAddress<'task-sage'>;
   defaultHandler: string;
 }
 
-export type PlanOutput = { envelope: Envelope | undefined; answer: Payload };
+export type PlanOutput = { envelope: Envelope | undefined; answer: SubmitAnswer };
 
 export interface ClaudeContext {
-  knowledge: string;
-  rag: string;
-  taskSage: string;
-  commander: string;
+  knowledge: ElderAddress<'knowledge-sage'>;
+  rag: ElderAddress<'rag-sage'>;
+  taskSage: ElderAddress<'task-sage'>;
+  commander: ElderAddress<'commander'>;
   defaultHandler: string;
   planning: number;
   nextPlan: number;
@@ -81,17 +87,8 @@ export interface ClaudeContext {
   haltReason: string | undefined;
 }
 
-type In<T extends string> = { type: T } & Payload;
-type ClaudeEvent =
-  | In<'development.task.submit'>
-  | In<'development.task.status'>
-  | In<'development.task.list'>
-  | In<'task.status'>
-  | In<'development.status'>
-  | In<'development.halt'>
-  | In<'development.resume'>
-  | In<'report.to_elder'>
-  | { type: `xstate.done.actor.${string}`; output: PlanOutput };
+// Exported: a declaration of the machine names it (the Ask<> brand cannot be named outside kind.ts).
+export type ClaudeEvent = ClaudeElderEvent | { type: `xstate.done.actor.${string}`; output: PlanOutput };
 
 export function parseSubmission(p: Payload): { ok: true; value: Submission } | { ok: false; error: string } {
   const title = text(p.title, 'title', { required: true, max: 200 });
@@ -151,13 +148,15 @@ export async function plan(runtime: ActorRuntime, input: PlanInput): Promise<Pla
   try {
     const query = `${s.title} ${s.description}`;
     const [guidelines, search] = await Promise.all([
-      runtime.ask(input.knowledge, 'sage.knowledge.query', { tag: 'guideline', limit: 3 }, { timeout: 2000 }).catch(() => ({ entries: [] })),
-      runtime.ask(input.rag, 'sage.rag.search', { query, k: 3 }, { timeout: 2000 }).catch(() => ({ hits: [] })),
+      askElder(runtime, input.knowledge, { type: 'sage.knowledge.query', tag: 'guideline', limit: 3 }, { timeout: 2000 }).catch(() => undefined),
+      askElder(runtime, input.rag, { type: 'sage.rag.search', query, k: 3 }, { timeout: 2000 }).catch(() => undefined),
     ]);
-    const hits = Array.isArray(search.hits) ? (search.hits as { id: string; title: string; score: number }[]) : [];
+    // A sage that refuses or does not answer is skipped.
+    const hits = search?.ok === true && Array.isArray(search.hits) ? search.hits : [];
     const handler = s.handler ?? handlerFromHits(hits) ?? input.defaultHandler;
     const taskInput = s.input ?? defaultInput(handler, s);
-    const queued = await runtime.ask(input.taskSage, 'sage.task.submit', {
+    const queued = await askElder(runtime, input.taskSage, {
+      type: 'sage.task.submit',
       title: s.title,
       description: s.description,
       priority: s.priority,
@@ -166,18 +165,18 @@ export async function plan(runtime: ActorRuntime, input: PlanInput): Promise<Pla
       ...(s.timeoutMs ? { timeoutMs: s.timeoutMs } : {}),
     });
     if (queued.ok !== true) return { envelope, answer: refuse(`the task sage refused the task: ${String(queued.error)}`) };
-    const entries = Array.isArray(guidelines.entries) ? (guidelines.entries as { id: string; title: string }[]) : [];
+    const entries = guidelines?.ok === true && Array.isArray(guidelines.entries) ? guidelines.entries : [];
     return {
       envelope,
       answer: ok({
         id: queued.id,
-        status: 'queued',
+        status: 'queued' as const,
         handler,
         paused: queued.paused === true,
         plan: {
           guidelines: entries.map((e) => e.title),
           consulted: hits.map((h) => ({ id: h.id, title: h.title, score: h.score })),
-          handlerChosenBy: s.handler ? 'the task' : handlerFromHits(hits) ? 'the rag sage' : 'default',
+          handlerChosenBy: s.handler ? ('the task' as const) : handlerFromHits(hits) ? ('the rag sage' as const) : ('default' as const),
         },
       }),
     };
@@ -198,11 +197,13 @@ export const claudeElderMachine = setup({
   actions: {
     deliver,
     submit: enqueueActions(({ context, event, system, enqueue }) => {
+      if (event.type !== 'development.task.submit') return;
       const env = currentEnvelope(system);
-      const parsed = parseSubmission(event as Payload);
+      // Local senders are not schema-checked, and limits are the elder's to say.
+      const parsed = parseSubmission(event);
       if (!parsed.ok) {
         enqueue.assign({ counts: { ...context.counts, rejected: context.counts.rejected + 1 } });
-        enqueue({ type: 'deliver', params: { effects: [replyEffect(env, refuse(parsed.error))] } });
+        enqueue({ type: 'deliver', params: { effects: [answer(event, env, refuse(parsed.error))] } });
         return;
       }
       enqueue.spawnChild('plan', {
@@ -228,43 +229,46 @@ export const claudeElderMachine = setup({
         planning: Math.max(0, context.planning - 1),
         counts: { ...context.counts, submitted: context.counts.submitted + (queued ? 1 : 0), rejected: context.counts.rejected + (queued ? 0 : 1) },
       });
-      enqueue({ type: 'deliver', params: { effects: [replyEffect(envelope, answer)] } });
+      enqueue({ type: 'deliver', params: { effects: [answerLater<Extract<ClaudeElderEvent, { type: 'development.task.submit' }>>(envelope, answer)] } });
     }),
     toTaskSage: enqueueActions(({ context, system, enqueue }) => {
-      enqueue({ type: 'deliver', params: { effects: [{ kind: 'forward', envelope: currentEnvelope(system), to: context.taskSage }] } });
+      enqueue({ type: 'deliver', params: { effects: [forwardEffect(currentEnvelope(system), context.taskSage)] } });
     }),
-    status: enqueueActions(({ context, system, self, enqueue }) => {
-      const answer = ok({
-        state: self.getSnapshot().matches('halted') ? 'halted' : 'working',
+    status: enqueueActions(({ context, event, system, self, enqueue }) => {
+      if (event.type !== 'development.status') return;
+      const status = ok({
+        state: self.getSnapshot().matches('halted') ? ('halted' as const) : ('working' as const),
         ...(context.haltReason ? { haltReason: context.haltReason } : {}),
         planning: context.planning,
         counts: context.counts,
         recent: context.recent.slice(-10),
       });
-      enqueue({ type: 'deliver', params: { effects: [replyEffect(currentEnvelope(system), answer)] } });
+      enqueue({ type: 'deliver', params: { effects: [answer(event, currentEnvelope(system), status)] } });
     }),
     report: enqueueActions(({ context, event, system, enqueue }) => {
+      if (event.type !== 'report.to_elder') return;
       const env = currentEnvelope(system);
+      // Read as data: a local sender may have sent anything under this type.
       const p = event as Payload;
-      const effects: Effect[] = [replyEffect(env, ok())];
+      const effects: Effect[] = [answer(event, env, ok())];
       const counts = { ...context.counts };
       let recent = context.recent;
       if (p.kind === 'task') {
         const ev = p.event;
         if (ev === 'started' || ev === 'completed' || ev === 'failed' || ev === 'requeued') counts[ev]++;
         if (ev === 'completed' || ev === 'failed') {
-          effects.push(tellEffect(context.commander, ev === 'completed' ? 'report.task_completed' : 'report.task_failed', { task: p.task as Payload }));
+          effects.push(tellEffect(context.commander, { type: ev === 'completed' ? 'report.task_completed' : 'report.task_failed', task: p.task as Payload }));
           recent = keepLast(recent, { event: ev, task: p.task as Payload, at: Date.now() }, 20);
         }
       } else if (p.kind === 'incident') {
         if (p.event === 'opened') counts.incidents++;
-        effects.push(tellEffect(context.commander, 'report.incident', { event: p.event as string, incident: p.incident as Payload, ...(p.proposal ? { proposal: p.proposal as Payload } : {}) }));
+        effects.push(tellEffect(context.commander, { type: 'report.incident', event: p.event as string, incident: p.incident as Payload, ...(p.proposal ? { proposal: p.proposal as Payload } : {}) }));
       } else if (p.kind === 'risk.alert' || p.kind === 'risk.cleared') {
         if (p.kind === 'risk.alert') counts.alerts++;
         const { type: _t, ...rest } = p;
-        effects.push(tellEffect(context.commander, 'report.alert', rest));
+        effects.push(tellEffect(context.commander, { ...(rest as { path: string; score: number }), type: 'report.alert', kind: p.kind }));
       } else {
-        effects[0] = replyEffect(env, refuse(`report.to_elder kind must be task, incident, risk.alert or risk.cleared; got ${JSON.stringify(p.kind)}`));
+        effects[0] = answer(event, env, refuse(`report.to_elder kind must be task, incident, risk.alert or risk.cleared; got ${JSON.stringify(p.kind)}`));
       }
       enqueue.assign({ counts, recent });
       enqueue({ type: 'deliver', params: { effects } });
@@ -273,10 +277,10 @@ export const claudeElderMachine = setup({
 }).createMachine({
   id: 'claude-elder',
   context: ({ input }) => ({
-    knowledge: input?.knowledge ?? ELDER_PATHS.knowledge,
-    rag: input?.rag ?? ELDER_PATHS.rag,
-    taskSage: input?.taskSage ?? ELDER_PATHS.task,
-    commander: input?.commander ?? ELDER_PATHS.commander,
+    knowledge: input?.knowledge ?? ELDER_ADDRESSES.knowledge,
+    rag: input?.rag ?? ELDER_ADDRESSES.rag,
+    taskSage: input?.taskSage ?? ELDER_ADDRESSES.task,
+    commander: input?.commander ?? ELDER_ADDRESSES.commander,
     defaultHandler: input?.defaultHandler ?? 'transform',
     planning: 0,
     nextPlan: 1,
@@ -300,15 +304,15 @@ export const claudeElderMachine = setup({
         'development.halt': {
           target: 'halted',
           actions: enqueueActions(({ context, event, system, enqueue }) => {
-            const reason = typeof (event as Payload).reason === 'string' ? ((event as Payload).reason as string) : 'halted by the grand elder';
+            const reason = typeof event.reason === 'string' ? event.reason : 'halted by the grand elder';
             enqueue.assign({ haltReason: reason });
-            enqueue({ type: 'deliver', params: { effects: [tellEffect(context.taskSage, 'sage.task.pause', { reason }), replyEffect(currentEnvelope(system), ok({ state: 'halted' }))] } });
+            enqueue({ type: 'deliver', params: { effects: [tellEffect(context.taskSage, { type: 'sage.task.pause', reason }), answer(event, currentEnvelope(system), ok({ state: 'halted' }))] } });
           }),
         },
         // Passed on even when nothing changes here: the task sage (persistent) may still be paused.
         'development.resume': {
-          actions: enqueueActions(({ context, system, enqueue }) =>
-            enqueue({ type: 'deliver', params: { effects: [tellEffect(context.taskSage, 'sage.task.resume', {}), replyEffect(currentEnvelope(system), ok({ state: 'working' }))] } }),
+          actions: enqueueActions(({ context, event, system, enqueue }) =>
+            enqueue({ type: 'deliver', params: { effects: [tellEffect(context.taskSage, { type: 'sage.task.resume' }), answer(event, currentEnvelope(system), ok({ state: 'working' }))] } }),
           ),
         },
       },
@@ -316,15 +320,15 @@ export const claudeElderMachine = setup({
     halted: {
       on: {
         'development.halt': {
-          actions: enqueueActions(({ context, system, enqueue }) =>
-            enqueue({ type: 'deliver', params: { effects: [tellEffect(context.taskSage, 'sage.task.pause', {}), replyEffect(currentEnvelope(system), ok({ state: 'halted' }))] } }),
+          actions: enqueueActions(({ context, event, system, enqueue }) =>
+            enqueue({ type: 'deliver', params: { effects: [tellEffect(context.taskSage, { type: 'sage.task.pause' }), answer(event, currentEnvelope(system), ok({ state: 'halted' }))] } }),
           ),
         },
         'development.resume': {
           target: 'working',
-          actions: enqueueActions(({ context, system, enqueue }) => {
+          actions: enqueueActions(({ context, event, system, enqueue }) => {
             enqueue.assign({ haltReason: undefined });
-            enqueue({ type: 'deliver', params: { effects: [tellEffect(context.taskSage, 'sage.task.resume', {}), replyEffect(currentEnvelope(system), ok({ state: 'working' }))] } });
+            enqueue({ type: 'deliver', params: { effects: [tellEffect(context.taskSage, { type: 'sage.task.resume' }), answer(event, currentEnvelope(system), ok({ state: 'working' }))] } });
           }),
         },
       },

@@ -13,13 +13,16 @@
  *   council.propose | council.status   forwarded to the council, which answers the asker
  */
 import { enqueueActions, setup } from 'xstate';
-import { currentEnvelope, deliver, keepLast, ok, replyEffect, tellEffect, type Payload } from './messages.js';
-import { ELDER_PATHS } from './paths.js';
+import { answer, currentEnvelope, deliver, forwardEffect, keepLast, ok, tellEffect, type Payload } from './messages.js';
+import { ELDER_ADDRESSES } from './paths.js';
 import { parseProposal, type Proposal } from './proposals.js';
+import { type CommanderEvent, type ElderAddress } from './protocol.js';
+
+export type { CommanderEvent };
 
 export interface CommanderInput {
-  claudeElder?: string;
-  council?: string;
+  claudeElder?: ElderAddress<'claude-elder'>;
+  council?: ElderAddress<'elder-council'>;
   /** The most servants the grand elder approves in a tie. */
   maxServants?: number;
 }
@@ -32,27 +35,14 @@ export interface ReportRecord {
 }
 
 export interface CommanderContext {
-  claudeElder: string;
-  council: string;
+  claudeElder: ElderAddress<'claude-elder'>;
+  council: ElderAddress<'elder-council'>;
   maxServants: number;
   counts: Record<string, number>;
   reports: ReportRecord[];
   decisions: Payload[];
   haltReason: string | undefined;
 }
-
-type In<T extends string> = { type: T } & Payload;
-type CommanderEvent =
-  | In<`report.${string}`>
-  | In<'council.tie_break'>
-  | In<'council.decided'>
-  | In<'council.propose'>
-  | In<'council.status'>
-  | In<'elder.emergency_stop'>
-  | In<'elder.resume'>
-  | In<'elder.status'>
-  | In<`development.${string}`>
-  | In<'task.status'>;
 
 const REPORTS_KEPT = 50;
 
@@ -71,8 +61,8 @@ export function breakTie(proposal: Proposal, halted: boolean, maxServants: numbe
   }
 }
 
-function summarize(payload: Payload): Payload {
-  const { type: _type, ...rest } = payload;
+function summarize(event: CommanderEvent): Payload {
+  const { type: _type, ...rest } = event;
   return rest;
 }
 
@@ -86,51 +76,52 @@ export const commanderMachine = setup({
     deliver,
     record: enqueueActions(({ context, event, system, enqueue }) => {
       const env = currentEnvelope(system);
-      const record: ReportRecord = { type: event.type, at: Date.now(), from: env?.source_elder ?? 'unknown', payload: summarize(event as Payload) };
+      const record: ReportRecord = { type: event.type, at: Date.now(), from: env?.source_elder ?? 'unknown', payload: summarize(event) };
       enqueue.assign({
         counts: { ...context.counts, [event.type]: (context.counts[event.type] ?? 0) + 1 },
         reports: keepLast(context.reports, record, REPORTS_KEPT),
       });
-      enqueue({ type: 'deliver', params: { effects: [replyEffect(env, ok())] } });
+      enqueue({ type: 'deliver', params: { effects: [answer(event, env, ok())] } });
     }),
     decided: enqueueActions(({ context, event, system, enqueue }) => {
-      const decision = (event as Payload).decision;
+      const decision = event.type === 'council.decided' ? (event.decision as unknown) : undefined;
       if (decision && typeof decision === 'object') enqueue.assign({ decisions: keepLast(context.decisions, decision as Payload, 20) });
-      enqueue({ type: 'deliver', params: { effects: [replyEffect(currentEnvelope(system), ok())] } });
+      enqueue({ type: 'deliver', params: { effects: [answer(event, currentEnvelope(system), ok())] } });
     }),
-    status: enqueueActions(({ context, system, self, enqueue }) => {
-      const state = self.getSnapshot().matches('halted') ? 'halted' : 'commanding';
-      const answer = ok({
+    status: enqueueActions(({ context, event, system, self, enqueue }) => {
+      const state = self.getSnapshot().matches('halted') ? ('halted' as const) : ('commanding' as const);
+      const status = ok({
         state,
         ...(context.haltReason ? { haltReason: context.haltReason } : {}),
         counts: context.counts,
-        reports: context.reports.slice(-10) as unknown as Payload[],
+        reports: context.reports.slice(-10),
         decisions: context.decisions.slice(-5),
       });
-      enqueue({ type: 'deliver', params: { effects: [replyEffect(currentEnvelope(system), answer)] } });
+      enqueue({ type: 'deliver', params: { effects: [answer(event, currentEnvelope(system), status)] } });
     }),
     forward: enqueueActions(({ context, system, enqueue }) => {
-      enqueue({ type: 'deliver', params: { effects: [{ kind: 'forward', envelope: currentEnvelope(system), to: context.claudeElder }] } });
+      enqueue({ type: 'deliver', params: { effects: [forwardEffect(currentEnvelope(system), context.claudeElder)] } });
     }),
     toCouncil: enqueueActions(({ context, system, enqueue }) => {
-      enqueue({ type: 'deliver', params: { effects: [{ kind: 'forward', envelope: currentEnvelope(system), to: context.council }] } });
+      enqueue({ type: 'deliver', params: { effects: [forwardEffect(currentEnvelope(system), context.council)] } });
     }),
     tieBreak: enqueueActions(({ context, event, system, self, enqueue }) => {
+      if (event.type !== 'council.tie_break') return;
       const env = currentEnvelope(system);
       // A targetless transition: the snapshot before it is the state it is taken in.
       const halted = self.getSnapshot().matches('halted');
-      const parsed = parseProposal(((event as Payload).proposal ?? {}) as Payload);
-      const answer = parsed.ok
+      const parsed = parseProposal(event.proposal ?? {});
+      const verdict = parsed.ok
         ? ok(breakTie(parsed.value, halted, context.maxServants))
-        : ok({ verdict: 'reject', reason: `not a valid proposal: ${parsed.error}` });
-      enqueue({ type: 'deliver', params: { effects: [replyEffect(env, answer)] } });
+        : ok({ verdict: 'reject' as const, reason: `not a valid proposal: ${parsed.error}` });
+      enqueue({ type: 'deliver', params: { effects: [answer(event, env, verdict)] } });
     }),
   },
 }).createMachine({
   id: 'grand-elder',
   context: ({ input }) => ({
-    claudeElder: input?.claudeElder ?? ELDER_PATHS.claudeElder,
-    council: input?.council ?? ELDER_PATHS.council,
+    claudeElder: input?.claudeElder ?? ELDER_ADDRESSES.claudeElder,
+    council: input?.council ?? ELDER_ADDRESSES.council,
     maxServants: input?.maxServants ?? 8,
     counts: {},
     reports: [],
@@ -154,19 +145,19 @@ export const commanderMachine = setup({
         'elder.emergency_stop': {
           target: 'halted',
           actions: enqueueActions(({ context, event, system, enqueue }) => {
-            const reason = typeof (event as Payload).reason === 'string' ? ((event as Payload).reason as string) : 'emergency stop ordered';
+            const reason = typeof event.reason === 'string' ? event.reason : 'emergency stop ordered';
             enqueue.assign({ haltReason: reason });
             enqueue({
               type: 'deliver',
-              params: { effects: [tellEffect(context.claudeElder, 'development.halt', { reason }), replyEffect(currentEnvelope(system), ok({ state: 'halted', reason }))] },
+              params: { effects: [tellEffect(context.claudeElder, { type: 'development.halt', reason }), answer(event, currentEnvelope(system), ok({ state: 'halted', reason }))] },
             });
           }),
         },
         // Orders are passed on even when they change nothing here: after a restart or a
         // failover, what the claude elder and the task sage hold may differ.
         'elder.resume': {
-          actions: enqueueActions(({ context, system, enqueue }) =>
-            enqueue({ type: 'deliver', params: { effects: [tellEffect(context.claudeElder, 'development.resume', {}), replyEffect(currentEnvelope(system), ok({ state: 'commanding' }))] } }),
+          actions: enqueueActions(({ context, event, system, enqueue }) =>
+            enqueue({ type: 'deliver', params: { effects: [tellEffect(context.claudeElder, { type: 'development.resume' }), answer(event, currentEnvelope(system), ok({ state: 'commanding' }))] } }),
           ),
         },
       },
@@ -174,18 +165,23 @@ export const commanderMachine = setup({
     halted: {
       on: {
         'elder.emergency_stop': {
-          actions: enqueueActions(({ context, system, enqueue }) =>
+          actions: enqueueActions(({ context, event, system, enqueue }) =>
             enqueue({
               type: 'deliver',
-              params: { effects: [tellEffect(context.claudeElder, 'development.halt', { reason: context.haltReason ?? 'emergency stop ordered' }), replyEffect(currentEnvelope(system), ok({ state: 'halted', reason: context.haltReason }))] },
+              params: {
+                effects: [
+                  tellEffect(context.claudeElder, { type: 'development.halt', reason: context.haltReason ?? 'emergency stop ordered' }),
+                  answer(event, currentEnvelope(system), ok({ state: 'halted', reason: context.haltReason })),
+                ],
+              },
             }),
           ),
         },
         'elder.resume': {
           target: 'commanding',
-          actions: enqueueActions(({ context, system, enqueue }) => {
+          actions: enqueueActions(({ context, event, system, enqueue }) => {
             enqueue.assign({ haltReason: undefined });
-            enqueue({ type: 'deliver', params: { effects: [tellEffect(context.claudeElder, 'development.resume', {}), replyEffect(currentEnvelope(system), ok({ state: 'commanding' }))] } });
+            enqueue({ type: 'deliver', params: { effects: [tellEffect(context.claudeElder, { type: 'development.resume' }), answer(event, currentEnvelope(system), ok({ state: 'commanding' }))] } });
           }),
         },
       },

@@ -19,16 +19,19 @@
  */
 import { assign, enqueueActions, setup } from 'xstate';
 import type { Envelope } from '../../actors/envelope.js';
-import { currentEnvelope, deliver, describe, ok, refuse, replyEffect, tellEffect, type Effect, type Payload } from './messages.js';
+import { answer, answerLater, askElder, currentEnvelope, deliver, describe, ok, refuse, tellEffect, type Effect } from './messages.js';
 import { fromRuntime } from './orphans.js';
-import { ELDER_PATHS, SAGE_DOMAINS, SAGE_PATHS, type SageDomain, type SagePaths } from './paths.js';
+import { ELDER_ADDRESSES, SAGE_ADDRESSES, SAGE_DOMAINS, type SageAddresses, type SageDomain } from './paths.js';
 import { describeProposal, parseBallot, parseProposal, tally, type Ballot, type Proposal, type Tally } from './proposals.js';
+import type { CouncilEvent, Decision, ElderAddress } from './protocol.js';
+
+export type { CouncilEvent, Decision };
 
 export interface CouncilInput {
-  sages?: Partial<SagePaths>;
-  commander?: string;
-  servants?: string;
-  incident?: string;
+  sages?: Partial<SageAddresses>;
+  commander?: ElderAddress<'commander'>;
+  servants?: ElderAddress<'servant-pool'>;
+  incident?: ElderAddress<'incident-sage'>;
   voteTimeoutMs?: number;
   maxQueue?: number;
 }
@@ -41,26 +44,11 @@ interface Pending {
   envelope: Envelope | undefined;
 }
 
-export interface Decision {
-  id: string;
-  proposal: Proposal;
-  summary: string;
-  proposer: string;
-  reason?: string;
-  ballots: Partial<Record<SageDomain, Ballot>>;
-  tally: Tally;
-  outcome: 'accepted' | 'rejected';
-  decidedBy: 'majority' | 'grand-elder';
-  verdictReason?: string;
-  execution?: { ok: boolean; detail: string };
-  at: number;
-}
-
 export interface CouncilContext {
-  sages: SagePaths;
-  commander: string;
-  servants: string;
-  incident: string;
+  sages: SageAddresses;
+  commander: ElderAddress<'commander'>;
+  servants: ElderAddress<'servant-pool'>;
+  incident: ElderAddress<'incident-sage'>;
   voteTimeoutMs: number;
   maxQueue: number;
   queue: Pending[];
@@ -74,9 +62,6 @@ export interface CouncilContext {
   decisions: Decision[];
   nextId: number;
 }
-
-type In<T extends string> = { type: T } & Payload;
-type CouncilEvent = In<'council.propose'> | In<'sage.incident.propose'> | In<'council.status'> | In<'council.decision'>;
 
 const DECISIONS_KEPT = 50;
 
@@ -112,12 +97,14 @@ export const councilMachine = setup({
     events: {} as CouncilEvent,
   },
   actors: {
-    collectVotes: fromRuntime<VoteOutput, { id: string; proposal: Proposal; sages: SagePaths; timeout: number }>('the council', async ({ input, runtime }) => {
+    collectVotes: fromRuntime<VoteOutput, { id: string; proposal: Proposal; sages: SageAddresses; timeout: number }>('the council', async ({ input, runtime }) => {
       const ballots: Partial<Record<SageDomain, Ballot>> = {};
       await Promise.all(
         SAGE_DOMAINS.map(async (domain) => {
           try {
-            const answer = await runtime.ask(input.sages[domain], 'council.vote', { id: input.id, proposal: input.proposal as unknown as Payload }, { timeout: input.timeout });
+            const vote = { type: 'council.vote', id: input.id, proposal: input.proposal } as const;
+            const sage = input.sages[domain];
+            const answer = await askElder(runtime, sage, vote, { timeout: input.timeout });
             ballots[domain] = parseBallot(answer);
           } catch (err) {
             // A sage that cannot answer does not block the council: it abstains.
@@ -127,15 +114,22 @@ export const councilMachine = setup({
       );
       return { ballots };
     }),
-    askGrandElder: fromRuntime<TieOutput, { id: string; proposal: Proposal; ballots: Payload; commander: string; timeout: number }>('the council', async ({ input, runtime }) => {
-      const answer = await runtime.ask(input.commander, 'council.tie_break', { id: input.id, proposal: input.proposal as unknown as Payload, ballots: input.ballots }, { timeout: input.timeout });
-      return { approve: answer.verdict === 'approve', reason: typeof answer.reason === 'string' ? answer.reason : String(answer.verdict ?? 'no reason') };
-    }),
-    execute: fromRuntime<ExecOutput, { proposal: Proposal; servants: string }>('the council', async ({ input, runtime }) => {
+    askGrandElder: fromRuntime<TieOutput, { id: string; proposal: Proposal; ballots: Partial<Record<SageDomain, Ballot>>; commander: ElderAddress<'commander'>; timeout: number }>(
+      'the council',
+      async ({ input, runtime }) => {
+        const answer = await askElder(runtime, input.commander, { type: 'council.tie_break', id: input.id, proposal: input.proposal, ballots: input.ballots }, { timeout: input.timeout });
+        return { approve: answer.verdict === 'approve', reason: typeof answer.reason === 'string' ? answer.reason : String(answer.verdict ?? 'no reason') };
+      },
+    ),
+    execute: fromRuntime<ExecOutput, { proposal: Proposal; servants: ElderAddress<'servant-pool'> }>('the council', async ({ input, runtime }) => {
       const p = input.proposal;
-      const [type, payload] =
-        p.kind === 'scale_servants' ? ['council.scale', { count: p.count }] : [p.kind === 'quarantine' ? 'council.quarantine' : 'council.release', { target: p.target }];
-      const answer = await runtime.ask(input.servants, type, payload, { timeout: 30_000 });
+      const options = { timeout: 30_000 };
+      const answer =
+        p.kind === 'scale_servants'
+          ? await askElder(runtime, input.servants, { type: 'council.scale', count: p.count }, options)
+          : p.kind === 'quarantine'
+            ? await askElder(runtime, input.servants, { type: 'council.quarantine', target: p.target }, options)
+            : await askElder(runtime, input.servants, { type: 'council.release', target: p.target }, options);
       if (answer.ok !== true) return { ok: false, detail: typeof answer.error === 'string' ? answer.error : 'the servants refused' };
       return { ok: true, detail: `servants running: ${Array.isArray(answer.running) ? answer.running.join(', ') : '?'}` };
     }),
@@ -153,45 +147,48 @@ export const councilMachine = setup({
       return { ballots, tally: tally(Object.values(ballots)) };
     }),
     propose: enqueueActions(({ context, event, system, enqueue }) => {
+      if (event.type !== 'council.propose' && event.type !== 'sage.incident.propose') return;
       const env = currentEnvelope(system);
-      const p = event as Payload;
-      const parsed = parseProposal(p);
-      const reason = typeof p.reason === 'string' ? p.reason.slice(0, 500) : undefined;
+      const parsed = parseProposal(event);
+      const reason = typeof event.reason === 'string' ? event.reason.slice(0, 500) : undefined;
       if (!parsed.ok) {
-        enqueue({ type: 'deliver', params: { effects: [replyEffect(env, refuse(parsed.error))] } });
+        enqueue({ type: 'deliver', params: { effects: [answer(event, env, refuse(parsed.error))] } });
         return;
       }
       if (context.queue.length >= context.maxQueue) {
-        enqueue({ type: 'deliver', params: { effects: [replyEffect(env, refuse(`the council has ${context.queue.length} proposals waiting; try later`))] } });
+        enqueue({ type: 'deliver', params: { effects: [answer(event, env, refuse(`the council has ${context.queue.length} proposals waiting; try later`))] } });
         return;
       }
-      const proposer = env?.source_elder ?? (event.type === 'sage.incident.propose' ? context.sages.incident : 'unknown');
+      const proposer = env?.source_elder ?? (event.type === 'sage.incident.propose' ? context.sages.incident.path : 'unknown');
       const pending: Pending = { id: `d${context.nextId}`, proposal: parsed.value, proposer, ...(reason ? { reason } : {}), envelope: env };
       enqueue.assign({ queue: [...context.queue, pending], nextId: context.nextId + 1 });
     }),
     status: enqueueActions(({ context, event, system, enqueue }) => {
       const env = currentEnvelope(system);
-      let answer: Payload;
+      let effect: Effect;
       if (event.type === 'council.decision') {
-        const id = (event as Payload).id;
+        const id = event.id as unknown;
         const d = context.decisions.find((x) => x.id === id);
-        answer = d ? ok({ decision: d as unknown as Payload }) : refuse(`unknown decision ${describe(id)} (the last ${DECISIONS_KEPT} are kept)`);
-      } else {
-        answer = ok({
-          voting: context.current ? { id: context.current.id, summary: describeProposal(context.current.proposal) } : null,
-          waiting: context.queue.map((q) => ({ id: q.id, summary: describeProposal(q.proposal) })),
-          decisions: context.decisions.slice(-10) as unknown as Payload[],
-        });
-      }
-      enqueue({ type: 'deliver', params: { effects: [replyEffect(env, answer)] } });
+        effect = answer(event, env, d ? ok({ decision: d }) : refuse(`unknown decision ${describe(id)} (the last ${DECISIONS_KEPT} are kept)`));
+      } else if (event.type === 'council.status') {
+        effect = answer(
+          event,
+          env,
+          ok({
+            voting: context.current ? { id: context.current.id, summary: describeProposal(context.current.proposal) } : null,
+            waiting: context.queue.map((q) => ({ id: q.id, summary: describeProposal(q.proposal) })),
+            decisions: context.decisions.slice(-10),
+          }),
+        );
+      } else return;
+      enqueue({ type: 'deliver', params: { effects: [effect] } });
     }),
     conclude: enqueueActions(({ context, enqueue }) => {
       const decision = decisionOf(context);
-      const payload = { decision: decision as unknown as Payload };
       const effects: Effect[] = [
-        replyEffect(context.current!.envelope, ok(payload)),
-        tellEffect(context.commander, 'council.decided', payload),
-        tellEffect(context.incident, 'council.decided', payload),
+        answerLater<Extract<CouncilEvent, { type: 'council.propose' }>>(context.current!.envelope, ok({ decision })),
+        tellEffect(context.commander, { type: 'council.decided', decision }),
+        tellEffect(context.incident, { type: 'council.decided', decision }),
       ];
       const decisions = [...context.decisions.slice(1 - DECISIONS_KEPT), decision];
       enqueue.assign({ decisions, current: undefined, ballots: {}, tally: undefined, verdictReason: undefined, execution: undefined, decidedBy: 'majority', accepted: false });
@@ -201,10 +198,10 @@ export const councilMachine = setup({
 }).createMachine({
   id: 'elder-council',
   context: ({ input }) => ({
-    sages: { ...SAGE_PATHS, ...input?.sages },
-    commander: input?.commander ?? ELDER_PATHS.commander,
-    servants: input?.servants ?? ELDER_PATHS.servants,
-    incident: input?.incident ?? input?.sages?.incident ?? ELDER_PATHS.incident,
+    sages: { ...SAGE_ADDRESSES, ...input?.sages },
+    commander: input?.commander ?? ELDER_ADDRESSES.commander,
+    servants: input?.servants ?? ELDER_ADDRESSES.servants,
+    incident: input?.incident ?? input?.sages?.incident ?? ELDER_ADDRESSES.incident,
     voteTimeoutMs: input?.voteTimeoutMs ?? 3000,
     maxQueue: input?.maxQueue ?? 20,
     queue: [],
@@ -249,7 +246,7 @@ export const councilMachine = setup({
         input: ({ context }) => ({
           id: context.current!.id,
           proposal: context.current!.proposal,
-          ballots: context.ballots as unknown as Payload,
+          ballots: context.ballots,
           commander: context.commander,
           timeout: context.voteTimeoutMs,
         }),

@@ -6,9 +6,13 @@
  * scale the servants. Runs as role `demo`: it may submit and follow tasks and propose.
  */
 import { assign, setup } from 'xstate';
-import type { Payload } from './messages.js';
+import { askElder, tellElder, type Payload } from './messages.js';
 import { fromRuntime } from './orphans.js';
-import { ELDER_PATHS } from './paths.js';
+import { ELDER_ADDRESSES } from './paths.js';
+import type { ClaudeElderEvent, ElderAddress } from './protocol.js';
+
+/** A development task, as the claude elder takes it. */
+type Submission = Omit<Extract<ClaudeElderEvent, { type: 'development.task.submit' }>, 'type'>;
 
 export interface DemoInput {
   everyMs?: number;
@@ -16,16 +20,16 @@ export interface DemoInput {
   crashEvery?: number;
   /** ms between scaling proposals; 0 = never. */
   proposeEveryMs?: number;
-  claudeElder?: string;
-  council?: string;
+  claudeElder?: ElderAddress<'claude-elder'>;
+  council?: ElderAddress<'elder-council'>;
 }
 
-interface DemoContext {
+export interface DemoContext {
   everyMs: number;
   crashEvery: number;
   proposeEveryMs: number;
-  claudeElder: string;
-  council: string;
+  claudeElder: ElderAddress<'claude-elder'>;
+  council: ElderAddress<'elder-council'>;
   submitted: number;
   lastProposalAt: number;
   lastAnswer: Payload | undefined;
@@ -41,7 +45,7 @@ const WORK: { title: string; description: string }[] = [
 ];
 
 /** The n-th demo submission. */
-export function demoTask(n: number, crashEvery: number, random: () => number = Math.random): Payload {
+export function demoTask(n: number, crashEvery: number, random: () => number = Math.random): Submission {
   if (crashEvery > 0 && n % crashEvery === 0) {
     return { title: `Unstable job #${n} (injected crash)`, description: 'a handler that crashes its servant once', priority: 7, handler: 'crash', input: { times: 1 } };
   }
@@ -58,9 +62,9 @@ export const demoLoadMachine = setup({
       const proposed = c.proposeEveryMs > 0 && Date.now() - c.lastProposalAt >= c.proposeEveryMs;
       if (proposed) {
         // Alternate between 3 and 5 servants: the council votes, the pool scales.
-        runtime.tell(c.council, 'council.propose', { kind: 'scale_servants', count: n % 2 === 0 ? 5 : 3, reason: 'demo load: resize the pool' });
+        tellElder(runtime, c.council, { type: 'council.propose', kind: 'scale_servants', count: n % 2 === 0 ? 5 : 3, reason: 'demo load: resize the pool' });
       }
-      const answer = await runtime.ask(c.claudeElder, 'development.task.submit', demoTask(n, c.crashEvery), { timeout: 5000 });
+      const answer = await askElder(runtime, c.claudeElder, { type: 'development.task.submit', ...demoTask(n, c.crashEvery) }, { timeout: 5000 });
       return { answer, proposed };
     }),
   },
@@ -71,8 +75,8 @@ export const demoLoadMachine = setup({
     everyMs: input?.everyMs ?? 1500,
     crashEvery: input?.crashEvery ?? 7,
     proposeEveryMs: input?.proposeEveryMs ?? 60_000,
-    claudeElder: input?.claudeElder ?? ELDER_PATHS.claudeElder,
-    council: input?.council ?? ELDER_PATHS.council,
+    claudeElder: input?.claudeElder ?? ELDER_ADDRESSES.claudeElder,
+    council: input?.council ?? ELDER_ADDRESSES.council,
     submitted: 0,
     lastProposalAt: Date.now(),
     lastAnswer: undefined,

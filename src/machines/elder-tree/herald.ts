@@ -9,19 +9,25 @@
  * children, the herald (which runs on every node) stands in.
  */
 import { enqueueActions, setup } from 'xstate';
-import { currentEnvelope, deliver } from './messages.js';
-import { ELDER_PATHS } from './paths.js';
+import { currentEnvelope, deliver, forwardEffect } from './messages.js';
+import { ELDER_ADDRESSES } from './paths.js';
+import type { CommanderEvent, ElderAddress } from './protocol.js';
 
 export const heraldMachine = setup({
-  types: { context: {} as { to: string }, input: {} as { to?: string } | undefined },
+  types: {
+    context: {} as { to: ElderAddress<'commander'> },
+    input: {} as { to?: ElderAddress<'commander'> } | undefined,
+    // It takes what the grand elder takes: everything is handed on to it.
+    events: {} as CommanderEvent,
+  },
   actions: {
     deliver,
     forward: enqueueActions(({ context, system, enqueue }) => {
-      enqueue({ type: 'deliver', params: { effects: [{ kind: 'forward', envelope: currentEnvelope(system), to: context.to }] } });
+      enqueue({ type: 'deliver', params: { effects: [forwardEffect(currentEnvelope(system), context.to)] } });
     }),
   },
 }).createMachine({
   id: 'herald',
-  context: ({ input }) => ({ to: input?.to ?? ELDER_PATHS.commander }),
+  context: ({ input }) => ({ to: input?.to ?? ELDER_ADDRESSES.commander }),
   on: { '*': { actions: 'forward' } },
 });

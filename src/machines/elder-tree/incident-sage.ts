@@ -20,13 +20,16 @@ import { enqueueActions, setup } from 'xstate';
 import { clock, nowOf } from './clock.js';
 import * as model from './incident-model.js';
 import type { IncidentConfig, IncidentState, Notice, Observation } from './incident-model.js';
-import { currentEnvelope, deliver, describe, int, ok, refuse, replyEffect, tellEffect, text, type Effect, type Payload } from './messages.js';
-import { ELDER_PATHS, servantSlot } from './paths.js';
+import { answer, currentEnvelope, deliver, describe, int, ok, refuse, tellEffect, text, type Effect, type Payload } from './messages.js';
+import { ELDER_ADDRESSES, servantSlot } from './paths.js';
 import { ballot, parseProposal } from './proposals.js';
+import type { Answer, BallotAnswer, ElderAddress, IncidentSageEvent, RiskRow } from './protocol.js';
+
+export type { IncidentSageEvent };
 
 export interface IncidentSageInput extends Partial<IncidentConfig> {
-  elder?: string;
-  council?: string;
+  elder?: ElderAddress<'claude-elder'>;
+  council?: ElderAddress<'elder-council'>;
   /** ms between clock ticks; 0 disables (tests tick by hand). */
   tickMs?: number;
   /** ms before the same quarantine is proposed again. */
@@ -36,30 +39,19 @@ export interface IncidentSageInput extends Partial<IncidentConfig> {
 export interface IncidentContext {
   state: IncidentState;
   config: IncidentConfig;
-  elder: string;
-  council: string;
+  elder: ElderAddress<'claude-elder'>;
+  council: ElderAddress<'elder-council'>;
   tickMs: number;
   reproposeMs: number;
   /** When each target was last proposed to the council. */
   proposed: Record<string, number>;
 }
 
-type In<T extends string> = { type: T } & Payload;
-type IncidentEvent =
-  | In<'sage.incident.observe'>
-  | In<'sage.incident.metrics'>
-  | In<'sage.task.metrics'>
-  | In<'sage.incident.list'>
-  | In<'sage.incident.get'>
-  | In<'sage.incident.risk'>
-  | In<'sage.incident.patterns'>
-  | In<'sage.incident.resolve'>
-  | In<'council.vote'>
-  | In<'council.decided'>
-  | { type: 'tick'; now?: number };
+type IncidentEvent = IncidentSageEvent;
 
 /** The observation in a `sage.incident.observe` payload, or what is wrong with it. */
-export function parseObservation(p: Payload): { ok: true; obs: Observation } | { ok: false; error: string } {
+export function parseObservation(fields: Payload | object): { ok: true; obs: Observation } | { ok: false; error: string } {
+  const p = fields as Payload;
   const at = typeof p.at === 'number' && Number.isFinite(p.at) ? p.at : Date.now();
   const str = (v: unknown) => typeof v === 'string' && v.length > 0;
   switch (p.kind) {
@@ -92,8 +84,8 @@ export function parseObservation(p: Payload): { ok: true; obs: Observation } | {
   }
 }
 
-function incidentView(i: model.Incident): Payload {
-  return i as unknown as Payload;
+function incidentView(i: model.Incident): model.Incident {
+  return i;
 }
 
 /** Reports and proposals for what a step noticed. */
@@ -102,16 +94,19 @@ function noticesToEffects(c: IncidentContext, notices: Notice[], now: number): {
   let proposed = c.proposed;
   for (const n of notices) {
     if (n.kind === 'opened' || n.kind === 'resolved') {
-      effects.push(tellEffect(c.elder, 'report.to_elder', { kind: 'incident', event: n.kind, incident: incidentView(n.incident) }));
+      effects.push(tellEffect(c.elder, { type: 'report.to_elder', kind: 'incident', event: n.kind, incident: incidentView(n.incident) as unknown as Payload }));
     } else if (n.kind === 'alert' || n.kind === 'cleared') {
-      effects.push(tellEffect(c.elder, 'report.to_elder', { kind: n.kind === 'alert' ? 'risk.alert' : 'risk.cleared', path: n.path, score: n.score, components: n.components as unknown as Payload }));
+      effects.push(
+        tellEffect(c.elder, { type: 'report.to_elder', kind: n.kind === 'alert' ? 'risk.alert' : 'risk.cleared', path: n.path, score: n.score, components: n.components as unknown as Payload }),
+      );
     } else if (n.kind === 'propose') {
       const { incident, proposal } = n;
       effects.push(
-        tellEffect(c.elder, 'report.to_elder', {
+        tellEffect(c.elder, {
+          type: 'report.to_elder',
           kind: 'incident',
           event: 'proposal',
-          incident: incidentView(incident),
+          incident: incidentView(incident) as unknown as Payload,
           proposal: proposal as unknown as Payload,
         }),
       );
@@ -120,7 +115,8 @@ function noticesToEffects(c: IncidentContext, notices: Notice[], now: number): {
       if (proposal.action === 'quarantine' && servantSlot(target) !== undefined && now - (proposed[target] ?? -Infinity) >= c.reproposeMs) {
         proposed = { ...proposed, [target]: now };
         effects.push(
-          tellEffect(c.council, 'sage.incident.propose', {
+          tellEffect(c.council, {
+            type: 'sage.incident.propose',
             kind: proposal.action,
             target,
             reason: `${incident.signature}: ${proposal.action} resolved it ${proposal.successes} time(s), failed ${proposal.failures}`,
@@ -132,8 +128,8 @@ function noticesToEffects(c: IncidentContext, notices: Notice[], now: number): {
   return { effects, proposed };
 }
 
-function vote(c: IncidentContext, p: Payload): Payload {
-  const proposal = parseProposal((p.proposal ?? {}) as Payload);
+function vote(c: IncidentContext, p: Extract<IncidentEvent, { type: 'council.vote' }>): BallotAnswer {
+  const proposal = parseProposal(p.proposal ?? {});
   if (!proposal.ok) return ballot('no', proposal.error);
   const v = proposal.value;
   const table = model.riskTable(c.state, c.config);
@@ -162,46 +158,47 @@ export const incidentSageMachine = setup({
     /** Applies a model step and says what it noticed. */
     step: enqueueActions(({ context, event, system, enqueue }) => {
       const env = currentEnvelope(system);
+      // Read as data: local senders are not schema-checked, and the model checks what it uses.
       const p = event as Payload;
       let result: { state: IncidentState; notices: Notice[] } | undefined;
-      let answer: Payload | undefined;
+      let reply: Answer<Payload> | undefined;
       let now = Date.now();
       switch (event.type) {
         case 'sage.incident.observe': {
-          const parsed = parseObservation(p);
-          if (!parsed.ok) answer = refuse(parsed.error);
+          const parsed = parseObservation(event);
+          if (!parsed.ok) reply = refuse(parsed.error);
           else {
             result = model.observe(context.state, parsed.obs, context.config);
-            answer = ok();
+            reply = ok();
           }
           break;
         }
         case 'sage.incident.metrics': {
           const samples = Array.isArray(p.samples) ? p.samples.filter((s): s is { path: string; mailbox: number } => typeof s?.path === 'string' && typeof s?.mailbox === 'number') : undefined;
-          if (!samples || typeof p.node !== 'string') answer = refuse('metrics needs node and samples [{path, mailbox}]');
+          if (!samples || typeof p.node !== 'string') reply = refuse('metrics needs node and samples [{path, mailbox}]');
           else {
             result = model.sampleMailboxes(context.state, p.node, typeof p.at === 'number' ? p.at : now, samples, context.config);
-            answer = ok();
+            reply = ok();
           }
           break;
         }
         case 'sage.task.metrics': {
           const samples = Array.isArray(p.samples) ? p.samples.filter((s): s is { path: string; latencyMs: number } => typeof s?.path === 'string' && typeof s?.latencyMs === 'number') : undefined;
-          if (!samples) answer = refuse('task metrics need samples [{path, latencyMs}]');
+          if (!samples) reply = refuse('task metrics need samples [{path, latencyMs}]');
           else {
             result = model.sampleLatency(context.state, typeof p.at === 'number' ? p.at : now, samples, context.config);
-            answer = ok();
+            reply = ok();
           }
           break;
         }
         case 'sage.incident.resolve': {
           const action = text(p.action, 'action', { required: true, max: 64 });
           const r = typeof p.id === 'string' && action.ok ? model.resolveManually(context.state, p.id, action.value!, now) : undefined;
-          if (!action.ok) answer = refuse(action.error);
-          else if (!r) answer = refuse(`no open incident ${describe(p.id)}`);
+          if (!action.ok) reply = refuse(action.error);
+          else if (!r) reply = refuse(`no open incident ${describe(p.id)}`);
           else {
             result = r;
-            answer = ok({ incident: incidentView(r.state.incidents[p.id as string]!) });
+            reply = ok({ incident: incidentView(r.state.incidents[p.id as string]!) });
           }
           break;
         }
@@ -212,7 +209,7 @@ export const incidentSageMachine = setup({
           if (proposal.ok && d.outcome === 'accepted' && executed && proposal.value.kind !== 'scale_servants') {
             result = model.observe(context.state, { kind: 'decision', action: proposal.value.kind, target: proposal.value.target, at: now }, context.config);
           }
-          answer = ok();
+          reply = ok();
           break;
         }
         case 'tick':
@@ -221,7 +218,8 @@ export const incidentSageMachine = setup({
           break;
       }
       const effects: Effect[] = [];
-      if (answer) effects.push(replyEffect(env, answer));
+      // Tells of these (the bridge's, the clock's) get no answer: answer() does nothing for them.
+      if (reply) effects.push(answer(event, env, reply));
       if (result) {
         const said = noticesToEffects(context, result.notices, now);
         effects.push(...said.effects);
@@ -233,40 +231,43 @@ export const incidentSageMachine = setup({
       const env = currentEnvelope(system);
       const p = event as Payload;
       const s = context.state;
-      let answer: Payload;
+      let effect: Effect;
       switch (event.type) {
         case 'sage.incident.list': {
           const status = p.status;
           const limit = int(p.limit, 'limit', 1, 500);
           if (status !== undefined && status !== 'open' && status !== 'recovering' && status !== 'resolved') {
-            answer = refuse(`status must be open, recovering or resolved; got ${describe(status)}`);
-          } else if (!limit.ok) answer = refuse(limit.error);
+            effect = answer(event, env, refuse(`status must be open, recovering or resolved; got ${describe(status)}`));
+          } else if (!limit.ok) effect = answer(event, env, refuse(limit.error));
           else {
             const all = s.order.map((id) => s.incidents[id]!).filter((i) => status === undefined || i.status === status);
-            answer = ok({ total: all.length, incidents: all.slice(-(limit.value ?? 50)).map(incidentView) });
+            effect = answer(event, env, ok({ total: all.length, incidents: all.slice(-(limit.value ?? 50)).map(incidentView) }));
           }
           break;
         }
         case 'sage.incident.get': {
           const i = typeof p.id === 'string' ? s.incidents[p.id] : undefined;
-          answer = i ? ok({ incident: incidentView(i) }) : refuse(`unknown incident ${describe(p.id)}`);
+          effect = answer(event, env, i ? ok({ incident: incidentView(i) }) : refuse(`unknown incident ${describe(p.id)}`));
           break;
         }
         case 'sage.incident.risk': {
           const table = model.riskTable(s, context.config);
           if (typeof p.path === 'string') {
-            const row = table.find((r) => r.path === p.path);
-            answer = ok(row ? (row as unknown as Payload) : { path: p.path, score: 0, alerted: false });
-          } else answer = ok({ threshold: context.config.threshold, actors: table as unknown as Payload[] });
+            const row: RiskRow = table.find((r) => r.path === p.path) ?? { path: p.path, score: 0, alerted: false };
+            effect = answer(event, env, ok(row));
+          } else effect = answer(event, env, ok({ threshold: context.config.threshold, actors: table }));
           break;
         }
         case 'sage.incident.patterns':
-          answer = ok({ learned: s.learned as unknown as Payload });
+          effect = answer(event, env, ok({ learned: s.learned }));
+          break;
+        case 'council.vote':
+          effect = answer(event, env, vote(context, event));
           break;
         default:
-          answer = vote(context, p);
+          return;
       }
-      enqueue({ type: 'deliver', params: { effects: [replyEffect(env, answer)] } });
+      enqueue({ type: 'deliver', params: { effects: [effect] } });
     }),
   },
 }).createMachine({
@@ -276,8 +277,8 @@ export const incidentSageMachine = setup({
     return {
       state: model.emptyIncidentState(),
       config: { ...model.DEFAULT_INCIDENT_CONFIG, ...config },
-      elder: elder ?? ELDER_PATHS.elder,
-      council: council ?? ELDER_PATHS.council,
+      elder: elder ?? ELDER_ADDRESSES.elder,
+      council: council ?? ELDER_ADDRESSES.council,
       tickMs: tickMs ?? 1000,
       reproposeMs: reproposeMs ?? 60_000,
       proposed: {},

@@ -1,5 +1,36 @@
-export { ELDER_PATHS, SAGE_DOMAINS, SAGE_PATHS, servantId, servantSlot, type SageDomain, type SagePaths } from './paths.js';
-export { elderTree, isElderTree, servantTemplate, type ElderTreeOptions } from './tree.js';
+export {
+  ELDER_ADDRESSES,
+  ELDER_PATHS,
+  SAGE_ADDRESSES,
+  SAGE_DOMAINS,
+  SAGE_PATHS,
+  servantId,
+  servantSlot,
+  type SageAddresses,
+  type SageDomain,
+  type SagePaths,
+} from './paths.js';
+// The elders' kinds (for worker(), node.ref(), client.ref()) and their protocol.
+export { ClaudeElder, Commander, Council, DemoLoad, Herald, IncidentSage, KnowledgeSage, RagSage, Servant, ServantPool, TaskSage } from './kinds.js';
+export {
+  elderAt,
+  type Answer,
+  type Assignment,
+  type ClaudeElderEvent,
+  type CommanderEvent,
+  type CouncilEvent,
+  type ElderAddress,
+  type ElderName,
+  type ElderProtocols,
+  type IncidentSageEvent,
+  type KnowledgeSageEvent,
+  type RagSageEvent,
+  type Refusal,
+  type ServantEvent,
+  type ServantPoolEvent,
+  type TaskSageEvent,
+} from './protocol.js';
+export { elderTree, isElderTree, servantTemplate, type ElderTreeOptions, type ElderTreePaths, type ElderTreeSpec } from './tree.js';
 export { startElderTree, elderTreeServices, type ElderTreeNode, type StartElderTreeOptions } from './start.js';
 export { attachElderTree, type Bridge, type BridgeOptions } from './bridge.js';
 export { NodeTreeControl, TREE_SERVICE, type TreeControl } from './tree-control.js';

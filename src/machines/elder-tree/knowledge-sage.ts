@@ -17,23 +17,16 @@
  * with "approve" or "reject" decides the sage's ballot; without one it abstains.
  */
 import { enqueueActions, setup } from 'xstate';
-import { currentEnvelope, deliver, describe, firstError, int, ok, refuse, replyEffect, strings, tellEffect, text, type Effect, type Payload } from './messages.js';
-import { ELDER_PATHS } from './paths.js';
+import { answer, currentEnvelope, deliver, describe, firstError, int, ok, refuse, strings, tellEffect, text, type Effect } from './messages.js';
+import { ELDER_ADDRESSES } from './paths.js';
 import { ballot, parseProposal } from './proposals.js';
+import type { BallotAnswer, ElderAddress, KnowledgeEntry, KnowledgeSageEvent } from './protocol.js';
 import { tokenize } from './bm25.js';
 
-export interface KnowledgeEntry {
-  id: string;
-  title: string;
-  content: string;
-  tags: string[];
-  version: number;
-  createdAt: number;
-  updatedAt: number;
-}
+export type { KnowledgeEntry, KnowledgeSageEvent };
 
 export interface KnowledgeSageInput {
-  rag?: string;
+  rag?: ElderAddress<'rag-sage'>;
   /** Entries a brand-new sage starts with (ignored when it resumes from a snapshot). */
   seed?: Omit<KnowledgeEntry, 'version' | 'createdAt' | 'updatedAt'>[];
   maxEntries?: number;
@@ -48,26 +41,18 @@ export interface KnowledgeSageInput {
 export interface KnowledgeContext {
   entries: Record<string, KnowledgeEntry>;
   nextId: number;
-  rag: string;
+  rag: ElderAddress<'rag-sage'>;
   maxEntries: number;
   maxChars: number;
 }
 
-type In<T extends string> = { type: T } & Payload;
-type KnowledgeEvent =
-  | In<'sage.knowledge.add'>
-  | In<'sage.knowledge.get'>
-  | In<'sage.knowledge.list'>
-  | In<'sage.knowledge.update'>
-  | In<'sage.knowledge.query'>
-  | In<'sage.rag.sync'>
-  | In<'council.vote'>;
+type In<T extends KnowledgeSageEvent['type']> = Extract<KnowledgeSageEvent, { type: T }>;
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** What list and query show of an entry: all of it but a long content's tail. */
-function summary(e: KnowledgeEntry): Payload {
-  return { ...e, content: e.content.length > 280 ? e.content.slice(0, 279) + '…' : e.content } as unknown as Payload;
+function summary(e: KnowledgeEntry): KnowledgeEntry {
+  return { ...e, content: e.content.length > 280 ? e.content.slice(0, 279) + '…' : e.content };
 }
 
 type Result = { context?: Partial<KnowledgeContext>; effects: Effect[] };
@@ -79,18 +64,18 @@ function charsWith(c: KnowledgeContext, by: { title: string; content: string }, 
   return total;
 }
 
-function add(c: KnowledgeContext, p: Payload, env: ReturnType<typeof currentEnvelope>, now: number): Result {
+function add(c: KnowledgeContext, p: In<'sage.knowledge.add'>, env: ReturnType<typeof currentEnvelope>, now: number): Result {
   const id = text(p.id, 'id', { max: 64 });
   const title = text(p.title, 'title', { required: true, max: 200 });
   const content = text(p.content, 'content', { required: true, max: 20_000 });
   const tags = strings(p.tags, 'tags');
   const error = firstError(id, title, content, tags);
-  if (error || !id.ok || !title.ok || !content.ok || !tags.ok) return { effects: [replyEffect(env, refuse(error!))] };
-  if (id.value !== undefined && !ID.test(id.value)) return { effects: [replyEffect(env, refuse(`id must match ${ID}; got ${JSON.stringify(id.value)}`))] };
-  if (id.value !== undefined && c.entries[id.value]) return { effects: [replyEffect(env, refuse(`an entry ${id.value} exists already; update it instead`))] };
-  if (Object.keys(c.entries).length >= c.maxEntries) return { effects: [replyEffect(env, refuse(`the knowledge sage holds at most ${c.maxEntries} entries`))] };
+  if (error || !id.ok || !title.ok || !content.ok || !tags.ok) return { effects: [answer(p, env, refuse(error!))] };
+  if (id.value !== undefined && !ID.test(id.value)) return { effects: [answer(p, env, refuse(`id must match ${ID}; got ${JSON.stringify(id.value)}`))] };
+  if (id.value !== undefined && c.entries[id.value]) return { effects: [answer(p, env, refuse(`an entry ${id.value} exists already; update it instead`))] };
+  if (Object.keys(c.entries).length >= c.maxEntries) return { effects: [answer(p, env, refuse(`the knowledge sage holds at most ${c.maxEntries} entries`))] };
   if (charsWith(c, { title: title.value!, content: content.value! }) > c.maxChars) {
-    return { effects: [replyEffect(env, refuse(`the knowledge sage holds at most ${c.maxChars} characters of titles and contents`))] };
+    return { effects: [answer(p, env, refuse(`the knowledge sage holds at most ${c.maxChars} characters of titles and contents`))] };
   }
   let nextId = c.nextId;
   let key = id.value;
@@ -98,23 +83,24 @@ function add(c: KnowledgeContext, p: Payload, env: ReturnType<typeof currentEnve
   const entry: KnowledgeEntry = { id: key, title: title.value!, content: content.value!, tags: tags.value ?? [], version: 1, createdAt: now, updatedAt: now };
   return {
     context: { entries: { ...c.entries, [key]: entry }, nextId },
-    effects: [replyEffect(env, ok({ entry: entry as unknown as Payload })), tellEffect(c.rag, 'sage.knowledge.changed', { entry: entry as unknown as Payload })],
+    effects: [answer(p, env, ok({ entry })), tellEffect(c.rag, { type: 'sage.knowledge.changed', entry })],
   };
 }
 
-function update(c: KnowledgeContext, p: Payload, env: ReturnType<typeof currentEnvelope>, now: number): Result {
-  const old = typeof p.id === 'string' ? c.entries[p.id] : undefined;
-  if (typeof p.id !== 'string') return { effects: [replyEffect(env, refuse(`update needs id, an entry id; got ${describe(p.id)}`))] };
-  if (!old) return { effects: [replyEffect(env, refuse(`unknown entry id ${JSON.stringify(p.id)}`))] };
+function update(c: KnowledgeContext, p: In<'sage.knowledge.update'>, env: ReturnType<typeof currentEnvelope>, now: number): Result {
+  const id = p.id as unknown;
+  const old = typeof id === 'string' ? c.entries[id] : undefined;
+  if (typeof id !== 'string') return { effects: [answer(p, env, refuse(`update needs id, an entry id; got ${describe(id)}`))] };
+  if (!old) return { effects: [answer(p, env, refuse(`unknown entry id ${JSON.stringify(id)}`))] };
   const title = text(p.title, 'title', { max: 200 });
   const content = text(p.content, 'content', { max: 20_000 });
   const tags = strings(p.tags, 'tags');
   const error = firstError(title, content, tags);
-  if (error || !title.ok || !content.ok || !tags.ok) return { effects: [replyEffect(env, refuse(error!))] };
+  if (error || !title.ok || !content.ok || !tags.ok) return { effects: [answer(p, env, refuse(error!))] };
   if (title.value === undefined && content.value === undefined && tags.value === undefined) {
-    return { effects: [replyEffect(env, refuse('update needs at least one of title, content, tags'))] };
+    return { effects: [answer(p, env, refuse('update needs at least one of title, content, tags'))] };
   }
-  if (title.value === '' || content.value === '') return { effects: [replyEffect(env, refuse('title and content must not be empty'))] };
+  if (title.value === '' || content.value === '') return { effects: [answer(p, env, refuse('title and content must not be empty'))] };
   const entry: KnowledgeEntry = {
     ...old,
     ...(title.value !== undefined ? { title: title.value } : {}),
@@ -124,40 +110,40 @@ function update(c: KnowledgeContext, p: Payload, env: ReturnType<typeof currentE
     updatedAt: now,
   };
   if (charsWith(c, entry, old) > c.maxChars) {
-    return { effects: [replyEffect(env, refuse(`the knowledge sage holds at most ${c.maxChars} characters of titles and contents`))] };
+    return { effects: [answer(p, env, refuse(`the knowledge sage holds at most ${c.maxChars} characters of titles and contents`))] };
   }
   return {
     context: { entries: { ...c.entries, [entry.id]: entry } },
-    effects: [replyEffect(env, ok({ entry: entry as unknown as Payload })), tellEffect(c.rag, 'sage.knowledge.changed', { entry: entry as unknown as Payload })],
+    effects: [answer(p, env, ok({ entry })), tellEffect(c.rag, { type: 'sage.knowledge.changed', entry })],
   };
 }
 
-function list(c: KnowledgeContext, p: Payload, env: ReturnType<typeof currentEnvelope>): Result {
+function list(c: KnowledgeContext, p: In<'sage.knowledge.list'>, env: ReturnType<typeof currentEnvelope>): Result {
   const tag = text(p.tag, 'tag', { max: 64 });
   const limit = int(p.limit, 'limit', 1, 1000);
-  if (!tag.ok || !limit.ok) return { effects: [replyEffect(env, refuse(firstError(tag, limit)!))] };
+  if (!tag.ok || !limit.ok) return { effects: [answer(p, env, refuse(firstError(tag, limit)!))] };
   const all = Object.values(c.entries).filter((e) => tag.value === undefined || e.tags.includes(tag.value));
   all.sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
-  return { effects: [replyEffect(env, ok({ total: all.length, entries: all.slice(0, limit.value ?? 100).map(summary) }))] };
+  return { effects: [answer(p, env, ok({ total: all.length, entries: all.slice(0, limit.value ?? 100).map(summary) }))] };
 }
 
-function query(c: KnowledgeContext, p: Payload, env: ReturnType<typeof currentEnvelope>): Result {
+function query(c: KnowledgeContext, p: In<'sage.knowledge.query'>, env: ReturnType<typeof currentEnvelope>): Result {
   const q = text(p.text, 'text', { max: 2000 });
   const tag = text(p.tag, 'tag', { max: 64 });
   const limit = int(p.limit, 'limit', 1, 100);
-  if (!q.ok || !tag.ok || !limit.ok) return { effects: [replyEffect(env, refuse(firstError(q, tag, limit)!))] };
-  if (!q.value && !tag.value) return { effects: [replyEffect(env, refuse('query needs text or tag'))] };
+  if (!q.ok || !tag.ok || !limit.ok) return { effects: [answer(p, env, refuse(firstError(q, tag, limit)!))] };
+  if (!q.value && !tag.value) return { effects: [answer(p, env, refuse('query needs text or tag'))] };
   const words = tokenize(q.value ?? '');
   const hits = Object.values(c.entries).filter((e) => {
     if (tag.value !== undefined && !e.tags.includes(tag.value)) return false;
     const have = new Set(tokenize(`${e.title} ${e.content} ${e.tags.join(' ')}`));
     return words.every((w) => have.has(w));
   });
-  return { effects: [replyEffect(env, ok({ entries: hits.slice(0, limit.value ?? 10).map(summary) }))] };
+  return { effects: [answer(p, env, ok({ entries: hits.slice(0, limit.value ?? 10).map(summary) }))] };
 }
 
-function vote(c: KnowledgeContext, p: Payload): Payload {
-  const parsed = parseProposal((p.proposal ?? {}) as Payload);
+function vote(c: KnowledgeContext, p: In<'council.vote'>): BallotAnswer {
+  const parsed = parseProposal(p.proposal ?? {});
   if (!parsed.ok) return ballot('no', parsed.error);
   const policy = c.entries[`policy.${parsed.value.kind}`];
   if (!policy) return ballot('abstain', `no policy.${parsed.value.kind} entry`);
@@ -171,7 +157,7 @@ export const knowledgeSageMachine = setup({
   types: {
     context: {} as KnowledgeContext,
     input: {} as KnowledgeSageInput | undefined,
-    events: {} as KnowledgeEvent,
+    events: {} as KnowledgeSageEvent,
   },
   actions: {
     deliver,
@@ -187,14 +173,12 @@ export const knowledgeSageMachine = setup({
           r = update(context, event, env, now);
           break;
         case 'sage.knowledge.get': {
-          const entry = typeof event.id === 'string' ? context.entries[event.id] : undefined;
-          const answer =
-            typeof event.id !== 'string'
-              ? refuse(`get needs id, an entry id; got ${describe(event.id)}`)
-              : entry
-                ? ok({ entry: entry as unknown as Payload })
-                : refuse(`unknown entry id ${JSON.stringify(event.id)}`);
-          r = { effects: [replyEffect(env, answer)] };
+          // Local senders are not schema-checked: the id may be anything.
+          const id = event.id as unknown;
+          const entry = typeof id === 'string' ? context.entries[id] : undefined;
+          const got =
+            typeof id !== 'string' ? refuse(`get needs id, an entry id; got ${describe(id)}`) : entry ? ok({ entry }) : refuse(`unknown entry id ${JSON.stringify(id)}`);
+          r = { effects: [answer(event, env, got)] };
           break;
         }
         case 'sage.knowledge.list':
@@ -204,10 +188,10 @@ export const knowledgeSageMachine = setup({
           r = query(context, event, env);
           break;
         case 'sage.rag.sync':
-          r = { effects: [replyEffect(env, ok({ entries: Object.values(context.entries) as unknown as Payload[] }))] };
+          r = { effects: [answer(event, env, ok({ entries: Object.values(context.entries) }))] };
           break;
         case 'council.vote':
-          r = { effects: [replyEffect(env, vote(context, event))] };
+          r = { effects: [answer(event, env, vote(context, event))] };
           break;
       }
       if (r.context) enqueue.assign(r.context);
@@ -220,7 +204,7 @@ export const knowledgeSageMachine = setup({
     const now = Date.now();
     const entries: Record<string, KnowledgeEntry> = {};
     for (const e of input?.seed ?? []) entries[e.id] = { ...e, version: 1, createdAt: now, updatedAt: now };
-    return { entries, nextId: 1, rag: input?.rag ?? ELDER_PATHS.rag, maxEntries: input?.maxEntries ?? 2_000, maxChars: input?.maxChars ?? 512_000 };
+    return { entries, nextId: 1, rag: input?.rag ?? ELDER_ADDRESSES.rag, maxEntries: input?.maxEntries ?? 2_000, maxChars: input?.maxChars ?? 512_000 };
   },
   initial: 'answering',
   states: {

@@ -1,6 +1,8 @@
 /**
  * What every elder shares: side effects as data, performed by one named action, and
- * checks of the payloads that come in.
+ * checks of the payloads that come in. This is the lowest layer of the elders' messaging:
+ * the effects hold plain paths and types, but the functions that make them take an
+ * elder's address and an event of its protocol (protocol.ts), typed by its kind name.
  *
  * Each machine computes its next context and a list of effects (tells and replies) in
  * its transitions, then enqueues the named action `deliver` with them. At run time
@@ -8,12 +10,20 @@
  * `machine.provide({ actions: { deliver } })` and sees every message the machine
  * would send, without a node (XState's own way of testing side effects).
  */
+import type { EventObject } from 'xstate';
 import { runtimeOf, type ActorRuntime } from '../../actors/effects.js';
 import type { Envelope } from '../../actors/envelope.js';
-import type { Payload } from '../../actors/system.js';
+import type { AskEvent, ReplyOf } from '../../actors/kind.js';
+import type { AskOptions, Payload } from '../../actors/system.js';
+import type { ElderAddress, ElderName, ElderProtocols, Refusal } from './protocol.js';
 
 export type { Payload };
 
+/**
+ * The effects are data (paths, types, payloads: a test compares them as they are); the
+ * functions that make them are typed: a tell names an elder by address and takes only
+ * an event of that elder's protocol.
+ */
 export type Effect =
   | { kind: 'tell'; to: string; type: string; payload?: Payload; priority?: number }
   /** Answers the ask `to` carried; nothing happens for a tell (there is nobody to answer). */
@@ -21,15 +31,68 @@ export type Effect =
   /** Hands a message on unchanged (sender, reply address): the new target answers the asker. */
   | { kind: 'forward'; envelope: Envelope | undefined; to: string };
 
-export const tellEffect = (to: string, type: string, payload?: Payload, priority?: number): Effect => ({
-  kind: 'tell',
-  to,
-  type,
-  ...(payload === undefined ? {} : { payload }),
-  ...(priority === undefined ? {} : { priority }),
-});
+/**
+ * The path of an address. A snapshot saved before addresses were typed holds the bare
+ * path: it is still understood, so that a persistent elder keeps its state on upgrade.
+ */
+export function pathOf(address: ElderAddress<ElderName> | string): string {
+  return typeof address === 'string' ? address : address.path;
+}
 
-export const replyEffect = (to: Envelope | undefined, payload: Payload): Effect => ({ kind: 'reply', to, payload });
+/** Tell the elder at `to` an event of its protocol: `tellEffect(context.taskSage, { type: 'sage.task.pause' })`. */
+export function tellEffect<N extends ElderName>(to: ElderAddress<N>, event: NoInfer<ElderProtocols[N]>, priority?: number): Effect {
+  const { type, ...payload } = event as EventObject;
+  return { kind: 'tell', to: pathOf(to), type, payload, ...(priority === undefined ? {} : { priority }) };
+}
+
+/**
+ * Answer the event being handled with the reply its `Ask<...>` declares:
+ * `answer(event, envelope, ok({ entry }))`. An event that is not an ask has nothing to answer.
+ */
+export function answer<E extends EventObject>(_event: E, to: Envelope | undefined, payload: NoInfer<ReplyOf<E>>): Effect {
+  return { kind: 'reply', to, payload: payload as Payload };
+}
+
+/**
+ * Answer an ask that was kept for later (a servant waiting for work, a proposal waiting
+ * for its decision), with the reply the kept event's type declares.
+ */
+export function answerLater<E extends EventObject>(to: Envelope | undefined, payload: NoInfer<ReplyOf<E>>): Effect {
+  return { kind: 'reply', to, payload: payload as Payload };
+}
+
+/** Hand the message being processed on to `to` unchanged: `to` answers the asker. */
+export function forwardEffect<N extends ElderName>(envelope: Envelope | undefined, to: ElderAddress<N>): Effect {
+  return { kind: 'forward', envelope, to: pathOf(to) };
+}
+
+/** Tell the elder at `to` an event of its protocol, from inside an elder's invoked logic. */
+export function tellElder<N extends ElderName>(runtime: ActorRuntime, to: ElderAddress<N>, event: NoInfer<ElderProtocols[N]>): string {
+  const { type, ...payload } = event as EventObject;
+  return runtime.tell(pathOf(to), type, payload);
+}
+
+/** The reply the event E gets from an elder whose events are M: the reply of each member E fits. */
+export type ReplyMatching<M, E> = M extends unknown ? (E extends M ? ReplyOf<M> : never) : never;
+
+type KeysOfMatching<M, E> = M extends unknown ? (E extends M ? keyof M : never) : never;
+/** A field the matching event does not have is an error (as excess fields of a literal are). */
+type NoExtraFields<M, E> = { [K in Exclude<keyof E, KeysOfMatching<M, E>>]: never };
+
+/**
+ * Ask the elder at `to` an ask of its protocol, from inside an elder's invoked logic,
+ * and get the reply that ask declares: `await askElder(runtime, input.taskSage, { type:
+ * 'sage.task.submit', ... })`.
+ */
+export function askElder<N extends ElderName, const E extends AskEvent<ElderProtocols[N]>>(
+  runtime: ActorRuntime,
+  to: ElderAddress<N>,
+  event: E & NoExtraFields<ElderProtocols[N], E>,
+  options?: Omit<AskOptions, 'from'>,
+): Promise<ReplyMatching<ElderProtocols[N], E>> {
+  const { type, ...payload } = event as unknown as EventObject;
+  return runtime.ask(pathOf(to), type, payload, options) as Promise<ReplyMatching<ElderProtocols[N], E>>;
+}
 
 /** The runtime when a node runs this actor; undefined when a test runs the machine bare. */
 export function runtimeIfAny(system: object): ActorRuntime | undefined {
@@ -72,8 +135,12 @@ export const deliver = ({ system }: { system: object }, params: { effects: reado
  * Answers are maps: `{ ok: true, ... }` or `{ ok: false, error }`. An error answer is
  * still a reply (the ask resolves) so that bad input never costs the elder a crash.
  */
-export const ok = (payload: Payload = {}): Payload => ({ ok: true, ...payload });
-export const refuse = (error: string): Payload => ({ ok: false, error });
+export function ok(): { ok: true };
+export function ok<T extends object>(payload: T): { ok: true } & T;
+export function ok(payload: object = {}): object {
+  return { ok: true, ...payload };
+}
+export const refuse = (error: string): Refusal => ({ ok: false, error });
 
 // ---- payload checks ------------------------------------------------------------------
 

@@ -4,38 +4,28 @@
  */
 import { ELDER_PATHS, servantSlot } from './paths.js';
 import { describe, invalid, valid, type Parsed, type Payload } from './messages.js';
+import type { Ballot, BallotAnswer, Proposal, Tally, Vote } from './protocol.js';
+
+export type { Ballot, Proposal, Tally, Vote };
 
 export const MAX_SERVANTS = 64;
-
-export type Proposal =
-  | { kind: 'scale_servants'; count: number }
-  | { kind: 'quarantine'; target: string }
-  | { kind: 'release'; target: string };
-
-export type Vote = 'yes' | 'no' | 'abstain';
-
-export interface Ballot {
-  vote: Vote;
-  reason: string;
-}
-
-export type Tally = { yes: number; no: number; abstain: number; outcome: 'accepted' | 'rejected' | 'tie' };
 
 /**
  * Only servants can be quarantined or released: elders are each the only one of
  * their kind, and taking one out would stop the tree's work rather than protect it.
  */
-export function parseProposal(payload: Payload): Parsed<Proposal> {
-  const kind = payload.kind;
+export function parseProposal(payload: Payload | object): Parsed<Proposal> {
+  const fields = payload as Payload;
+  const kind = fields.kind;
   if (kind === 'scale_servants') {
-    const count = payload.count;
+    const count = fields.count;
     if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_SERVANTS) {
       return invalid(`scale_servants needs count, a whole number from 1 to ${MAX_SERVANTS}; got ${describe(count)}`);
     }
     return valid({ kind, count });
   }
   if (kind === 'quarantine' || kind === 'release') {
-    const target = payload.target;
+    const target = fields.target;
     if (typeof target !== 'string') return invalid(`${kind} needs target, a servant path; got ${describe(target)}`);
     const path = target.startsWith('/') ? target : `${ELDER_PATHS.servants}/${target}`;
     if (!path.startsWith(ELDER_PATHS.servants + '/') || servantSlot(path) === undefined) {
@@ -65,4 +55,4 @@ export function tally(ballots: readonly Ballot[]): Tally {
 }
 
 /** A sage's answer to `council.vote`. */
-export const ballot = (vote: Vote, reason: string): Payload => ({ ok: true, vote, reason });
+export const ballot = (vote: Vote, reason: string): BallotAnswer => ({ ok: true, vote, reason });

@@ -12,13 +12,16 @@
  */
 import { assign, enqueueActions, setup } from 'xstate';
 import * as bm25 from './bm25.js';
-import { currentEnvelope, deliver, int, ok, refuse, replyEffect, text, type Payload } from './messages.js';
+import { answer, askElder, currentEnvelope, deliver, int, ok, refuse, text, type Effect } from './messages.js';
 import { fromRuntime } from './orphans.js';
-import { ELDER_PATHS } from './paths.js';
+import { ELDER_ADDRESSES } from './paths.js';
 import { ballot, describeProposal, parseProposal } from './proposals.js';
+import type { BallotAnswer, ElderAddress, RagSageEvent } from './protocol.js';
+
+export type { RagSageEvent };
 
 export interface RagSageInput {
-  knowledge?: string;
+  knowledge?: ElderAddress<'knowledge-sage'>;
   retryMs?: number;
   /** Lowest score a hit needs to sway a vote. */
   voteMinScore?: number;
@@ -26,15 +29,13 @@ export interface RagSageInput {
 
 export interface RagContext {
   index: bm25.Bm25Index;
-  knowledge: string;
+  knowledge: ElderAddress<'knowledge-sage'>;
   retryMs: number;
   voteMinScore: number;
   synced: boolean;
   syncError: string | undefined;
 }
 
-type In<T extends string> = { type: T } & Payload;
-type RagEvent = In<'sage.rag.search'> | In<'sage.rag.status'> | In<'sage.knowledge.changed'> | In<'council.vote'>;
 
 /** An entry as it arrives (from sync or a change), or undefined when it is not one. */
 export function asDoc(value: unknown): bm25.Bm25Doc | undefined {
@@ -44,8 +45,8 @@ export function asDoc(value: unknown): bm25.Bm25Doc | undefined {
   return { id: e.id, title: e.title, content: e.content, tags, version: typeof e.version === 'number' ? e.version : 1 };
 }
 
-function vote(c: RagContext, p: Payload): Payload {
-  const parsed = parseProposal((p.proposal ?? {}) as Payload);
+function vote(c: RagContext, p: Extract<RagSageEvent, { type: 'council.vote' }>): BallotAnswer {
+  const parsed = parseProposal(p.proposal ?? {});
   if (!parsed.ok) return ballot('no', parsed.error);
   // The proposal's own verb must appear: a lesson about scaling says nothing about a release.
   const verb = parsed.value.kind === 'scale_servants' ? 'scale' : parsed.value.kind;
@@ -60,39 +61,47 @@ export const ragSageMachine = setup({
   types: {
     context: {} as RagContext,
     input: {} as RagSageInput | undefined,
-    events: {} as RagEvent,
+    events: {} as RagSageEvent,
   },
   actors: {
-    sync: fromRuntime<{ entries?: unknown[] }, { knowledge: string }>('the rag sage', ({ input, runtime }) =>
-      runtime.ask<{ entries?: unknown[] }>(input.knowledge, 'sage.rag.sync', {}, { timeout: 5000 }),
-    ),
+    sync: fromRuntime<{ entries?: unknown[] }, { knowledge: ElderAddress<'knowledge-sage'> }>('the rag sage', async ({ input, runtime }) => {
+      const synced = await askElder(runtime, input.knowledge, { type: 'sage.rag.sync' }, { timeout: 5000 });
+      if (!synced.ok) throw new Error(`the knowledge sage refused the sync: ${synced.error}`);
+      return { entries: synced.entries };
+    }),
   },
   delays: { retry: ({ context }) => context.retryMs },
   actions: {
     deliver,
     answer: enqueueActions(({ context, event, system, enqueue }) => {
       const env = currentEnvelope(system);
-      let answer: Payload;
+      let effect: Effect;
       if (event.type === 'sage.rag.search') {
         const query = text(event.query, 'query', { required: true, max: 2000 });
         const k = int(event.k, 'k', 1, 50);
-        answer = !query.ok ? refuse(query.error) : !k.ok ? refuse(k.error) : ok({ hits: bm25.search(context.index, query.value!, k.value ?? 5) as unknown as Payload[], synced: context.synced });
+        effect = answer(event, env, !query.ok ? refuse(query.error) : !k.ok ? refuse(k.error) : ok({ hits: bm25.search(context.index, query.value!, k.value ?? 5), synced: context.synced }));
       } else if (event.type === 'council.vote') {
-        answer = vote(context, event);
-      } else {
-        answer = ok({
-          synced: context.synced,
-          docs: Object.keys(context.index.docs).length,
-          terms: Object.keys(context.index.df).length,
-          ...(context.syncError ? { syncError: context.syncError } : {}),
-        });
-      }
-      enqueue({ type: 'deliver', params: { effects: [replyEffect(env, answer)] } });
+        effect = answer(event, env, vote(context, event));
+      } else if (event.type === 'sage.rag.status') {
+        effect = answer(
+          event,
+          env,
+          ok({
+            synced: context.synced,
+            docs: Object.keys(context.index.docs).length,
+            terms: Object.keys(context.index.df).length,
+            ...(context.syncError ? { syncError: context.syncError } : {}),
+          }),
+        );
+      } else return;
+      enqueue({ type: 'deliver', params: { effects: [effect] } });
     }),
     learn: enqueueActions(({ context, event, system, enqueue }) => {
-      const doc = asDoc((event as Payload).entry);
+      if (event.type !== 'sage.knowledge.changed') return;
+      // Read as data: a local sender may have sent anything under this type.
+      const doc = asDoc(event.entry as unknown);
       if (!doc) {
-        enqueue({ type: 'deliver', params: { effects: [replyEffect(currentEnvelope(system), refuse('changed needs entry {id, title, content, tags?, version?}'))] } });
+        enqueue({ type: 'deliver', params: { effects: [answer(event, currentEnvelope(system), refuse('changed needs entry {id, title, content, tags?, version?}'))] } });
         return;
       }
       enqueue.assign({ index: bm25.upsert(context.index, doc) });
@@ -102,7 +111,7 @@ export const ragSageMachine = setup({
   id: 'rag-sage',
   context: ({ input }) => ({
     index: bm25.emptyIndex(),
-    knowledge: input?.knowledge ?? ELDER_PATHS.knowledge,
+    knowledge: input?.knowledge ?? ELDER_ADDRESSES.knowledge,
     retryMs: input?.retryMs ?? 1000,
     voteMinScore: input?.voteMinScore ?? 0.5,
     synced: false,

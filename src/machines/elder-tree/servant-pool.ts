@@ -13,10 +13,12 @@
  */
 import { assign, enqueueActions, setup, type AnyStateMachine } from 'xstate';
 import type { ActorRuntime } from '../../actors/effects.js';
+import type { AnyKind } from '../../actors/kind.js';
 import type { SnapshotStore } from '../../actors/persistence.js';
 import { worker, type WorkerSpec } from '../../supervision/spec.js';
 import { clock } from './clock.js';
-import { currentEnvelope, deliver, describe, ok, refuse, replyEffect, type Effect, type Payload } from './messages.js';
+import { answer, answerLater, currentEnvelope, deliver, describe, ok, refuse, type Effect, type Payload } from './messages.js';
+import type { PoolStatus, ServantPoolEvent } from './protocol.js';
 import { fromRuntime } from './orphans.js';
 import { ELDER_PATHS, servantId, servantSlot } from './paths.js';
 import { MAX_SERVANTS, parseProposal } from './proposals.js';
@@ -26,6 +28,8 @@ import type { Envelope } from '../../actors/envelope.js';
 /** How a new servant is made: the spec startChild gets, minus its id. */
 export interface ServantTemplate {
   machine: AnyStateMachine;
+  /** The servants' kind (its schemas check messages from the wire); the machine's when given. */
+  kind?: AnyKind;
   options?: Omit<WorkerSpec, 'id' | 'machine' | 'type'>;
 }
 
@@ -56,8 +60,10 @@ export interface PoolContext extends PoolShape {
   lastError: string | undefined;
 }
 
-type In<T extends string> = { type: T } & Payload;
-type PoolEvent = In<'council.scale'> | In<'council.quarantine'> | In<'council.release'> | In<'pool.status'> | { type: 'tick' };
+export type { ServantPoolEvent };
+type PoolEvent = ServantPoolEvent;
+/** The asks answered once the tree has the shape. */
+type Request = Extract<PoolEvent, { type: 'council.scale' }>;
 
 const RECORD_VERSION = '1';
 const recordPath = (servants: string) => `${servants}/pool/desired`;
@@ -71,11 +77,17 @@ export function wantedSlots(shape: Pick<PoolShape, 'desired' | 'quarantined'>): 
   return wanted;
 }
 
-interface ApplyInput {
+export interface ApplyInput {
   servants: string;
   template: ServantTemplate;
   shape: PoolShape;
   publish: boolean;
+}
+
+/** The spec of servant slot n. */
+export function servantSpec(template: ServantTemplate, n: number): WorkerSpec {
+  const options = template.options ?? {};
+  return template.kind ? worker(servantId(n), template.kind, options) : worker(servantId(n), template.machine, options);
 }
 
 async function applyShape(runtime: ActorRuntime, input: ApplyInput): Promise<{ running: string[] }> {
@@ -85,7 +97,7 @@ async function applyShape(runtime: ActorRuntime, input: ApplyInput): Promise<{ r
   const wanted = new Set(wantedSlots(input.shape));
   for (const n of [...have].sort((a, b) => b - a)) if (!wanted.has(n)) await tree.removeChild(input.servants, servantId(n));
   for (const n of [...wanted].sort((a, b) => a - b)) {
-    if (!have.has(n)) await tree.startChild(input.servants, worker(servantId(n), input.template.machine, input.template.options ?? {}));
+    if (!have.has(n)) await tree.startChild(input.servants, servantSpec(input.template, n));
   }
   if (input.publish) {
     const store = runtime.service<SnapshotStore>('snapshots');
@@ -110,12 +122,14 @@ async function readShape(runtime: ActorRuntime, servants: string): Promise<PoolS
 
 const shapeOf = (c: PoolContext): PoolShape => ({ desired: c.desired, quarantined: c.quarantined, rev: c.rev });
 
-function status(c: PoolContext): Payload {
+function status(c: PoolContext): PoolStatus {
   return ok({ desired: c.desired, quarantined: c.quarantined, running: c.running, rev: c.rev, ...(c.lastError ? { lastError: c.lastError } : {}) });
 }
 
 /** The shape a request asks for, or why it cannot be had. */
-export function requestedShape(c: PoolShape, event: Payload): { shape: PoolShape } | { error: string } {
+export function requestedShape(c: PoolShape, message: PoolEvent | Payload): { shape: PoolShape } | { error: string } {
+  // Read as data: local senders are not schema-checked.
+  const event = message as Payload;
   if (event.type === 'council.scale') {
     const p = parseProposal({ kind: 'scale_servants', count: event.count });
     if (!p.ok) return { error: p.error };
@@ -148,15 +162,17 @@ export const servantPoolMachine = setup({
     deliver,
     request: enqueueActions(({ context, event, system, enqueue }) => {
       const envelope = currentEnvelope(system);
-      const r = requestedShape(shapeOf(context), event as Payload);
+      if (event.type !== 'council.scale' && event.type !== 'council.quarantine' && event.type !== 'council.release') return;
+      const r = requestedShape(shapeOf(context), event);
       if ('error' in r) {
-        enqueue({ type: 'deliver', params: { effects: [replyEffect(envelope, refuse(r.error))] } });
+        enqueue({ type: 'deliver', params: { effects: [answer(event, envelope, refuse(r.error))] } });
         return;
       }
       enqueue.assign({ ...r.shape, dirty: true, waiting: [...context.waiting, envelope] });
     }),
-    status: enqueueActions(({ context, system, enqueue }) => {
-      enqueue({ type: 'deliver', params: { effects: [replyEffect(currentEnvelope(system), status(context))] } });
+    status: enqueueActions(({ context, event, system, enqueue }) => {
+      if (event.type !== 'pool.status') return;
+      enqueue({ type: 'deliver', params: { effects: [answer(event, currentEnvelope(system), status(context))] } });
     }),
   },
   guards: {
@@ -218,7 +234,7 @@ export const servantPoolMachine = setup({
             actions: [
               assign({ running: ({ event }) => event.output.running, lastError: undefined }),
               enqueueActions(({ context, enqueue }) => {
-                const effects: Effect[] = context.waiting.map((e) => replyEffect(e, status(context)));
+                const effects: Effect[] = context.waiting.map((e) => answerLater<Request>(e, status(context)));
                 enqueue.assign({ waiting: [] });
                 if (effects.length) enqueue({ type: 'deliver', params: { effects } });
               }),
@@ -229,7 +245,7 @@ export const servantPoolMachine = setup({
           target: 'idle',
           actions: enqueueActions(({ context, event, enqueue }) => {
             const error = `could not change the servants: ${(event.error as Error)?.message ?? describe(event.error)}`;
-            const effects: Effect[] = context.waiting.map((e) => replyEffect(e, refuse(error)));
+            const effects: Effect[] = context.waiting.map((e) => answerLater<Request>(e, refuse(error)));
             enqueue.assign({ waiting: [], lastError: error });
             if (effects.length) enqueue({ type: 'deliver', params: { effects } });
           }),

@@ -17,12 +17,15 @@ import { assign, setup } from 'xstate';
 import type { ActorRuntime } from '../../actors/effects.js';
 import type { TaskLock, TaskLocks } from '../../cluster/task-locks.js';
 import { builtinHandlers, PermanentTaskError, ServantCrash, type Handlers } from './handlers.js';
-import type { Payload } from './messages.js';
+import { askElder, type Payload } from './messages.js';
 import { fromRuntime } from './orphans.js';
-import { ELDER_PATHS } from './paths.js';
+import { ELDER_ADDRESSES } from './paths.js';
+import type { Assignment, ElderAddress, PullAnswer, ServantEvent } from './protocol.js';
+
+export type { Assignment, ServantEvent };
 
 export interface ServantInput {
-  taskSage?: string;
+  taskSage?: ElderAddress<'task-sage'>;
   /** Extra handlers by name; they replace built-ins of the same name. */
   handlers?: Handlers;
   /** ms a servant waits for an answer to "ready" (the sage holds it up to its pollMs). */
@@ -35,17 +38,6 @@ export interface ServantInput {
   reportForMs?: number;
 }
 
-/** What a servant was given: one attempt of one task. */
-export interface Assignment {
-  id: string;
-  attempt: number;
-  title: string;
-  priority: number;
-  handler: string;
-  input: Payload;
-  timeoutMs: number;
-}
-
 export type Outcome =
   | { outcome: 'done'; durationMs: number }
   | { outcome: 'failed'; error: string }
@@ -53,7 +45,7 @@ export type Outcome =
   | { outcome: 'lock_busy' | 'skipped' | 'aborted'; reason: string };
 
 export interface ServantContext {
-  taskSage: string;
+  taskSage: ElderAddress<'task-sage'>;
   handlers: Handlers;
   pollTimeoutMs: number;
   lockTtlMs: number;
@@ -65,7 +57,7 @@ export interface ServantContext {
   lastOutcome: Outcome | undefined;
 }
 
-interface ExecuteInput {
+export interface ExecuteInput {
   task: Assignment;
   context: ServantContext;
 }
@@ -74,6 +66,12 @@ interface ExecuteInput {
 export function servantRef(runtime: ActorRuntime): { node: string; path: string; incarnation: number } {
   return { node: runtime.nodeId, path: runtime.path, incarnation: runtime.incarnation };
 }
+
+/** What an attempt reports when it ends. */
+type ReportedOutcome =
+  | { kind: 'done'; result: Payload; durationMs: number }
+  | { kind: 'failed'; error: string; retryable: boolean; crash?: boolean }
+  | { kind: 'lock_busy'; retryAfterMs: number; reason: string };
 
 const lockKey = (id: string) => `elder-task/${id}`;
 
@@ -87,11 +85,11 @@ export async function executeAttempt(runtime: ActorRuntime, { task, context }: E
   // this servant's next ask for work (one ordered stream), and it survives the task
   // sage moving to another node meanwhile. The sage takes each report once; a repeat
   // changes nothing.
-  const report = async (payload: Payload): Promise<void> => {
+  const report = async (outcome: ReportedOutcome): Promise<void> => {
     const deadline = Date.now() + context.reportForMs;
     for (let wait = 100; alive(); wait = Math.min(wait * 2, 1000)) {
       try {
-        await runtime.ask(context.taskSage, 'report.to_sage', { ...payload, id: task.id, attempt: task.attempt, servant }, { timeout: 2000 });
+        await askElder(runtime, context.taskSage, { type: 'report.to_sage', ...outcome, id: task.id, attempt: task.attempt, servant }, { timeout: 2000 });
         return;
       } catch {
         // Not answered (moving, restarting): try again, until the sage's own deadline would take the task back anyway.
@@ -121,9 +119,9 @@ export async function executeAttempt(runtime: ActorRuntime, { task, context }: E
   signal.addEventListener('abort', abortWork, { once: true });
   let renewal: NodeJS.Timeout | undefined;
   try {
-    let go: { go?: boolean; reason?: string };
+    let go: { ok: boolean; go?: boolean; reason?: string };
     try {
-      go = await runtime.ask<{ go?: boolean; reason?: string }>(context.taskSage, 'report.to_sage', { kind: 'started', id: task.id, attempt: task.attempt, servant });
+      go = await askElder(runtime, context.taskSage, { type: 'report.to_sage', kind: 'started', id: task.id, attempt: task.attempt, servant });
     } catch (err) {
       // Not started: the sage's deadline takes the attempt back.
       return { outcome: 'skipped', reason: `the task sage did not confirm: ${(err as Error).message}` };
@@ -202,11 +200,11 @@ export const servantMachine = setup({
   types: {
     context: {} as ServantContext,
     input: {} as ServantInput | undefined,
-    events: {} as { type: 'servant.crash'; reason?: unknown },
+    events: {} as ServantEvent,
   },
   actors: {
-    pull: fromRuntime<{ task?: Assignment | null }, { taskSage: string; timeout: number }>('a servant', ({ input, runtime }) =>
-      runtime.ask<{ task?: Assignment | null }>(input.taskSage, 'report.to_sage', { kind: 'ready', servant: servantRef(runtime) }, { timeout: input.timeout }),
+    pull: fromRuntime<PullAnswer, { taskSage: ElderAddress<'task-sage'>; timeout: number }>('a servant', ({ input, runtime }) =>
+      askElder(runtime, input.taskSage, { type: 'report.to_sage', kind: 'ready', servant: servantRef(runtime) }, { timeout: input.timeout }),
     ),
     execute: fromRuntime<Outcome, ExecuteInput>('a servant', ({ input, runtime, signal }) => executeAttempt(runtime, input, signal)),
   },
@@ -230,7 +228,7 @@ export const servantMachine = setup({
 }).createMachine({
   id: 'servant',
   context: ({ input }) => ({
-    taskSage: input?.taskSage ?? ELDER_PATHS.task,
+    taskSage: input?.taskSage ?? ELDER_ADDRESSES.task,
     handlers: { ...builtinHandlers, ...input?.handlers },
     pollTimeoutMs: input?.pollTimeoutMs ?? 8_000,
     lockTtlMs: input?.lockTtlMs ?? 3_000,
@@ -249,7 +247,7 @@ export const servantMachine = setup({
         src: 'pull',
         input: ({ context }) => ({ taskSage: context.taskSage, timeout: context.pollTimeoutMs }),
         onDone: [
-          { guard: 'gotTask', target: 'working', actions: assign({ current: ({ event }) => event.output.task ?? undefined }) },
+          { guard: 'gotTask', target: 'working', actions: assign({ current: ({ event }) => (event.output.ok ? (event.output.task ?? undefined) : undefined) }) },
           { target: 'polling', reenter: true },
         ],
         onError: 'resting',

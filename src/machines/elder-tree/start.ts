@@ -9,7 +9,7 @@ import { createAuthorizer } from '../../security/roles.js';
 import { Node, type NodeOptions } from '../../supervision/node.js';
 import { attachElderTree, type Bridge, type BridgeOptions } from './bridge.js';
 import { NodeTreeControl, TREE_SERVICE } from './tree-control.js';
-import { elderTree, type ElderTreeOptions } from './tree.js';
+import { elderTree, type ElderTreeOptions, type ElderTreePaths } from './tree.js';
 
 export interface StartElderTreeOptions extends ElderTreeOptions {
   /** Node options (nodeId, logger, onEvent, askTimeout, ...); tree, authorize and services are set here. */
@@ -22,7 +22,8 @@ export interface StartElderTreeOptions extends ElderTreeOptions {
 }
 
 export interface ElderTreeNode {
-  node: Node;
+  /** Typed by the tree: `node.ref('/grand-elder/claude-elder/task-sage')` is a reference to the task sage. */
+  node: Node<ElderTreePaths>;
   bridge: Bridge;
   stop(): Promise<unknown>;
 }

@@ -31,21 +31,23 @@ import {
   map,
   ok,
   refuse,
-  replyEffect,
+  answer,
+  answerLater,
   runtimeIfAny,
   tellEffect,
   text,
   type Effect,
   type Payload,
 } from './messages.js';
-import { ELDER_PATHS } from './paths.js';
+import { ELDER_ADDRESSES } from './paths.js';
+import type { Assignment, BallotAnswer, ElderAddress, PullAnswer, TaskSageEvent } from './protocol.js';
 import { ballot, parseProposal } from './proposals.js';
 import * as board from './task-board.js';
 import type { Board, BoardConfig, ServantRef, Task, TaskSpec } from './task-board.js';
 
 export interface TaskSageInput {
-  elder?: string;
-  incident?: string;
+  elder?: ElderAddress<'claude-elder'>;
+  incident?: ElderAddress<'incident-sage'>;
   pollMs?: number;
   assignTimeoutMs?: number;
   graceMs?: number;
@@ -64,33 +66,21 @@ export interface TaskSageInput {
 export interface TaskSageContext {
   board: Board;
   config: BoardConfig & { tickMs: number; defaultTimeoutMs: number; maxServants: number; maxQueued: number };
-  elder: string;
-  incident: string;
+  elder: ElderAddress<'claude-elder'>;
+  incident: ElderAddress<'incident-sage'>;
   /** Latency samples waiting to go to the incident sage. */
   latencies: { path: string; node: string; latencyMs: number }[];
 }
 
-type In<T extends string> = { type: T } & Payload;
+type Ready = Extract<TaskSageEvent, { type: 'report.to_sage'; kind: 'ready' }>;
 
-export type TaskSageEvent =
-  | In<'sage.task.submit'>
-  | In<'sage.task.status'>
-  | In<'task.status'>
-  | In<'development.task.status'>
-  | In<'development.task.list'>
-  | In<'sage.task.list'>
-  | In<'sage.task.pause'>
-  | In<'sage.task.resume'>
-  | In<'sage.task.servant_down'>
-  | In<'sage.task.node_down'>
-  | In<'report.to_sage'>
-  | In<'council.vote'>
-  | { type: 'tick'; now?: number; boot?: boolean };
+export type { TaskSageEvent };
 
 const STATUSES = ['queued', 'assigned', 'running', 'completed', 'failed'];
 const MAX_INPUT_CHARS = 8_192;
 
-export function parseTaskSpec(p: Payload, defaultTimeoutMs: number): { ok: true; spec: TaskSpec } | { ok: false; error: string } {
+export function parseTaskSpec(fields: Payload | object, defaultTimeoutMs: number): { ok: true; spec: TaskSpec } | { ok: false; error: string } {
+  const p = fields as Payload;
   const title = text(p.title, 'title', { required: true, max: 200 });
   const description = text(p.description, 'description', { max: 5000 });
   const priority = int(p.priority, 'priority', 0, 9);
@@ -126,10 +116,8 @@ function parseServant(value: unknown): ServantRef | undefined {
 }
 
 /** What a servant gets for an assignment. */
-function assignment(task: Task): Payload {
-  return {
-    ok: true,
-    task: {
+function assignment(task: Task): PullAnswer {
+  const given: Assignment = {
       id: task.id,
       attempt: task.attempts,
       title: task.title,
@@ -137,49 +125,50 @@ function assignment(task: Task): Payload {
       handler: task.handler,
       input: task.input,
       timeoutMs: task.timeoutMs,
-    },
-    for: task.servant ? board.servantName(task.servant) : undefined,
   };
+  return { ok: true, task: given, for: task.servant ? board.servantName(task.servant) : undefined };
 }
 
 type Step = { board: Board; effects: Effect[]; latencies?: TaskSageContext['latencies'] };
 
 function report(ctx: TaskSageContext, event: string, task: Task): Effect {
-  return tellEffect(ctx.elder, 'report.to_elder', { kind: 'task', event, task: board.taskSummary(task) });
+  return tellEffect(ctx.elder, { type: 'report.to_elder', kind: 'task', event, task: board.taskSummary(task) });
 }
 
 /** Hands out what can be handed out, then forgets old finished tasks. */
 function settle(ctx: TaskSageContext, b: Board, now: number, effects: Effect[]): Step {
   const d = board.dispatch(b, now, ctx.config);
-  for (const { waiter, task } of d.assignments) effects.push(replyEffect(waiter.envelope, assignment(task)));
+  for (const { waiter, task } of d.assignments) effects.push(answerLater<Ready>(waiter.envelope, assignment(task)));
   return { board: board.evict(d.board, ctx.config.maxFinished), effects };
 }
 
-function onReport(ctx: TaskSageContext, event: Payload, envelope: ReturnType<typeof currentEnvelope>, now: number): Step {
+function onReport(ctx: TaskSageContext, message: Extract<TaskSageEvent, { type: 'report.to_sage' }>, envelope: ReturnType<typeof currentEnvelope>, now: number): Step {
+  // Read as data: local senders are not schema-checked.
+  const event = message as Payload;
   const kind = event.kind;
   const servant = parseServant(event.servant);
-  if (!servant) return { board: ctx.board, effects: [replyEffect(envelope, refuse('report.to_sage needs servant {node, path, incarnation}'))] };
+  if (!servant) return { board: ctx.board, effects: [answer(message, envelope, refuse('report.to_sage needs servant {node, path, incarnation}'))] };
   // A servant speaks for itself only.
   if (envelope && envelope.source_elder !== servant.path) {
-    return { board: ctx.board, effects: [replyEffect(envelope, refuse(`${envelope.source_elder} cannot report for ${servant.path}`))] };
+    return { board: ctx.board, effects: [answer(message, envelope, refuse(`${envelope.source_elder} cannot report for ${servant.path}`))] };
   }
   const effects: Effect[] = [];
   if (kind === 'ready') {
     const r = board.ready(ctx.board, { servant, envelope, since: now }, ctx.config);
     // An older ask of the same servant is answered, so that it does not time out on the asker's side.
-    for (const w of r.dropped) effects.push(replyEffect(w.envelope, ok({ task: null })));
+    for (const w of r.dropped) effects.push(answerLater<Ready>(w.envelope, ok({ task: null })));
     for (const t of r.requeued) effects.push(report(ctx, t.status === 'failed' ? 'failed' : 'requeued', t));
     return settle(ctx, r.board, now, effects);
   }
   const id = event.id;
   const attempt = event.attempt;
   if (typeof id !== 'string' || !Number.isInteger(attempt)) {
-    return { board: ctx.board, effects: [replyEffect(envelope, refuse(`report ${describe(kind)} needs id (string) and attempt (whole number)`))] };
+    return { board: ctx.board, effects: [answer(message, envelope, refuse(`report ${describe(kind)} needs id (string) and attempt (whole number)`))] };
   }
   switch (kind) {
     case 'started': {
       const r = board.confirmStart(ctx.board, id, attempt as number, servant, now, ctx.config);
-      effects.push(replyEffect(envelope, r.answer.go ? ok({ go: true }) : ok({ go: false, reason: r.answer.reason })));
+      effects.push(answer(message, envelope, r.answer.go ? ok({ go: true }) : ok({ go: false, reason: r.answer.reason })));
       if (r.answer.go) effects.push(report(ctx, 'started', r.answer.task));
       return { board: r.board, effects };
     }
@@ -187,7 +176,7 @@ function onReport(ctx: TaskSageContext, event: Payload, envelope: ReturnType<typ
       const result = event.result && typeof event.result === 'object' && !Array.isArray(event.result) ? (event.result as Payload) : {};
       const duration = typeof event.durationMs === 'number' ? event.durationMs : 0;
       const r = board.complete(ctx.board, id, result, duration, now);
-      effects.push(replyEffect(envelope, ok({ accepted: !!r.task && !r.duplicate })));
+      effects.push(answer(message, envelope, ok({ accepted: !!r.task && !r.duplicate })));
       if (r.task && !r.duplicate) effects.push(report(ctx, 'completed', r.task));
       const latencies = r.task && !r.duplicate ? [...ctx.latencies, { path: servant.path, node: servant.node, latencyMs: duration }].slice(-200) : ctx.latencies;
       return { ...settle(ctx, r.board, now, effects), latencies };
@@ -195,18 +184,18 @@ function onReport(ctx: TaskSageContext, event: Payload, envelope: ReturnType<typ
     case 'failed': {
       const error = typeof event.error === 'string' ? event.error : 'unknown error';
       const r = board.failAttempt(ctx.board, id, attempt as number, error, event.retryable !== false, event.crash === true, now, ctx.config);
-      effects.push(replyEffect(envelope, ok({ accepted: !r.stale })));
+      effects.push(answer(message, envelope, ok({ accepted: !r.stale })));
       if (r.task && !r.stale) effects.push(report(ctx, r.task.status === 'failed' ? 'failed' : 'requeued', r.task));
       return settle(ctx, r.board, now, effects);
     }
     case 'lock_busy': {
       const retryAfter = typeof event.retryAfterMs === 'number' ? event.retryAfterMs : 100;
       const r = board.lockBusy(ctx.board, id, attempt as number, retryAfter, now, ctx.config);
-      effects.push(replyEffect(envelope, ok()));
+      effects.push(answer(message, envelope, ok()));
       return settle(ctx, r.board, now, effects);
     }
     default:
-      return { board: ctx.board, effects: [replyEffect(envelope, refuse(`unknown report kind ${describe(kind)}`))] };
+      return { board: ctx.board, effects: [answer(message, envelope, refuse(`unknown report kind ${describe(kind)}`))] };
   }
 }
 
@@ -216,8 +205,8 @@ function answeredOn(system: object): { node?: string } {
   return runtime ? { node: runtime.nodeId } : {};
 }
 
-function vote(ctx: TaskSageContext, payload: Payload): Payload {
-  const parsed = parseProposal((payload.proposal ?? {}) as Payload);
+function vote(ctx: TaskSageContext, payload: Extract<TaskSageEvent, { type: 'council.vote' }>): BallotAnswer {
+  const parsed = parseProposal(payload.proposal ?? {});
   if (!parsed.ok) return ballot('no', parsed.error);
   const p = parsed.value;
   const c = board.counts(ctx.board);
@@ -239,12 +228,13 @@ export const taskSageMachine = setup({
   actions: {
     deliver,
     answerList: enqueueActions(({ context, event, system, enqueue }) => {
+      if (event.type !== 'sage.task.list' && event.type !== 'development.task.list') return;
       const envelope = currentEnvelope(system);
-      const status = (event as Payload).status;
-      const limit = int((event as Payload).limit, 'limit', 1, 1000);
+      const status = event.status as unknown;
+      const limit = int(event.limit, 'limit', 1, 1000);
       if ((status !== undefined && !STATUSES.includes(status as string)) || !limit.ok) {
         const error = !limit.ok ? limit.error : `status must be one of ${STATUSES.join(', ')}; got ${describe(status)}`;
-        enqueue({ type: 'deliver', params: { effects: [replyEffect(envelope, refuse(error))] } });
+        enqueue({ type: 'deliver', params: { effects: [answer(event, envelope, refuse(error))] } });
         return;
       }
       const b = context.board;
@@ -253,12 +243,13 @@ export const taskSageMachine = setup({
         .sort((x, y) => x.seq - y.seq)
         .slice(0, limit.value ?? 100)
         .map(board.taskView);
-      const payload = ok({ ...answeredOn(system), paused: b.paused, counts: board.counts(b), stats: b.stats, waiting: b.waiters.length, tasks });
-      enqueue({ type: 'deliver', params: { effects: [replyEffect(envelope, payload)] } });
+      const payload = ok({ ...answeredOn(system), paused: b.paused, counts: board.counts(b), stats: b.stats as unknown as Payload, waiting: b.waiters.length, tasks });
+      enqueue({ type: 'deliver', params: { effects: [answer(event, envelope, payload)] } });
     }),
     answerStatus: enqueueActions(({ context, event, system, enqueue }) => {
+      if (event.type !== 'sage.task.status' && event.type !== 'task.status' && event.type !== 'development.task.status') return;
       const envelope = currentEnvelope(system);
-      const id = (event as Payload).id;
+      const id = event.id as unknown;
       const task = typeof id === 'string' ? context.board.tasks[id] : undefined;
       const payload =
         typeof id !== 'string'
@@ -266,7 +257,7 @@ export const taskSageMachine = setup({
           : task
             ? ok({ ...answeredOn(system), task: board.taskView(task) })
             : refuse(`unknown task id ${JSON.stringify(id)} (finished tasks are kept for the last ${context.config.maxFinished})`);
-      enqueue({ type: 'deliver', params: { effects: [replyEffect(envelope, payload)] } });
+      enqueue({ type: 'deliver', params: { effects: [answer(event, envelope, payload)] } });
     }),
   },
 }).createMachine({
@@ -284,8 +275,8 @@ export const taskSageMachine = setup({
       maxServants: input?.maxServants ?? 16,
       maxQueued: input?.maxQueued ?? 2_000,
     },
-    elder: input?.elder ?? ELDER_PATHS.elder,
-    incident: input?.incident ?? ELDER_PATHS.incident,
+    elder: input?.elder ?? ELDER_ADDRESSES.elder,
+    incident: input?.incident ?? ELDER_ADDRESSES.incident,
     latencies: [],
   }),
   invoke: { src: 'clock', input: ({ context }) => ({ every: context.config.tickMs, boot: true }) },
@@ -298,19 +289,19 @@ export const taskSageMachine = setup({
             const envelope = currentEnvelope(system);
             const parsed = parseTaskSpec(event, context.config.defaultTimeoutMs);
             if (!parsed.ok) {
-              enqueue({ type: 'deliver', params: { effects: [replyEffect(envelope, refuse(parsed.error))] } });
+              enqueue({ type: 'deliver', params: { effects: [answer(event, envelope, refuse(parsed.error))] } });
               return;
             }
             if (context.board.queue.length >= context.config.maxQueued) {
               const error = `the queue is full (${context.config.maxQueued} tasks waiting); try again later`;
-              enqueue({ type: 'deliver', params: { effects: [replyEffect(envelope, refuse(error))] } });
+              enqueue({ type: 'deliver', params: { effects: [answer(event, envelope, refuse(error))] } });
               return;
             }
             const now = Date.now();
             const { board: b, task } = board.submit(context.board, parsed.spec, now);
             const effects: Effect[] = [];
             const position = b.queue.indexOf(task.id);
-            effects.push(replyEffect(envelope, ok({ id: task.id, status: 'queued', position, paused: b.paused })));
+            effects.push(answer(event, envelope, ok({ id: task.id, status: 'queued' as const, position, paused: b.paused })));
             const step = settle(context, b, now, effects);
             enqueue.assign({ board: step.board });
             enqueue({ type: 'deliver', params: { effects: step.effects } });
@@ -323,31 +314,32 @@ export const taskSageMachine = setup({
         'development.task.list': { actions: 'answerList' },
         'sage.task.list': { actions: 'answerList' },
         'sage.task.pause': {
-          actions: enqueueActions(({ context, system, enqueue }) => {
+          actions: enqueueActions(({ context, event, system, enqueue }) => {
             enqueue.assign({ board: { ...context.board, paused: true } });
-            enqueue({ type: 'deliver', params: { effects: [replyEffect(currentEnvelope(system), ok({ paused: true }))] } });
+            enqueue({ type: 'deliver', params: { effects: [answer(event, currentEnvelope(system), ok({ paused: true }))] } });
           }),
         },
         'sage.task.resume': {
-          actions: enqueueActions(({ context, system, enqueue }) => {
-            const step = settle(context, { ...context.board, paused: false }, Date.now(), [replyEffect(currentEnvelope(system), ok({ paused: false }))]);
+          actions: enqueueActions(({ context, event, system, enqueue }) => {
+            const step = settle(context, { ...context.board, paused: false }, Date.now(), [answer(event, currentEnvelope(system), ok({ paused: false }))]);
             enqueue.assign({ board: step.board });
             enqueue({ type: 'deliver', params: { effects: step.effects } });
           }),
         },
         'sage.task.servant_down': {
           actions: enqueueActions(({ context, event, system, enqueue }) => {
+            // Read as data: local senders are not schema-checked.
             const servant = parseServant(event);
             const envelope = currentEnvelope(system);
             if (!servant) {
-              enqueue({ type: 'deliver', params: { effects: [replyEffect(envelope, refuse('servant_down needs node, path and incarnation'))] } });
+              enqueue({ type: 'deliver', params: { effects: [answer(event, envelope, refuse('servant_down needs node, path and incarnation'))] } });
               return;
             }
             const now = Date.now();
             const why = typeof event.reason === 'string' ? event.reason : 'went down';
             const r = board.servantDown(context.board, servant, now, why, context.config);
-            const effects: Effect[] = [replyEffect(envelope, ok({ requeued: r.requeued.map((t) => t.id) }))];
-            for (const w of r.dropped) effects.push(replyEffect(w.envelope, ok({ task: null })));
+            const effects: Effect[] = [answer(event, envelope, ok({ requeued: r.requeued.map((t) => t.id) }))];
+            for (const w of r.dropped) effects.push(answerLater<Ready>(w.envelope, ok({ task: null })));
             for (const t of r.requeued) effects.push(report(context, t.status === 'failed' ? 'failed' : 'requeued', t));
             const step = settle(context, r.board, now, effects);
             enqueue.assign({ board: step.board });
@@ -358,12 +350,12 @@ export const taskSageMachine = setup({
           actions: enqueueActions(({ context, event, system, enqueue }) => {
             const envelope = currentEnvelope(system);
             if (typeof event.node !== 'string' || event.node === '') {
-              enqueue({ type: 'deliver', params: { effects: [replyEffect(envelope, refuse('node_down needs node'))] } });
+              enqueue({ type: 'deliver', params: { effects: [answer(event, envelope, refuse('node_down needs node'))] } });
               return;
             }
             const now = Date.now();
             const r = board.nodeDown(context.board, event.node, now, typeof event.reason === 'string' ? event.reason : 'down', context.config);
-            const effects: Effect[] = [replyEffect(envelope, ok({ requeued: r.requeued.map((t) => t.id) }))];
+            const effects: Effect[] = [answer(event, envelope, ok({ requeued: r.requeued.map((t) => t.id) }))];
             for (const t of r.requeued) effects.push(report(context, t.status === 'failed' ? 'failed' : 'requeued', t));
             const step = settle(context, r.board, now, effects);
             enqueue.assign({ board: step.board });
@@ -379,7 +371,7 @@ export const taskSageMachine = setup({
         },
         'council.vote': {
           actions: enqueueActions(({ context, event, system, enqueue }) => {
-            enqueue({ type: 'deliver', params: { effects: [replyEffect(currentEnvelope(system), vote(context, event))] } });
+            enqueue({ type: 'deliver', params: { effects: [answer(event, currentEnvelope(system), vote(context, event))] } });
           }),
         },
         tick: {
@@ -392,14 +384,14 @@ export const taskSageMachine = setup({
               for (const t of r.requeued) effects.push(report(context, 'requeued', t));
               // Waits restored from a snapshot may belong to servants long gone: answer
               // them all; the living ones ask again at once.
-              for (const w of r.board.waiters) effects.push(replyEffect(w.envelope, ok({ task: null })));
+              for (const w of r.board.waiters) effects.push(answerLater<Ready>(w.envelope, ok({ task: null })));
               b = { ...r.board, waiters: [] };
             }
             const e = board.expire(b, now, context.config);
-            effects.push(...e.expired.map((w) => replyEffect(w.envelope, ok({ task: null }))));
+            effects.push(...e.expired.map((w) => answerLater<Ready>(w.envelope, ok({ task: null }))));
             for (const t of e.timedOut) effects.push(report(context, t.status === 'failed' ? 'failed' : 'requeued', t));
             if (context.latencies.length > 0) {
-              effects.push(tellEffect(context.incident, 'sage.task.metrics', { samples: context.latencies, at: now }));
+              effects.push(tellEffect(context.incident, { type: 'sage.task.metrics', samples: context.latencies, at: now }));
             }
             const step = settle(context, e.board, now, effects);
             // Nothing changed: keep the snapshot as it is (no save, no trace).

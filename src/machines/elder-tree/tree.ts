@@ -18,21 +18,21 @@
  * Children start in this order, so the sages are up before the servants ask for
  * work, and the knowledge sage before the rag sage syncs from it.
  */
-import { supervisor, worker, type Placement, type SupervisorSpec, type WorkerSpec } from '../../supervision/spec.js';
-import { claudeElderMachine, type ClaudeElderInput } from './claude-elder.js';
-import { commanderMachine, type CommanderInput } from './commander.js';
-import { councilMachine, type CouncilInput } from './council.js';
-import { demoLoadMachine, type DemoInput } from './demo-load.js';
+import type { PathsOf } from '../../supervision/paths.js';
+import { supervisor, worker, type Placement, type WorkerSpec } from '../../supervision/spec.js';
+import type { ClaudeElderInput } from './claude-elder.js';
+import type { CommanderInput } from './commander.js';
+import type { CouncilInput } from './council.js';
+import type { DemoInput } from './demo-load.js';
 import type { Handlers } from './handlers.js';
-import { heraldMachine } from './herald.js';
-import { incidentSageMachine, type IncidentSageInput } from './incident-sage.js';
-import { knowledgeSageMachine, type KnowledgeSageInput } from './knowledge-sage.js';
+import type { IncidentSageInput } from './incident-sage.js';
+import type { KnowledgeSageInput } from './knowledge-sage.js';
 import { KNOWLEDGE_SEED } from './knowledge-seed.js';
-import { servantId } from './paths.js';
-import { ragSageMachine, type RagSageInput } from './rag-sage.js';
-import { servantMachine, type ServantInput } from './servant.js';
-import { servantPoolMachine, type ServantTemplate } from './servant-pool.js';
-import { taskSageMachine, type TaskSageInput } from './task-sage.js';
+import { ClaudeElder, Commander, Council, DemoLoad, Herald, IncidentSage, KnowledgeSage, RagSage, Servant, ServantPool, TaskSage } from './kinds.js';
+import type { RagSageInput } from './rag-sage.js';
+import type { ServantInput } from './servant.js';
+import { servantSpec, type ServantTemplate } from './servant-pool.js';
+import type { TaskSageInput } from './task-sage.js';
 
 export interface ElderTreeOptions {
   /** Servants per node at start (default 4). */
@@ -59,10 +59,14 @@ export interface ElderTreeOptions {
 
 const SINGLETON: Placement = { singleton: true };
 
+/** A servant's spec as the tree's type sees it: `servant-N`, of kind Servant. */
+type ServantSpec = WorkerSpec<(typeof Servant)['machine'], `servant-${number}`, typeof Servant>;
+
 /** The spec every servant is made from, at start and when the council scales. */
 export function servantTemplate(options: ElderTreeOptions = {}): ServantTemplate {
   return {
-    machine: servantMachine,
+    machine: Servant.machine,
+    kind: Servant,
     options: {
       input: { ...options.servant, ...(options.handlers ? { handlers: options.handlers } : {}) },
       // A crashing servant comes back quickly, but not in a tight loop.
@@ -83,14 +87,19 @@ export function isElderTree(spec: unknown): boolean {
   return typeof spec === 'object' && spec !== null && (spec as Record<symbol, unknown>)[ELDER_TREE] === true;
 }
 
-export function elderTree(options: ElderTreeOptions = {}): SupervisorSpec {
+/** The Elder Tree's spec, typed: a node started with it knows the kind at each elder's path. */
+export type ElderTreeSpec = ReturnType<typeof buildElderTree>;
+/** The paths of the Elder Tree and the kinds there (`node.ref(TaskSage, path)` checks against it). */
+export type ElderTreePaths = PathsOf<ElderTreeSpec>;
+
+export function elderTree(options: ElderTreeOptions = {}): ElderTreeSpec {
   const spec = buildElderTree(options);
   // Not enumerable: copies and JSON of the spec stay as they were.
   Object.defineProperty(spec, ELDER_TREE, { value: true });
   return spec;
 }
 
-function buildElderTree(options: ElderTreeOptions): SupervisorSpec {
+function buildElderTree(options: ElderTreeOptions) {
   const cluster = options.cluster === true;
   const placed = cluster ? { placement: SINGLETON } : {};
   // The knowledge and task sages save after each message (saves coalesce while one is
@@ -100,24 +109,23 @@ function buildElderTree(options: ElderTreeOptions): SupervisorSpec {
   const persist = (every?: number) => (options.persist === false ? {} : { persist: { version: '1', ...(every ? { every } : {}) } });
   const count = options.servants ?? 4;
   const template = servantTemplate(options);
-  const servantSpec = (n: number): WorkerSpec => worker(servantId(n), template.machine, template.options ?? {});
   return supervisor('grand-elder', { strategy: 'one_for_one', intensity: 5, period: 10_000, agent: cluster ? 'herald' : 'commander' }, [
-    ...(cluster ? [worker('herald', heraldMachine)] : []),
-    worker('commander', commanderMachine, { input: options.commander, ...placed, ...persist(1000) }),
+    ...(cluster ? [worker('herald', Herald)] : []),
+    worker('commander', Commander, { input: options.commander, ...placed, ...persist(1000) }),
     supervisor('claude-elder', { strategy: 'one_for_one', intensity: 10, period: 10_000, agent: 'elder', ...placed }, [
-      worker('elder', claudeElderMachine, { input: options.claudeElder }),
-      worker('knowledge-sage', knowledgeSageMachine, { input: { seed: KNOWLEDGE_SEED, ...options.knowledge }, ...persist() }),
-      worker('task-sage', taskSageMachine, { input: options.taskSage, ...persist() }),
-      worker('incident-sage', incidentSageMachine, { input: options.incidentSage, ...persist(500) }),
-      worker('rag-sage', ragSageMachine, { input: options.rag }),
+      worker('elder', ClaudeElder, { input: options.claudeElder }),
+      worker('knowledge-sage', KnowledgeSage, { input: { seed: KNOWLEDGE_SEED, ...options.knowledge }, ...persist() }),
+      worker('task-sage', TaskSage, { input: options.taskSage, ...persist() }),
+      worker('incident-sage', IncidentSage, { input: options.incidentSage, ...persist(500) }),
+      worker('rag-sage', RagSage, { input: options.rag }),
     ]),
-    worker('elder-council', councilMachine, { input: options.council, ...placed }),
+    worker('elder-council', Council, { input: options.council, ...placed }),
     // Servants crash on purpose in the demo and the tests: a generous intensity keeps
     // their crashes from escalating to the grand elder.
     supervisor('servants', { strategy: 'one_for_one', intensity: 100, period: 10_000, agent: 'pool' }, [
-      worker('pool', servantPoolMachine, { input: { template, initial: count, reconcileMs: cluster ? (options.reconcileMs ?? 2000) : 0 } }),
-      ...Array.from({ length: count }, (_, i) => servantSpec(i + 1)),
+      worker('pool', ServantPool, { input: { template, initial: count, reconcileMs: cluster ? (options.reconcileMs ?? 2000) : 0 } }),
+      ...Array.from({ length: count }, (_, i) => servantSpec(template, i + 1) as ServantSpec),
     ]),
-    ...(options.demo ? [worker('demo', demoLoadMachine, { input: options.demo, ...placed })] : []),
+    ...(options.demo ? [worker('demo', DemoLoad, { input: options.demo, ...placed })] : []),
   ]);
 }
