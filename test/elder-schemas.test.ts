@@ -56,6 +56,11 @@ describe('Elder Tree schemas at the node boundary (real nats-server)', () => {
     const forwarded = await client.ask(ELDER_PATHS.commander, 'development.task.submit', { title: ['not', 'text'] }).catch((e: unknown) => e);
     expect((forwarded as AskRejectedError).reason).toBe('malformed');
     expect((forwarded as Error).message).toMatch(/\/grand-elder\/commander refuses development\.task\.submit: title: Invalid input: expected string, received array/);
+
+    // Mail to a supervisor's path is checked with its agent's schemas (the README's CLI entry for tasks).
+    const viaSupervisor = await client.ask(ELDER_PATHS.claudeElder, 'development.task.submit', { title: 42 }).catch((e: unknown) => e);
+    expect((viaSupervisor as AskRejectedError).reason).toBe('malformed');
+    expect((viaSupervisor as Error).message).toMatch(/^\/grand-elder\/claude-elder refuses development\.task\.submit: title: Invalid input: expected string, received number/);
   });
 
   it('a local sender is checked by the compiler, not the schema: the elder still refuses bad input itself', async () => {

@@ -14,8 +14,9 @@ import type { AnyEventObject, AnyStateMachine, EventFrom, EventObject } from 'xs
 /** A message payload: the event's fields, `type` aside. */
 export type Payload = Record<string, unknown>;
 
-declare const replyBrand: unique symbol;
-declare const kindBrand: unique symbol;
+// Phantom keys: they never exist at run time. Exported so declaration files can name them.
+export declare const replyBrand: unique symbol;
+export declare const kindBrand: unique symbol;
 
 /**
  * An event that is asked, and the reply it gets. In `setup({ types: { events } })`:
@@ -30,8 +31,8 @@ export type ReplyOf<E> = E extends { readonly [replyBrand]?: infer R } ? Exclude
 /** The members of an event union that are asks. */
 export type AskEvent<E> = E extends unknown ? (typeof replyBrand extends keyof E ? E : never) : never;
 
-/** An event's fields other than `type` (and the reply phantom). */
-export type EventFields<E> = Omit<E, 'type' | typeof replyBrand>;
+/** An event's fields other than `type` (and the reply phantom); per member of a union. */
+export type EventFields<E> = E extends unknown ? Omit<E, 'type' | typeof replyBrand> : never;
 
 /** Per event type, a Standard Schema (zod, valibot, arktype...) of that event's fields. */
 export type EventSchemas<E extends EventObject = EventObject> = {

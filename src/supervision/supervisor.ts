@@ -17,11 +17,17 @@ import {
   type Strategy,
   type SupervisorSpec,
 } from './spec.js';
+import type { AnyKind } from '../actors/kind.js';
 import { validateChild } from './validate.js';
 import { isEntitiesSpec } from './entities.js';
 import { EntityRegion } from './region.js';
 
 export { StartError };
+
+function agentSchemas(spec: SupervisorSpec): AnyKind['schemas'] {
+  const agent = spec.agent === undefined ? undefined : spec.children.find((c) => c.id === spec.agent);
+  return agent !== undefined && !isSupervisorSpec(agent) ? agent.kind?.schemas : undefined;
+}
 
 /** How a child ended: a worker's own exit, or a supervisor ending (OTP's `shutdown`). */
 export type ChildExit = Exit | { reason: 'shutdown'; detail: 'reached_max_restart_intensity' | 'auto_shutdown' };
@@ -94,6 +100,8 @@ export class Supervisor {
           },
           agent: spec.agent === undefined ? undefined : `${this.path}/${spec.agent}`,
         },
+        // Mail to the supervisor's path goes to its agent: checked at the boundary by the agent's schemas.
+        schemas: agentSchemas(spec),
       },
       'supervisor',
     );
