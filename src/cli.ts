@@ -335,7 +335,10 @@ async function clusterUp(values: Values): Promise<number> {
       });
     }
   };
-  const nats = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const nats = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin` }, // Debian puts it in /usr/sbin
+  });
   nats.on('error', (err) => process.stderr.write(`eldertree: cannot start nats-server (${err.message}); install Debian's nats-server\n`));
   prefix('nats', nats);
   children.push(nats);
