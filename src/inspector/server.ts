@@ -190,6 +190,10 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
       server.off('error', reject);
       resolve();
     });
+  }).catch(async (err: unknown) => {
+    // Nothing is served: stop sampling before the caller closes the source under it.
+    await live.close();
+    throw err;
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
