@@ -14,7 +14,7 @@ import type { InspectReply } from './cluster/cluster-node.js';
 import type { WireEvent } from './cluster/events-wire.js';
 import { ClusterSource } from './inspector/cluster-source.js';
 import { startInspector } from './inspector/server.js';
-import { mergeTree, treePrefixes } from './inspector/tree.js';
+import { logicalTree, treePrefixes, type LogicalActor } from './inspector/tree.js';
 import { createLogger } from './log.js';
 import { freePort, listening } from './net.js';
 import { makeDevCerts } from './security/certs.js';
@@ -256,7 +256,8 @@ async function status(values: Values): Promise<number> {
 
 interface StatusReport {
   nodes: { node: string; status: 'up' | 'down'; heartbeatAgeMs: number; actors: number }[];
-  actors: (InspectReply['actors'][number] & { node: string })[];
+  /** The user's tree (tree.ts logicalTree): one entry per actor, no placement plumbing. */
+  actors: (Omit<LogicalActor, 'parent' | 'depth'> & { parent: string | null; depth: number })[];
 }
 
 function statusReport(replies: InspectReply[]): StatusReport {
@@ -269,10 +270,15 @@ function statusReport(replies: InspectReply[]): StatusReport {
       if (!known || age < known.heartbeatAgeMs) nodes.set(m.node, { node: m.node, status: m.status, heartbeatAgeMs: age, actors: 0 });
     }
   }
+  const actors = logicalTree(replies.map((r) => ({ node: r.node, actors: r.actors })));
   for (const reply of replies) {
-    nodes.set(reply.node, { node: reply.node, status: 'up', heartbeatAgeMs: Math.max(0, now - reply.at), actors: reply.actors.length });
+    nodes.set(reply.node, {
+      node: reply.node,
+      status: 'up',
+      heartbeatAgeMs: Math.max(0, now - reply.at),
+      actors: actors.filter((a) => a.nodes.includes(reply.node)).length,
+    });
   }
-  const actors = replies.flatMap((r) => r.actors.map((a) => ({ ...a, node: r.node })));
   return { nodes: [...nodes.values()].sort((a, b) => a.node.localeCompare(b.node)), actors };
 }
 
@@ -287,15 +293,18 @@ function renderStatus(report: StatusReport): string {
     ['NODE', 'STATUS', 'HEARTBEAT', 'ACTORS'],
     ...report.nodes.map((n) => [n.node, n.status, `${(n.heartbeatAgeMs / 1000).toFixed(1)} s ago`, String(n.actors)]),
   ]);
-  const byNode = new Map<string, InspectReply['actors']>();
-  for (const a of report.actors) byNode.set(a.node, [...(byNode.get(a.node) ?? []), a]);
-  const rows = mergeTree([...byNode].map(([node, actors]) => ({ node, actors })));
+  const rows = report.actors;
   const prefixes = treePrefixes(rows);
+  // The node that runs it; other copies and a singleton's standbys in brackets.
+  const where = (a: StatusReport['actors'][number]) =>
+    [a.node, a.nodes.length > 1 ? `(+${a.nodes.filter((n) => n !== a.node).join(',')})` : '', a.standbys.length ? `(standby ${a.standbys.join(',')})` : '']
+      .filter(Boolean)
+      .join(' ');
   const actors = table([
     ['PATH', 'NODE', 'STATUS', 'STATE', 'INC', 'RESTARTS', 'MAILBOX'],
     ...rows.map((a, i) => [
       prefixes[i] + a.path,
-      a.node,
+      where(a),
       a.status,
       JSON.stringify(a.state) ?? '',
       String(a.incarnation),

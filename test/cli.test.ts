@@ -88,7 +88,12 @@ describe('eldertree CLI against a running cluster', () => {
     ]);
     const pinned = report.actors.find((a) => a.path === '/app/pinned');
     expect(pinned).toMatchObject({ node: 'n2', status: 'running', incarnation: 1, restarts: 0, kind: 'worker' });
-    expect(report.actors.filter((a) => a.path === '/app').map((a) => a.node)).toEqual(['n1', 'n2']);
+    // The user's tree: one entry per actor, no placement guards; copies and standbys as lists.
+    expect(report.actors.map((a) => a.path)).toEqual(['/app', '/app/singleton', '/app/pool', '/app/everywhere', '/app/pinned']);
+    expect(report.actors.find((a) => a.path === '/app')).toMatchObject({ node: 'n1', nodes: ['n1', 'n2'], standbys: [] });
+    const singleton = report.actors.find((a) => a.path === '/app/singleton')!;
+    expect(singleton.nodes).toHaveLength(1);
+    expect(singleton.standbys).toEqual(['n1', 'n2'].filter((n) => n !== singleton.node));
   });
 
   it('status draws a table in the terminal', () => {
@@ -96,6 +101,8 @@ describe('eldertree CLI against a running cluster', () => {
     expect(code).toBe(0);
     expect(stdout).toMatch(/^NODES\n\s+NODE\s+STATUS\s+HEARTBEAT\s+ACTORS\n\s+n1\s+up/);
     expect(stdout).toMatch(/\/app\/pinned\s+n2\s+running/);
+    expect(stdout).toMatch(/\/app\/singleton\s+n\d \(standby n\d\)\s+running/);
+    expect(stdout).not.toContain('_placed_');
   });
 
   it.each([

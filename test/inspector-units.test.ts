@@ -2,6 +2,7 @@ import { createActor, setup } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { activePaths, enabledEvents, mergeTree, prometheusText, statechartOf, treePrefixes, type TreeSnapshot } from '../src/inspector/index.js';
 import { toPlain } from '../src/inspector/plain.js';
+import { isPlumbing, logicalTree } from '../src/inspector/tree.js';
 import { SeqLog } from '../src/inspector/seq-log.js';
 import { parsePrometheus } from './inspector-fixtures.js';
 
@@ -93,6 +94,23 @@ describe('tree across nodes', () => {
     ]);
     expect(rows.map((r) => `${r.path}@${r.node}:${r.depth}`)).toEqual(['/a@n1:0', '/a@n2:0', '/a/x@n1:1', '/a/x@n2:1', '/a/y@n1:1', '/a/y/z@n1:2']);
     expect(treePrefixes(rows)).toEqual(['', '', '├── ', '├── ', '└── ', '    └── ']);
+  });
+
+  it("the logical tree: no placement guards or heralds, one row per actor in spec order, its node, copies and standbys", () => {
+    const at = (path: string, state: unknown = null, processed = 0) => ({ ...view(path), state, processed });
+    // What placement leaves on two nodes: the guards sit where the placed children are in
+    // the spec; the children a guard started come last in their supervisor's list.
+    const rows = logicalTree([
+      { node: 'n1', actors: [at('/grand-elder'), at('/grand-elder/herald'), at('/grand-elder/_placed_boss', 'running'), at('/grand-elder/pool', null, 3), at('/grand-elder/boss'), at('/grand-elder/boss/w')] },
+      { node: 'n2', actors: [at('/grand-elder'), at('/grand-elder/herald'), at('/grand-elder/_placed_boss', 'standby'), at('/grand-elder/pool', null, 4)] },
+      { node: 'n3', actors: [at('/grand-elder'), at('/grand-elder/herald'), at('/grand-elder/_placed_boss', 'standby'), at('/grand-elder/pool', null, 5)] },
+    ]);
+    expect(rows.map((r) => `${r.path}@${r.node}:${r.depth}`)).toEqual(['/grand-elder@n1:0', '/grand-elder/boss@n1:1', '/grand-elder/boss/w@n1:2', '/grand-elder/pool@n1:1']);
+    expect(rows.find((r) => r.path === '/grand-elder/boss')).toMatchObject({ nodes: ['n1'], standbys: ['n2', 'n3'] });
+    expect(rows.find((r) => r.path === '/grand-elder/pool')).toMatchObject({ nodes: ['n1', 'n2', 'n3'], standbys: [], processed: 12 });
+    expect(isPlumbing('/grand-elder/herald')).toBe(true);
+    expect(isPlumbing('/grand-elder/_placed_commander')).toBe(true);
+    expect(isPlumbing('/grand-elder/commander')).toBe(false);
   });
 });
 

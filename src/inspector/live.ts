@@ -15,7 +15,7 @@ import type {
 } from './protocol.js';
 import { SeqLog } from './seq-log.js';
 import type { InspectorSource, NodeSample, SourceEvent } from './source.js';
-import { mergeTree } from './tree.js';
+import { isPlumbing, logicalTree } from './tree.js';
 
 export interface LiveOptions {
   /** ms between pushes while someone watches (default 250): tree updates are coalesced to this. */
@@ -38,6 +38,8 @@ const FEED_SIZE = 500;
 const INCIDENT_SIZE = 200;
 const MESSAGE_SIZE = 1000;
 const SERIES_SIZE = 300;
+/** Share of a supervisor's restart intensity at which it raises a warning (the page's gauge turns orange at the same share). */
+export const INTENSITY_WARN_SHARE = 0.5;
 const MAILBOX_ALERT = 1000;
 
 /**
@@ -225,7 +227,8 @@ export class LiveState {
   private build(samples: NodeSample[]): TreeSnapshot {
     const now = Date.now();
     this.samples = samples;
-    const placed = mergeTree(samples);
+    // The user's tree: one row per actor, no placement guards or heralds (tree.ts).
+    const placed = logicalTree(samples);
     const byKey = new Map(placed.map((a) => [key(a.node, a.path), a]));
     const seen = new Set<string>();
     const actors: ActorInfo[] = placed.map((a) => {
@@ -235,6 +238,8 @@ export class LiveState {
       return {
         key: k,
         node: a.node,
+        nodes: a.nodes,
+        standbys: a.standbys,
         path: a.path,
         name: a.path.slice(a.path.lastIndexOf('/') + 1),
         parent: a.parent,
@@ -305,7 +310,7 @@ export class LiveState {
     }
     for (const s of samples) {
       const age = s.heartbeatAgeMs ?? Math.max(0, now - s.at);
-      nodes.set(s.node, { node: s.node, status: 'up', heartbeatAgeMs: age, actors: s.actors.length });
+      nodes.set(s.node, { node: s.node, status: 'up', heartbeatAgeMs: age, actors: s.actors.filter((a) => !isPlumbing(a.path)).length });
     }
     // Node events are newer than the last sample when they come after it.
     for (const [node, e] of this.nodeEvents) {
@@ -322,7 +327,9 @@ export class LiveState {
       if (n.status === 'down') alerts.push({ key: `node:${n.node}`, severity: 'critical', node: n.node, message: `node ${n.node} is down` });
     }
     for (const a of actors) {
-      if (a.own && a.own.restartsInPeriod > 0) {
+      // Warn once half the restart intensity is used in the period (one restart of 100 is
+      // routine); critical at the limit, where one more crash escalates.
+      if (a.own && a.own.restartsInPeriod > 0 && a.own.restartsInPeriod >= Math.max(1, a.own.intensity * INTENSITY_WARN_SHARE)) {
         const atLimit = a.own.restartsInPeriod >= a.own.intensity;
         alerts.push({
           key: `intensity:${a.key}`,

@@ -105,7 +105,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
   /** The node of `path` when only one node hosts it; a clear 4xx otherwise. */
   const onlyNode = async (path: string): Promise<string> => {
     const tree = await live.snapshot(2000);
-    const nodes = [...new Set(tree.actors.filter((a) => a.path === path).map((a) => a.node))];
+    const nodes = [...new Set(tree.actors.filter((a) => a.path === path).flatMap((a) => a.nodes))];
     if (nodes.length === 0) throw new HttpError(404, 'unknown_actor', `no actor at ${path}`);
     if (nodes.length > 1) throw new HttpError(400, 'ambiguous_actor', `${path} runs on ${nodes.join(', ')}: say which with node`);
     return nodes[0]!;
