@@ -40,6 +40,8 @@ const MESSAGE_SIZE = 1000;
 const SERIES_SIZE = 300;
 /** Share of a supervisor's restart intensity at which it raises a warning (the page's gauge turns orange at the same share). */
 export const INTENSITY_WARN_SHARE = 0.5;
+/** How long a crash waits for its message's dead letter before it is recorded as one itself. */
+const CRASH_MATCH_MS = 300;
 const MAILBOX_ALERT = 1000;
 
 /**
@@ -61,6 +63,8 @@ export class LiveState {
   /** Last lifecycle event type per node+path: tells `restarting` from `down`. */
   private readonly lastLifecycle = new Map<string, string>();
   private readonly alertSince = new Map<string, number>();
+  /** Crashes not (yet) followed by the dead letter of the message that caused them. */
+  private readonly unmatchedCrashes = new Map<string, { event: SourceEvent; seen: number }>();
   private readonly nodeEvents = new Map<string, { status: 'up' | 'down'; at: number }>();
   /** Dead letters by node and reason since the inspector started (for /metrics). */
   readonly deadLetters = new Map<string, number>();
@@ -126,6 +130,7 @@ export class LiveState {
 
   private async tick(): Promise<void> {
     try {
+      this.crashesAsDeadLetters();
       await this.refresh();
       if (this.listeners.size > 0) this.push();
       this.lastError = undefined;
@@ -407,6 +412,7 @@ export class LiveState {
     if (e.path !== undefined) this.lastLifecycle.set(key(e.node, e.path), e.type);
     switch (e.type) {
       case 'dead_letter': {
+        if (e.reason === 'crashed' && e.envelope) this.unmatchedCrashes.delete(key(e.node, e.envelope.to));
         this.deadLettersSinceTick++;
         this.recentDeadLetters.push(e.at);
         const k = `${e.node}\u0000${e.reason ?? 'unknown'}`;
@@ -422,6 +428,7 @@ export class LiveState {
         break;
       case 'crashed':
         this.incident(e, 'warning', `${e.path} crashed`, e.reason ?? e.error ?? 'error');
+        if (e.path !== undefined) this.unmatchedCrashes.set(key(e.node, e.path), { event: e, seen: Date.now() });
         break;
       case 'escalated':
         this.incident(e, 'critical', `${e.path} gave up`, e.reason ?? 'reached max restart intensity');
@@ -436,6 +443,30 @@ export class LiveState {
         if (this.nodeEvents.get(e.node)?.status === 'down') this.incident(e, 'info', `node ${e.node} up again`, e.reason ?? '');
         this.nodeEvents.set(e.node, { status: 'up', at: e.at });
         break;
+    }
+  }
+
+  /**
+   * Every crash is a dead letter. One while processing a message comes with that
+   * message's dead letter (the runtime sends it right after the crash); one on an
+   * internal event (a timer, an invoked actor's result, as the demo's servants do) has
+   * no message to dead-letter, so the inspector records the internal event as one.
+   */
+  private crashesAsDeadLetters(): void {
+    const now = Date.now();
+    for (const [k, { event: e, seen }] of this.unmatchedCrashes) {
+      if (now - seen < CRASH_MATCH_MS) continue;
+      this.unmatchedCrashes.delete(k);
+      this.onEvent({
+        type: 'dead_letter',
+        node: e.node,
+        at: e.at,
+        path: e.path!,
+        reason: 'crashed',
+        detail: `${e.path} crashed on an internal event (a timer or an invoked actor's result), not on a message: ${e.reason ?? e.error ?? 'error'}`,
+        ...(e.error !== undefined ? { error: e.error } : {}),
+        envelope: { id: `crash:${e.node}:${e.path}#${e.incarnation ?? 0}`, from: e.path!, to: e.path!, type: '(internal event)' },
+      });
     }
   }
 

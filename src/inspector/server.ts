@@ -61,6 +61,11 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
       if (!data) throw new HttpError(404, 'not_found', `no page module ${url.pathname}`);
       return sendText(res, 200, 'text/javascript; charset=utf-8', data);
     }
+    if (url.pathname.startsWith('/vendor/')) {
+      const data = req.method === 'GET' ? assets.vendor(url.pathname.slice(8)) : undefined;
+      if (!data) throw new HttpError(404, 'not_found', `no such script: ${url.pathname}`);
+      return sendText(res, 200, 'text/javascript; charset=utf-8', data);
+    }
     switch (route) {
       case 'GET /':
       case 'GET /index.html':
