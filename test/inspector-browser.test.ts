@@ -316,6 +316,12 @@ describe('inspector page of a cluster running the Elder Tree with its demo load'
     expect(paths).toEqual(expect.arrayContaining(['/grand-elder/commander', '/grand-elder/claude-elder/task-sage', '/grand-elder/demo']));
     // The root runs on both nodes: one row, the other copy a badge.
     expect(await cpage.locator('tr[data-path="/grand-elder"] .copies').textContent()).toBe('+1');
+    if (process.env.ELDERTREE_SCREENSHOTS) {
+      await cpage.locator('tr[data-path="/grand-elder/servants/pool"]').click();
+      await cpage.locator('svg.statechart').waitFor();
+      await new Promise((r) => setTimeout(r, 1500));
+      await cpage.screenshot({ path: join(process.env.ELDERTREE_SCREENSHOTS, 'inspector-cluster.png') });
+    }
   });
 
   it("a crash of one of the demo's servants is a dead letter", async () => {

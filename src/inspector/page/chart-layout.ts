@@ -99,7 +99,9 @@ export function eventLabel(type: string): string {
 }
 
 function transitionText(t: ChartTransition): string {
-  const acts = t.actions.length ? ` / ${t.actions.join(', ')}` : '';
+  // Named actions say what happens; XState's names for inline functions say nothing.
+  const named = t.actions.filter((a) => !/^(inline|actions|function)$/.test(a));
+  const acts = named.length ? ` / ${named.join(', ')}` : '';
   return `${eventLabel(t.event)}${t.guard ? ` [${t.guard}]` : ''}${acts}`;
 }
 

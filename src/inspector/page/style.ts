@@ -92,7 +92,7 @@ td.deep { color: var(--warn); font-weight: 700; }
 .history-bar .label { color: var(--muted); font-size: 11px; text-transform: uppercase; letter-spacing: .4px; margin-right: 4px; }
 .step-label { min-width: 90px; text-align: center; font-variant-numeric: tabular-nums; }
 .chart-wrap { overflow: auto; border: 1px solid var(--line); border-radius: 6px; padding: 10px; background: #fcfcfd; }
-svg.statechart { display: block; }
+svg.statechart { display: block; max-width: 100%; height: auto; }
 svg.statechart .box { fill: #fff; stroke: #adb5bd; stroke-width: 1.2; }
 svg.statechart .compound > .box, svg.statechart .parallel > .box { fill: #f8f9fa; }
 svg.statechart .parallel > .box { stroke-dasharray: 5 4; }
