@@ -2,9 +2,10 @@ import { createActor, setup } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { activePaths, enabledEvents, mergeTree, prometheusText, statechartOf, treePrefixes, type TreeSnapshot } from '../src/inspector/index.js';
 import { toPlain } from '../src/inspector/plain.js';
+import { eventLabel, layoutChart, type ElkLike } from '../src/inspector/page/chart-layout.js';
+import { parsePrometheus, playerMachine } from './inspector-fixtures.js';
 import { isPlumbing, logicalTree } from '../src/inspector/tree.js';
 import { SeqLog } from '../src/inspector/seq-log.js';
-import { parsePrometheus } from './inspector-fixtures.js';
 
 describe('statecharts from machine.toJSON()', () => {
   const player = setup({ guards: { hasTrack: ({ event }) => (event as { track?: string }).track !== undefined } }).createMachine({
@@ -43,6 +44,31 @@ describe('statecharts from machine.toJSON()', () => {
     // `load` needs a payload its guard reads: it is not enabled for a bare event.
     expect(enabledEvents(actor.getSnapshot(), statechartOf(player).events)).toEqual(['toggle']);
     actor.stop();
+  });
+});
+
+describe('statechart layout (elkjs in Node, as the page runs it)', () => {
+  it("names XState's internal events by what they mean", () => {
+    expect(eventLabel('xstate.done.actor.0.servant.polling')).toBe('done: polling');
+    expect(eventLabel('xstate.error.actor.0.pool.applying')).toBe('error: applying');
+    expect(eventLabel('xstate.done.state.light.red')).toBe('done: red');
+    expect(eventLabel('xstate.after.500.light.green')).toBe('after 500 ms');
+    expect(eventLabel('task.execute')).toBe('task.execute');
+  });
+
+  it('lays out a nested machine with a parallel region: an edge per target, every state inside its parent', async () => {
+    const { default: ELK } = (await import('elkjs/lib/elk.bundled.js')) as unknown as { default: new () => ElkLike };
+    const chart = statechartOf(playerMachine);
+    const layout = await layoutChart(new ELK(), chart.root, chart.machineId);
+    const labels = layout.edges.filter((e) => !e.initial).map((e) => e.label);
+    expect(labels.sort()).toEqual(['done: loading', 'eject', 'louder', 'pause', 'play', 'quieter']);
+    expect(layout.edges.filter((e) => e.initial)).toHaveLength(3); // the machine's, and one per region
+    const at = new Map(layout.states.map((s) => [s.node.path, s]));
+    for (const s of layout.states) {
+      const parentPath = s.node.path.includes('.') ? s.node.path.slice(0, s.node.path.lastIndexOf('.')) : s.node.path === '' ? undefined : '';
+      const box = parentPath === undefined ? { x: 0, y: 0, w: layout.width, h: layout.height } : at.get(parentPath)!;
+      expect(s.x >= box.x && s.y >= box.y && s.x + s.w <= box.x + box.w && s.y + s.h <= box.y + box.h, `${s.node.path} inside ${parentPath}`).toBe(true);
+    }
   });
 });
 

@@ -395,6 +395,8 @@ export class LiveState {
   // ---- events ------------------------------------------------------------------------
 
   private onEvent(e: SourceEvent): void {
+    // The lifecycle of placement guards and heralds is plumbing too (tree.ts isPlumbing).
+    if (e.type !== 'dead_letter' && e.path !== undefined && isPlumbing(e.path)) return;
     const id = this.feed.total + 1;
     const feed: FeedEvent = {
       id,
