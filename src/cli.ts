@@ -381,12 +381,17 @@ async function clusterUp(values: Values): Promise<number> {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin` }, // Debian puts it in /usr/sbin
   });
-  nats.on('error', (err) => process.stderr.write(`eldertree: cannot start nats-server (${err.message}); install Debian's nats-server\n`));
+  let spawnError: Error | undefined;
+  nats.on('error', (err) => (spawnError = err));
   prefix('nats', nats);
   children.push(nats);
   // Nodes start once the broker listens (not after a fixed pause: the machine may be busy).
   const deadline = Date.now() + 15_000;
   while (!(await listening(port))) {
+    if (spawnError) {
+      rmSync(store, { recursive: true, force: true });
+      throw new Failure(`cannot start nats-server (${spawnError.message}): install it with \`sudo apt-get install nats-server\``);
+    }
     if (nats.exitCode !== null || Date.now() > deadline) {
       if (nats.exitCode === null) nats.kill('SIGTERM');
       rmSync(store, { recursive: true, force: true });
