@@ -60,7 +60,7 @@ table.tree tr.supervisor .label { font-weight: 600; }
 table.tree .node { font-family: var(--mono); font-size: 11.5px; color: hsl(var(--node-hue) 55% 35%); white-space: nowrap; }
 table.tree .node .copies, table.tree .node .standbys { margin-left: 5px; font-size: 10.5px; color: var(--muted); border: 1px solid var(--line); border-radius: 4px; padding: 0 4px; }
 table.tree .node .copies:empty, table.tree .node .standbys:empty { display: none; }
-table.tree .state { font-family: var(--mono); font-size: 11.5px; max-width: 160px; overflow: hidden; text-overflow: ellipsis; }
+table.tree .state { font-family: var(--mono); font-size: 11.5px; max-width: 120px; overflow: hidden; text-overflow: ellipsis; }
 .num { text-align: right; font-variant-numeric: tabular-nums; }
 .gauge { margin-left: 6px; font-size: 10.5px; color: var(--muted); border: 1px solid var(--line); border-radius: 4px; padding: 0 4px; }
 .gauge:empty { display: none; }
