@@ -94,11 +94,21 @@ describe('a cluster of 3 node processes over a real nats-server', () => {
         );
       }
     })();
-    await new Promise((r) => setTimeout(r, 300));
+    const waitFor = async (what: string, ok: () => boolean, ms: number) => {
+      for (const end = Date.now() + ms; !ok(); await new Promise((r) => setTimeout(r, 20))) {
+        if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+      }
+    };
+    await waitFor('the first hits', () => hits.length > 0, 10_000);
     const owner = hits.at(-1)!.node;
     cluster.kill(owner, 'SIGSTOP');
-    await new Promise((r) => setTimeout(r, 2500)); // past the 1 s lease: a standby takes over
-    cluster.kill(owner, 'SIGCONT');
+    // Past the 1 s lease a standby takes over: wait for its first hit (not a fixed time,
+    // which a busy machine may not honour), then wake the old owner.
+    try {
+      await waitFor('a standby to serve', () => hits.some((h) => h.node !== owner), 20_000);
+    } finally {
+      cluster.kill(owner, 'SIGCONT');
+    }
     await new Promise((r) => setTimeout(r, 1500));
     stop = true;
     await pump;
