@@ -5,6 +5,8 @@ import { toPlain } from '../src/inspector/plain.js';
 import { eventLabel, layoutChart, type ElkLike } from '../src/inspector/page/chart-layout.js';
 import { parsePrometheus, playerMachine } from './inspector-fixtures.js';
 import { isPlumbing, logicalTree } from '../src/inspector/tree.js';
+import { treeAlerts } from '../src/inspector/alerts.js';
+import type { ActorInfo } from '../src/inspector/protocol.js';
 import { SeqLog } from '../src/inspector/seq-log.js';
 
 describe('statecharts from machine.toJSON()', () => {
@@ -137,6 +139,26 @@ describe('tree across nodes', () => {
     expect(isPlumbing('/grand-elder/herald')).toBe(true);
     expect(isPlumbing('/grand-elder/_placed_commander')).toBe(true);
     expect(isPlumbing('/grand-elder/commander')).toBe(false);
+  });
+});
+
+describe('alerts', () => {
+  it('a supervisor warns at half its restart intensity, is critical at the limit; one routine restart is no alert', () => {
+    const sup = (restartsInPeriod: number, intensity: number) =>
+      ({
+        key: 'n1/s', node: 'n1', nodes: ['n1'], standbys: [], path: '/s', name: 's', parent: null, depth: 0, kind: 'supervisor', status: 'running',
+        rawStatus: 'running', state: null, incarnation: 1, restarts: 0, supervisor: null, mailbox: 0, processed: 0, rate: 0,
+        own: { path: '/s', strategy: 'one_for_one', intensity, period: 5000, restartsInPeriod },
+      }) satisfies ActorInfo;
+    const severity = (r: number, i: number) => treeAlerts([], [sup(r, i)]).find((a) => a.key === 'intensity:n1/s')?.severity;
+    expect(severity(1, 10)).toBeUndefined();
+    expect(severity(4, 10)).toBeUndefined();
+    expect(severity(5, 10)).toBe('warning');
+    expect(severity(10, 10)).toBe('critical');
+    expect(severity(1, 100)).toBeUndefined();
+    expect(severity(1, 1)).toBe('critical');
+    expect(severity(1, 2)).toBe('warning');
+    expect(severity(0, 0)).toBeUndefined();
   });
 });
 

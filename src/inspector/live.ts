@@ -15,6 +15,7 @@ import type {
 } from './protocol.js';
 import { SeqLog } from './seq-log.js';
 import type { InspectorSource, NodeSample, SourceEvent } from './source.js';
+import { treeAlerts } from './alerts.js';
 import { isPlumbing, logicalTree } from './tree.js';
 
 export interface LiveOptions {
@@ -38,11 +39,8 @@ const FEED_SIZE = 500;
 const INCIDENT_SIZE = 200;
 const MESSAGE_SIZE = 1000;
 const SERIES_SIZE = 300;
-/** Share of a supervisor's restart intensity at which it raises a warning (the page's gauge turns orange at the same share). */
-export const INTENSITY_WARN_SHARE = 0.5;
 /** How long a crash waits for its message's dead letter before it is recorded as one itself. */
 const CRASH_MATCH_MS = 300;
-const MAILBOX_ALERT = 1000;
 
 /**
  * The inspector's memory of the cluster between samples: the merged tree with rates
@@ -328,31 +326,7 @@ export class LiveState {
 
   private alerts(nodes: NodeInfo[], actors: ActorInfo[], now: number): Alert[] {
     const alerts: Omit<Alert, 'since'>[] = [];
-    for (const n of nodes) {
-      if (n.status === 'down') alerts.push({ key: `node:${n.node}`, severity: 'critical', node: n.node, message: `node ${n.node} is down` });
-    }
-    for (const a of actors) {
-      // Warn once half the restart intensity is used in the period (one restart of 100 is
-      // routine); critical at the limit, where one more crash escalates.
-      if (a.own && a.own.restartsInPeriod > 0 && a.own.restartsInPeriod >= Math.max(1, a.own.intensity * INTENSITY_WARN_SHARE)) {
-        const atLimit = a.own.restartsInPeriod >= a.own.intensity;
-        alerts.push({
-          key: `intensity:${a.key}`,
-          severity: atLimit ? 'critical' : 'warning',
-          node: a.node,
-          path: a.path,
-          message: atLimit
-            ? `${a.path} is at its restart limit (${a.own.restartsInPeriod}/${a.own.intensity} in ${a.own.period} ms): one more crash escalates`
-            : `${a.path} restarted children ${a.own.restartsInPeriod} times in its period (limit ${a.own.intensity} in ${a.own.period} ms)`,
-        });
-      }
-      if (a.status === 'down' && a.rawStatus !== 'stopped') {
-        alerts.push({ key: `down:${a.key}`, severity: 'warning', node: a.node, path: a.path, message: `${a.path} on ${a.node} is down (${a.rawStatus})` });
-      }
-      if (a.mailbox >= MAILBOX_ALERT) {
-        alerts.push({ key: `mailbox:${a.key}`, severity: 'warning', node: a.node, path: a.path, message: `${a.path} has ${a.mailbox} messages waiting` });
-      }
-    }
+    alerts.push(...treeAlerts(nodes, actors));
     this.recentDeadLetters = this.recentDeadLetters.filter((t) => now - t < 10_000);
     if (this.recentDeadLetters.length > 0) {
       alerts.push({ key: 'dead-letters', severity: 'info', message: `${this.recentDeadLetters.length} dead letters in the last 10 s` });
