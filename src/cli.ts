@@ -245,6 +245,9 @@ async function status(values: Values): Promise<number> {
   const client = await connect(values);
   try {
     const replies = await client.inspect();
+    if (replies.length === 0 && !values.json) {
+      throw new Failure(`no node answered in cluster ${values.cluster ?? process.env.ELDERTREE_CLUSTER ?? 'elders'}: is any node running?`);
+    }
     const report = statusReport(replies);
     process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : renderStatus(report));
     return replies.length > 0 ? 0 : 1;

@@ -110,6 +110,7 @@ describe('eldertree CLI against a running cluster', () => {
     [['send', '--nats', 'URL', '/nobody', 'x', '--ack', '--timeout', '1500'], 1, 'eldertree: not delivered: /nobody did not acknowledge x within 1500 ms (no node hosts /nobody)'],
     [['send', '--nats', 'URL', '--cluster', 'empty', '/app/pinned', 'x', '--ack', '--timeout', '1500'], 1, '(no eldertree node answered in this cluster)'],
     [['send', '--nats', 'URL', '/app/pinned', 'x', '{"a":1}', 'extra'], 2, 'send takes PATH TYPE [JSON]; got 4 arguments'],
+    [['status', '--nats', 'URL', '--cluster', 'empty'], 1, 'eldertree: no node answered in cluster empty: is any node running?'],
     [['ask', '--nats', 'URL', '/app/pinned', 'whoami', '{oops'], 2, 'payload is not valid JSON'],
     [['ask', '--nats', 'URL', 'app', 'x'], 2, 'PATH must look like /a/b-c/d; got "app"'],
     [['ask', '--nats', 'URL', '/app/pinned', 'nothing.handles.this'], 1, 'eldertree: /app/pinned in state {} does not handle nothing.handles.this'],
@@ -171,7 +172,9 @@ describe('eldertree cluster up', () => {
     expect(code).toBe(0);
     expect(out).toMatch(/n1\s+\| .*node n1 stopped/);
     expect(out).toMatch(/nats\s+\| .*Server Exiting/);
-    expect(run(['status', '--nats', url]).code).toBe(1); // nothing left running
+    const after = run(['status', '--nats', url]); // nothing left running
+    expect(after.code).toBe(1);
+    expect(after.stderr).toMatch(/^eldertree: (cannot connect to NATS|no node answered)/);
   });
 });
 
