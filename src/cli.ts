@@ -4,19 +4,18 @@
  *   send | ask | status | events | inspect | cluster up
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ClusterClient } from './cluster/client.js';
-import type { InspectReply } from './cluster/cluster-node.js';
 import type { WireEvent } from './cluster/events-wire.js';
 import { ClusterSource } from './inspector/cluster-source.js';
 import { startInspector } from './inspector/server.js';
-import { mergeTree, treePrefixes } from './inspector/tree.js';
+import { renderStatus, statusReport } from './cli-status.js';
 import { createLogger } from './log.js';
-import { freePort } from './net.js';
+import { freePort, listening } from './net.js';
 import { makeDevCerts } from './security/certs.js';
 import { generateNatsConf } from './security/nats-conf.js';
 
@@ -25,8 +24,9 @@ class UsageError extends Error {}
 const USAGE = `Usage: eldertree <command> [options]
 
 Commands:
-  send PATH TYPE [JSON]     tell an actor (fire and forget; --ack for acknowledged delivery)
-  ask PATH TYPE [JSON]      ask an actor and print its reply as JSON
+  send PATH TYPE [JSON]     tell an actor; with --ack wait for its acknowledgement (up to
+                            --timeout) and exit 1 when it was not delivered. JSON "-": stdin
+  ask PATH TYPE [JSON]      ask an actor and print its reply as JSON (JSON "-": stdin)
   status                    nodes (up/down, heartbeat age) and the supervision tree across
                             nodes: path, node, status, state, incarnation, restarts,
                             mailbox (--json for JSON)
@@ -48,7 +48,7 @@ Connection (send, ask, status, events, inspect):
   --tls-cert FILE     --tls-key FILE     --tls-ca FILE
 
 Other options:
-  --timeout MS        ask timeout (default 5000)
+  --timeout MS        ask, send --ack: how long to wait (default 5000)
   --priority N        0..9 (default 5)
   --json              status as JSON
   --nodes N           cluster up: how many nodes (default 3)
@@ -56,7 +56,8 @@ Other options:
   --port N            inspect: HTTP port (default 7070; 0 picks a free one)
   --host ADDR         inspect: address to bind (default 127.0.0.1; anything else exposes
                       the inspector and its debug actions to that network)
-  -h, --help
+  -h, --help          this text
+  -v, --version       the version
 
 Exit codes: 0 ok, 1 the request failed (timeout, refused, unreachable), 2 bad usage.`;
 
@@ -83,6 +84,7 @@ const options = {
   roles: { type: 'string' },
   hosts: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
 } satisfies ParseArgsConfig['options'];
 
 type Values = ReturnType<typeof parse>['values'];
@@ -98,6 +100,11 @@ function parse(argv: string[]) {
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv);
   const [command, ...args] = positionals;
+  if (values.version) {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stdout.write(`eldertree ${pkg.version}\n`);
+    return 0;
+  }
   if (values.help || command === undefined || command === 'help') {
     process.stdout.write(USAGE + '\n');
     return command === undefined && !values.help ? 2 : 0;
@@ -148,22 +155,30 @@ function connect(values: Values): Promise<ClusterClient> {
 
 class Failure extends Error {}
 
-function message(args: string[], verb: string): { path: string; type: string; payload: Record<string, unknown> } {
-  const [path, type, json] = args;
+async function message(args: string[], verb: string): Promise<{ path: string; type: string; payload: Record<string, unknown> }> {
+  const [path, type, arg] = args;
   if (!path || !type) throw new UsageError(`${verb} needs PATH and TYPE, e.g. ${verb} /grand-elder/claude-elder task.status '{"id":"t1"}'`);
   if (!/^(\/[A-Za-z0-9_-]+)+$/.test(path)) throw new UsageError(`PATH must look like /a/b-c/d; got "${path}"`);
+  if (args.length > 3) throw new UsageError(`${verb} takes PATH TYPE [JSON]; got ${args.length} arguments (quote the JSON)`);
+  const json = arg === '-' ? await readStdin() : arg;
   let payload: unknown = {};
   if (json !== undefined) {
     try {
       payload = JSON.parse(json);
     } catch (err) {
-      throw new UsageError(`payload is not valid JSON: ${(err as Error).message}`);
+      throw new UsageError(`payload${arg === '-' ? ' on stdin' : ''} is not valid JSON: ${(err as Error).message}`);
     }
   }
   if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
     throw new UsageError('payload must be a JSON object, e.g. \'{"title":"x"}\'');
   }
   return { path, type, payload: payload as Record<string, unknown> };
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function intFlag(name: string, value: string | undefined, fallback: number, min: number, max = Infinity): number {
@@ -174,18 +189,27 @@ function intFlag(name: string, value: string | undefined, fallback: number, min:
 }
 
 async function send(values: Values, args: string[]): Promise<number> {
-  const { path, type, payload } = message(args, 'send');
+  const { path, type, payload } = await message(args, 'send');
   const priority = intFlag('priority', values.priority, 5, 0, 9);
+  const timeout = intFlag('timeout', values.timeout, 5000, 1);
   const client = await connect(values);
-  let refused: string | undefined;
-  client.system.subscribe((e) => {
-    if (e.type === 'dead_letter') refused = `${e.reason}: ${e.detail}`;
-  });
   try {
-    const id = client.tell(path, type, payload, { priority, requiresAck: values.ack ?? false });
+    if (values.ack) {
+      // Acknowledged: wait for the receiver's ack (the transport resends meanwhile).
+      const id = await client.tellAcked(path, type, payload, { priority, timeoutMs: timeout }).catch(async (err: Error) => {
+        throw new Failure(`not delivered: ${err.message}${await whyUndelivered(client, path)}`);
+      });
+      process.stdout.write(JSON.stringify({ message_id: id, acknowledged: true }) + '\n');
+      return 0;
+    }
+    let refused: string | undefined;
+    client.system.subscribe((e) => {
+      if (e.type === 'dead_letter') refused = `${e.reason}: ${e.detail}`;
+    });
+    const id = client.tell(path, type, payload, { priority });
     await client.flush();
     await new Promise((r) => setTimeout(r, 50)); // a no-responders status comes back within a round trip
-    if (refused) throw new Failure(refused);
+    if (refused) throw new Failure(`not delivered: ${refused}`);
     process.stdout.write(JSON.stringify({ message_id: id }) + '\n');
     return 0;
   } finally {
@@ -193,8 +217,16 @@ async function send(values: Values, args: string[]): Promise<number> {
   }
 }
 
+/** Why an acked message found nobody: no node at all, or none hosting the path. */
+async function whyUndelivered(client: ClusterClient, path: string): Promise<string> {
+  const replies = await client.inspect().catch(() => []);
+  if (replies.length === 0) return ' (no eldertree node answered in this cluster)';
+  if (!replies.some((r) => r.actors.some((a) => a.path === path))) return ` (no node hosts ${path})`;
+  return '';
+}
+
 async function ask(values: Values, args: string[]): Promise<number> {
-  const { path, type, payload } = message(args, 'ask');
+  const { path, type, payload } = await message(args, 'ask');
   const timeout = intFlag('timeout', values.timeout, 5000, 1);
   const priority = intFlag('priority', values.priority, 5, 0, 9);
   const client = await connect(values);
@@ -213,64 +245,15 @@ async function status(values: Values): Promise<number> {
   const client = await connect(values);
   try {
     const replies = await client.inspect();
+    if (replies.length === 0 && !values.json) {
+      throw new Failure(`no node answered in cluster ${values.cluster ?? process.env.ELDERTREE_CLUSTER ?? 'elders'}: is any node running?`);
+    }
     const report = statusReport(replies);
     process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : renderStatus(report));
     return replies.length > 0 ? 0 : 1;
   } finally {
     await client.close();
   }
-}
-
-interface StatusReport {
-  nodes: { node: string; status: 'up' | 'down'; heartbeatAgeMs: number; actors: number }[];
-  actors: (InspectReply['actors'][number] & { node: string })[];
-}
-
-function statusReport(replies: InspectReply[]): StatusReport {
-  const now = Date.now();
-  const nodes = new Map<string, StatusReport['nodes'][number]>();
-  for (const reply of replies) {
-    for (const m of reply.members) {
-      const known = nodes.get(m.node);
-      const age = Math.max(0, now - m.lastSeen);
-      if (!known || age < known.heartbeatAgeMs) nodes.set(m.node, { node: m.node, status: m.status, heartbeatAgeMs: age, actors: 0 });
-    }
-  }
-  for (const reply of replies) {
-    nodes.set(reply.node, { node: reply.node, status: 'up', heartbeatAgeMs: Math.max(0, now - reply.at), actors: reply.actors.length });
-  }
-  const actors = replies.flatMap((r) => r.actors.map((a) => ({ ...a, node: r.node })));
-  return { nodes: [...nodes.values()].sort((a, b) => a.node.localeCompare(b.node)), actors };
-}
-
-/** Nodes as a table, actors as the supervision tree (paths in full, so the output greps well). */
-function renderStatus(report: StatusReport): string {
-  if (report.nodes.length === 0) return 'no node answered: is any node running in this cluster?\n';
-  const table = (rows: string[][]) => {
-    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-    return rows.map((r) => '  ' + r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
-  };
-  const nodes = table([
-    ['NODE', 'STATUS', 'HEARTBEAT', 'ACTORS'],
-    ...report.nodes.map((n) => [n.node, n.status, `${(n.heartbeatAgeMs / 1000).toFixed(1)} s ago`, String(n.actors)]),
-  ]);
-  const byNode = new Map<string, InspectReply['actors']>();
-  for (const a of report.actors) byNode.set(a.node, [...(byNode.get(a.node) ?? []), a]);
-  const rows = mergeTree([...byNode].map(([node, actors]) => ({ node, actors })));
-  const prefixes = treePrefixes(rows);
-  const actors = table([
-    ['PATH', 'NODE', 'STATUS', 'STATE', 'INC', 'RESTARTS', 'MAILBOX'],
-    ...rows.map((a, i) => [
-      prefixes[i] + a.path,
-      a.node,
-      a.status,
-      JSON.stringify(a.state) ?? '',
-      String(a.incarnation),
-      a.kind === 'supervisor' ? `${a.restarts} (${a.restartsInPeriod}/${a.intensity} in ${a.period} ms)` : String(a.restarts),
-      String(a.mailbox),
-    ]),
-  ]);
-  return `NODES\n${nodes}\n\nACTORS\n${actors}\n`;
 }
 
 async function events(values: Values): Promise<number> {
@@ -335,12 +318,28 @@ async function clusterUp(values: Values): Promise<number> {
       });
     }
   };
-  const nats = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store], { stdio: ['ignore', 'pipe', 'pipe'] });
-  nats.on('error', (err) => process.stderr.write(`eldertree: cannot start nats-server (${err.message}); install Debian's nats-server\n`));
+  const nats = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin` }, // Debian puts it in /usr/sbin
+  });
+  let spawnError: Error | undefined;
+  nats.on('error', (err) => (spawnError = err));
   prefix('nats', nats);
   children.push(nats);
-  await new Promise((r) => setTimeout(r, 300));
-  if (nats.exitCode !== null) return 1;
+  // Nodes start once the broker listens (not after a fixed pause: the machine may be busy).
+  const deadline = Date.now() + 15_000;
+  while (!(await listening(port))) {
+    if (spawnError) {
+      rmSync(store, { recursive: true, force: true });
+      throw new Failure(`cannot start nats-server (${spawnError.message}): install it with \`sudo apt-get install nats-server\``);
+    }
+    if (nats.exitCode !== null || Date.now() > deadline) {
+      if (nats.exitCode === null) nats.kill('SIGTERM');
+      rmSync(store, { recursive: true, force: true });
+      throw new Failure(`nats-server did not start listening on 127.0.0.1:${port}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
   const runtime = fileURLToPath(new URL('./runtime.js', import.meta.url));
   for (let i = 1; i <= n; i++) {
     const name = `n${i}`;
@@ -377,7 +376,10 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`eldertree: ${err.message}\n`);
       process.exitCode = 1;
     } else {
-      process.stderr.write(`eldertree: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
+      // One line, as for every other failure; the stack only when asked for.
+      const e = err as Error;
+      process.stderr.write(`eldertree: ${e?.message ?? String(err)}\n`);
+      if (process.env.ELDERTREE_DEBUG) process.stderr.write(`${e?.stack ?? ''}\n`);
       process.exitCode = 1;
     }
   },

@@ -91,8 +91,10 @@ describe('roles enforced by the broker (generated nats.conf)', () => {
     const seen = events.length;
     nc.publish('elders.elders.actor.grand_elder.grand-elder.commander', pack(forged('elder.emergency_stop')));
     await nc.flush().catch(() => undefined);
-    await new Promise((r) => setTimeout(r, 300));
+    // The broker's refusal comes back asynchronously: wait for it, not for a fixed time.
+    for (let end = Date.now() + 10_000; violations.length === 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
     expect(violations.join(' ')).toMatch(/permissions violation/i);
+    await new Promise((r) => setTimeout(r, 300)); // time for the forged message to arrive, if it could
     expect(events.slice(seen).filter((e) => e.type === 'dead_letter')).toEqual([]); // never arrived
     expect(await operator.ask('/grand-elder', 'elder.status')).toMatchObject({ ok: true });
     expect(JSON.stringify(await operator.ask('/grand-elder', 'elder.status'))).not.toMatch(/emergency|stopped/i);

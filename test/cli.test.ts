@@ -1,4 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from './cluster-harness.js';
@@ -30,6 +33,51 @@ describe('eldertree CLI against a running cluster', () => {
     expect(JSON.parse(sent.stdout)).toHaveProperty('message_id');
   });
 
+  it('send --ack waits for the acknowledgement: the message was processed', () => {
+    const before = JSON.parse(run(['ask', '--nats', cluster.server.url, '/app/singleton', 'get']).stdout) as { n: number };
+    const sent = run(['send', '--nats', cluster.server.url, '/app/singleton', 'inc', '--ack']);
+    expect(sent.code).toBe(0);
+    expect(JSON.parse(sent.stdout)).toMatchObject({ acknowledged: true });
+    // Acknowledged means processed: the count is already up when send returns.
+    const after = JSON.parse(run(['ask', '--nats', cluster.server.url, '/app/singleton', 'get']).stdout) as { n: number };
+    expect(after.n).toBe(before.n + 1);
+  });
+
+  it('payload "-" is read from stdin', () => {
+    const r = spawnSync(process.execPath, [cli, 'ask', '--nats', cluster.server.url, '/app/singleton', 'hit', '-'], {
+      input: '{"from":"stdin"}',
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toHaveProperty('n');
+    const bad = spawnSync(process.execPath, [cli, 'ask', '--nats', cluster.server.url, '/app/singleton', 'hit', '-'], { input: '{nope', encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('payload on stdin is not valid JSON');
+  });
+
+  it('inspect on a busy port: exit 1 with one line, nothing on stdout', async () => {
+    const { createServer } = await import('node:net');
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const p = spawn(process.execPath, [cli, 'inspect', '--nats', cluster.server.url, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        p.stdout.on('data', (d: Buffer) => (stdout += d));
+        p.stderr.on('data', (d: Buffer) => (stderr += d));
+        p.on('exit', (code) => resolve({ code, stdout, stderr }));
+      });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(`eldertree: cannot serve the inspector on 127.0.0.1:${port}: listen EADDRINUSE: address already in use 127.0.0.1:${port}\n`);
+      expect(r.stdout).toBe('');
+    } finally {
+      busy.close();
+    }
+  });
+
   it('status --json lists the nodes and every actor with node, state, incarnation, restarts', () => {
     const { code, stdout } = run(['status', '--nats', cluster.server.url, '--json']);
     expect(code).toBe(0);
@@ -40,7 +88,12 @@ describe('eldertree CLI against a running cluster', () => {
     ]);
     const pinned = report.actors.find((a) => a.path === '/app/pinned');
     expect(pinned).toMatchObject({ node: 'n2', status: 'running', incarnation: 1, restarts: 0, kind: 'worker' });
-    expect(report.actors.filter((a) => a.path === '/app').map((a) => a.node)).toEqual(['n1', 'n2']);
+    // The user's tree: one entry per actor, no placement guards; copies and standbys as lists.
+    expect(report.actors.map((a) => a.path)).toEqual(['/app', '/app/singleton', '/app/pool', '/app/everywhere', '/app/pinned']);
+    expect(report.actors.find((a) => a.path === '/app')).toMatchObject({ node: 'n1', nodes: ['n1', 'n2'], standbys: [] });
+    const singleton = report.actors.find((a) => a.path === '/app/singleton')!;
+    expect(singleton.nodes).toHaveLength(1);
+    expect(singleton.standbys).toEqual(['n1', 'n2'].filter((n) => n !== singleton.node));
   });
 
   it('status draws a table in the terminal', () => {
@@ -48,10 +101,16 @@ describe('eldertree CLI against a running cluster', () => {
     expect(code).toBe(0);
     expect(stdout).toMatch(/^NODES\n\s+NODE\s+STATUS\s+HEARTBEAT\s+ACTORS\n\s+n1\s+up/);
     expect(stdout).toMatch(/\/app\/pinned\s+n2\s+running/);
+    expect(stdout).toMatch(/\/app\/singleton\s+n\d \(standby n\d\)\s+running/);
+    expect(stdout).not.toContain('_placed_');
   });
 
   it.each([
-    [['send', '--nats', 'URL', '/nobody', 'x'], 1, 'eldertree: unknown_target: no node hosts /nobody'],
+    [['send', '--nats', 'URL', '/nobody', 'x'], 1, 'eldertree: not delivered: unknown_target: no node hosts /nobody'],
+    [['send', '--nats', 'URL', '/nobody', 'x', '--ack', '--timeout', '1500'], 1, 'eldertree: not delivered: /nobody did not acknowledge x within 1500 ms (no node hosts /nobody)'],
+    [['send', '--nats', 'URL', '--cluster', 'empty', '/app/pinned', 'x', '--ack', '--timeout', '1500'], 1, '(no eldertree node answered in this cluster)'],
+    [['send', '--nats', 'URL', '/app/pinned', 'x', '{"a":1}', 'extra'], 2, 'send takes PATH TYPE [JSON]; got 4 arguments'],
+    [['status', '--nats', 'URL', '--cluster', 'empty'], 1, 'eldertree: no node answered in cluster empty: is any node running?'],
     [['ask', '--nats', 'URL', '/app/pinned', 'whoami', '{oops'], 2, 'payload is not valid JSON'],
     [['ask', '--nats', 'URL', 'app', 'x'], 2, 'PATH must look like /a/b-c/d; got "app"'],
     [['ask', '--nats', 'URL', '/app/pinned', 'nothing.handles.this'], 1, 'eldertree: /app/pinned in state {} does not handle nothing.handles.this'],
@@ -62,6 +121,28 @@ describe('eldertree CLI against a running cluster', () => {
     expect(r.code).toBe(code);
     expect(r.stderr).toContain(message);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('eldertree without a cluster', () => {
+  it('--version prints the package version', () => {
+    for (const flag of ['--version', '-v']) {
+      const r = run([flag]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^eldertree \d+\.\d+\.\d+\n$/);
+    }
+  });
+
+  it('certs --out with a relative path writes there', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eldertree-certs-'));
+    try {
+      const r = spawnSync(process.execPath, [cli, 'certs', '--out', 'certs', '--roles', 'servant'], { cwd: dir, encoding: 'utf8', timeout: 20_000 });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(readdirSync(join(dir, 'certs')).sort()).toEqual(expect.arrayContaining(['ca.pem', 'server.pem', 'client-servant.pem', 'client-servant.key']));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -91,7 +172,9 @@ describe('eldertree cluster up', () => {
     expect(code).toBe(0);
     expect(out).toMatch(/n1\s+\| .*node n1 stopped/);
     expect(out).toMatch(/nats\s+\| .*Server Exiting/);
-    expect(run(['status', '--nats', url]).code).toBe(1); // nothing left running
+    const after = run(['status', '--nats', url]); // nothing left running
+    expect(after.code).toBe(1);
+    expect(after.stderr).toMatch(/^eldertree: (cannot connect to NATS|no node answered)/);
   });
 });
 

@@ -16,10 +16,16 @@ describe('a cluster of 3 node processes over a real nats-server', () => {
   it('tell/ask any actor from outside by path; placement: singleton, replicas, pinned, everywhere', async () => {
     cluster = await startCluster(tree, ['n1', 'n2', 'n3']);
     await cluster.ready(['n1', 'n2', 'n3']);
-    await new Promise((r) => setTimeout(r, 600)); // replicas choose after hearing heartbeats
     const { client } = cluster;
-    const view = await client.inspect();
+    // Replicas choose after hearing heartbeats and a singleton after its lease: wait for
+    // placement to settle (however busy the machine), then check where everything runs.
+    let view = await client.inspect();
     const hosts = (path: string) => view.filter((r) => r.actors.some((a) => a.path === path)).map((r) => r.node);
+    const deadline = Date.now() + 15_000;
+    while (!(hosts('/app/singleton').length === 1 && hosts('/app/pool').length === 2) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      view = await client.inspect();
+    }
     expect(hosts('/app/singleton')).toHaveLength(1);
     expect(hosts('/app/pool')).toHaveLength(2);
     expect(hosts('/app/pinned')).toEqual(['n2']);
@@ -88,11 +94,21 @@ describe('a cluster of 3 node processes over a real nats-server', () => {
         );
       }
     })();
-    await new Promise((r) => setTimeout(r, 300));
+    const waitFor = async (what: string, ok: () => boolean, ms: number) => {
+      for (const end = Date.now() + ms; !ok(); await new Promise((r) => setTimeout(r, 20))) {
+        if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+      }
+    };
+    await waitFor('the first hits', () => hits.length > 0, 10_000);
     const owner = hits.at(-1)!.node;
     cluster.kill(owner, 'SIGSTOP');
-    await new Promise((r) => setTimeout(r, 2500)); // past the 1 s lease: a standby takes over
-    cluster.kill(owner, 'SIGCONT');
+    // Past the 1 s lease a standby takes over: wait for its first hit (not a fixed time,
+    // which a busy machine may not honour), then wake the old owner.
+    try {
+      await waitFor('a standby to serve', () => hits.some((h) => h.node !== owner), 20_000);
+    } finally {
+      cluster.kill(owner, 'SIGCONT');
+    }
     await new Promise((r) => setTimeout(r, 1500));
     stop = true;
     await pump;

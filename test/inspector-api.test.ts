@@ -110,7 +110,8 @@ describe('inspector API on a local node', () => {
       expect(seen.flatMap((u) => u.incidents ?? []).map((i) => i.title)).toContain('/elders/servants/servant-1 crashed');
       const tree = lastTree(seen)!;
       expect(actor(tree, '/elders/servants/servant-1').supervisor!.restartsInPeriod).toBe(1);
-      expect(tree.alerts.map((a) => a.key)).toContain('intensity:n1/elders/servants');
+      // One restart of the 10 allowed is routine: no alert until half the intensity is used.
+      expect(tree.alerts.map((a) => a.key)).not.toContain('intensity:n1/elders/servants');
       // Pushes are coalesced: at most one per push interval, not one per message.
       const burst = stream.events.length;
       for (let i = 0; i < 2000; i++) node.tell('/elders/light', 'get');
@@ -171,7 +172,12 @@ describe('inspector API on a local node', () => {
   });
 
   it('/metrics is Prometheus text: messages, restarts, mailbox depth, dead letters, node up', async () => {
-    const r = await call('GET', '/metrics');
+    // /metrics reads a tree snapshot up to 1 s old: wait for the one with the 300 messages.
+    let r = await call('GET', '/metrics');
+    for (let i = 0; i < 50 && !/eldertree_messages_processed_total\{node="n1",path="\/elders\/light"[^}]*\} (\d{3,})/.test(r.text); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      r = await call('GET', '/metrics');
+    }
     expect(r.status).toBe(200);
     expect(r.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
     const { types, samples } = parsePrometheus(r.text);

@@ -74,7 +74,7 @@ describe('eldertree inspect --nats URL', () => {
     let tree: TreeSnapshot | undefined;
     for (let i = 0; i < 40; i++) {
       tree = (await getJson<TreeSnapshot>('/api/tree')).body;
-      if (tree.nodes.filter((n) => n.status === 'up').length === 2 && tree.actors.length === 14) break;
+      if (tree.nodes.filter((n) => n.status === 'up').length === 2 && tree.actors.length === 7) break;
       await new Promise((r) => setTimeout(r, 250));
     }
     expect(tree!.source.kind).toBe('cluster');
@@ -83,8 +83,10 @@ describe('eldertree inspect --nats URL', () => {
       ['n2', 'up', 7],
     ]);
     for (const n of tree!.nodes) expect(n.heartbeatAgeMs).toBeLessThan(2000);
-    // One tree across nodes: each path once per node, side by side.
-    expect(tree!.actors.slice(0, 4).map((a) => `${a.path}@${a.node}`)).toEqual(['/elders@n1', '/elders@n2', '/elders/light@n1', '/elders/light@n2']);
+    // One tree across nodes: each path once, on the first node running it, with the others as copies.
+    expect(tree!.actors.slice(0, 2).map((a) => `${a.path}@${a.node}`)).toEqual(['/elders@n1', '/elders/light@n1']);
+    expect(tree!.actors[1]!.nodes).toEqual(['n1', 'n2']);
+    expect(tree!.actors).toHaveLength(7);
     expect((await getJson('/readyz')).status).toBe(200);
   });
 
@@ -158,12 +160,13 @@ describe('eldertree inspect --nats URL', () => {
     expect(r.status, r.stderr + r.stdout).toBe(0);
     const lines = r.stdout.split('\n');
     const at = (prefix: RegExp) => lines.filter((l) => prefix.test(l));
-    expect(at(/^\s+\/elders\s+n[12]\s+running/)).toHaveLength(2);
-    expect(at(/^\s+├── \/elders\/light\s+n[12]\s+running/)).toHaveLength(2);
-    expect(at(/^ {2}├── \/elders\/servants\s+n1/)).toHaveLength(1);
-    expect(at(/^ {2}└── \/elders\/servants\s+n2/)).toHaveLength(1);
-    expect(at(/^ {6}├── \/elders\/servants\/servant-1\s+n[12]\s+running\s+"idle"/)).toHaveLength(2);
-    expect(at(/^ {6}└── \/elders\/servants\/servant-3\s+n2/)).toHaveLength(1);
+    // One row per actor: the first node running it, the other copies in brackets.
+    expect(at(/^\s+\/elders\s+n1 \(\+n2\)\s+running/)).toHaveLength(1);
+    expect(at(/^\s+├── \/elders\/light\s+n1 \(\+n2\)\s+running/)).toHaveLength(1);
+    expect(at(/^ {2}└── \/elders\/servants\s+n1 \(\+n2\)/)).toHaveLength(1);
+    expect(at(/^ {6}├── \/elders\/servants\/servant-1\s+n1 \(\+n2\)\s+running\s+"idle"/)).toHaveLength(1);
+    expect(at(/^ {6}└── \/elders\/servants\/servant-3\s+n1 \(\+n2\)/)).toHaveLength(1);
+    expect(lines.filter((l) => l.includes('/elders/servants/servant-3'))).toHaveLength(1);
   });
 
   it('an inspector embedded in a node of the cluster shows every node; a node that stops is down', async () => {

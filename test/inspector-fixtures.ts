@@ -4,7 +4,7 @@ import { request } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { assign, setup } from 'xstate';
+import { assign, fromPromise, setup } from 'xstate';
 import { reply, runtimeOf, supervisor, worker, type SupervisorSpec } from '../src/index.js';
 
 /** A traffic light: nested states (red.walk / red.blink), a guard, a context counter. */
@@ -92,6 +92,26 @@ export const sageMachine = setup({
             },
           ],
         },
+      },
+    },
+  },
+});
+
+/** A player: an invoked loader (its done event is XState's internal one), then a parallel state of two regions. */
+export const playerMachine = setup({
+  actors: { load: fromPromise(async () => 'track') },
+  types: { events: {} as { type: 'play' } | { type: 'pause' } | { type: 'louder' } | { type: 'quieter' } | { type: 'eject' } },
+}).createMachine({
+  id: 'player',
+  initial: 'loading',
+  states: {
+    loading: { invoke: { src: 'load', onDone: 'ready' } },
+    ready: {
+      type: 'parallel',
+      on: { eject: 'loading' },
+      states: {
+        audio: { initial: 'paused', states: { paused: { on: { play: 'playing' } }, playing: { on: { pause: 'paused' } } } },
+        volume: { initial: 'normal', states: { normal: { on: { louder: 'loud' } }, loud: { on: { quieter: 'normal' } } } },
       },
     },
   },

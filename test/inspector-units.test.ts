@@ -2,8 +2,12 @@ import { createActor, setup } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { activePaths, enabledEvents, mergeTree, prometheusText, statechartOf, treePrefixes, type TreeSnapshot } from '../src/inspector/index.js';
 import { toPlain } from '../src/inspector/plain.js';
+import { eventLabel, layoutChart, type ElkLike } from '../src/inspector/page/chart-layout.js';
+import { parsePrometheus, playerMachine } from './inspector-fixtures.js';
+import { isPlumbing, logicalTree } from '../src/inspector/tree.js';
+import { treeAlerts } from '../src/inspector/alerts.js';
+import type { ActorInfo } from '../src/inspector/protocol.js';
 import { SeqLog } from '../src/inspector/seq-log.js';
-import { parsePrometheus } from './inspector-fixtures.js';
 
 describe('statecharts from machine.toJSON()', () => {
   const player = setup({ guards: { hasTrack: ({ event }) => (event as { track?: string }).track !== undefined } }).createMachine({
@@ -42,6 +46,31 @@ describe('statecharts from machine.toJSON()', () => {
     // `load` needs a payload its guard reads: it is not enabled for a bare event.
     expect(enabledEvents(actor.getSnapshot(), statechartOf(player).events)).toEqual(['toggle']);
     actor.stop();
+  });
+});
+
+describe('statechart layout (elkjs in Node, as the page runs it)', () => {
+  it("names XState's internal events by what they mean", () => {
+    expect(eventLabel('xstate.done.actor.0.servant.polling')).toBe('done: polling');
+    expect(eventLabel('xstate.error.actor.0.pool.applying')).toBe('error: applying');
+    expect(eventLabel('xstate.done.state.light.red')).toBe('done: red');
+    expect(eventLabel('xstate.after.500.light.green')).toBe('after 500 ms');
+    expect(eventLabel('task.execute')).toBe('task.execute');
+  });
+
+  it('lays out a nested machine with a parallel region: an edge per target, every state inside its parent', async () => {
+    const { default: ELK } = (await import('elkjs/lib/elk.bundled.js')) as unknown as { default: new () => ElkLike };
+    const chart = statechartOf(playerMachine);
+    const layout = await layoutChart(new ELK(), chart.root, chart.machineId);
+    const labels = layout.edges.filter((e) => !e.initial).map((e) => e.label);
+    expect(labels.sort()).toEqual(['done: loading', 'eject', 'louder', 'pause', 'play', 'quieter']);
+    expect(layout.edges.filter((e) => e.initial)).toHaveLength(3); // the machine's, and one per region
+    const at = new Map(layout.states.map((s) => [s.node.path, s]));
+    for (const s of layout.states) {
+      const parentPath = s.node.path.includes('.') ? s.node.path.slice(0, s.node.path.lastIndexOf('.')) : s.node.path === '' ? undefined : '';
+      const box = parentPath === undefined ? { x: 0, y: 0, w: layout.width, h: layout.height } : at.get(parentPath)!;
+      expect(s.x >= box.x && s.y >= box.y && s.x + s.w <= box.x + box.w && s.y + s.h <= box.y + box.h, `${s.node.path} inside ${parentPath}`).toBe(true);
+    }
   });
 });
 
@@ -93,6 +122,43 @@ describe('tree across nodes', () => {
     ]);
     expect(rows.map((r) => `${r.path}@${r.node}:${r.depth}`)).toEqual(['/a@n1:0', '/a@n2:0', '/a/x@n1:1', '/a/x@n2:1', '/a/y@n1:1', '/a/y/z@n1:2']);
     expect(treePrefixes(rows)).toEqual(['', '', '├── ', '├── ', '└── ', '    └── ']);
+  });
+
+  it("the logical tree: no placement guards or heralds, one row per actor in spec order, its node, copies and standbys", () => {
+    const at = (path: string, state: unknown = null, processed = 0) => ({ ...view(path), state, processed });
+    // What placement leaves on two nodes: the guards sit where the placed children are in
+    // the spec; the children a guard started come last in their supervisor's list.
+    const rows = logicalTree([
+      { node: 'n1', actors: [at('/grand-elder'), at('/grand-elder/herald'), at('/grand-elder/_placed_boss', 'running'), at('/grand-elder/pool', null, 3), at('/grand-elder/boss'), at('/grand-elder/boss/w')] },
+      { node: 'n2', actors: [at('/grand-elder'), at('/grand-elder/herald'), at('/grand-elder/_placed_boss', 'standby'), at('/grand-elder/pool', null, 4)] },
+      { node: 'n3', actors: [at('/grand-elder'), at('/grand-elder/herald'), at('/grand-elder/_placed_boss', 'standby'), at('/grand-elder/pool', null, 5)] },
+    ]);
+    expect(rows.map((r) => `${r.path}@${r.node}:${r.depth}`)).toEqual(['/grand-elder@n1:0', '/grand-elder/boss@n1:1', '/grand-elder/boss/w@n1:2', '/grand-elder/pool@n1:1']);
+    expect(rows.find((r) => r.path === '/grand-elder/boss')).toMatchObject({ nodes: ['n1'], standbys: ['n2', 'n3'] });
+    expect(rows.find((r) => r.path === '/grand-elder/pool')).toMatchObject({ nodes: ['n1', 'n2', 'n3'], standbys: [], processed: 12 });
+    expect(isPlumbing('/grand-elder/herald')).toBe(true);
+    expect(isPlumbing('/grand-elder/_placed_commander')).toBe(true);
+    expect(isPlumbing('/grand-elder/commander')).toBe(false);
+  });
+});
+
+describe('alerts', () => {
+  it('a supervisor warns at half its restart intensity, is critical at the limit; one routine restart is no alert', () => {
+    const sup = (restartsInPeriod: number, intensity: number) =>
+      ({
+        key: 'n1/s', node: 'n1', nodes: ['n1'], standbys: [], path: '/s', name: 's', parent: null, depth: 0, kind: 'supervisor', status: 'running',
+        rawStatus: 'running', state: null, incarnation: 1, restarts: 0, supervisor: null, mailbox: 0, processed: 0, rate: 0,
+        own: { path: '/s', strategy: 'one_for_one', intensity, period: 5000, restartsInPeriod },
+      }) satisfies ActorInfo;
+    const severity = (r: number, i: number) => treeAlerts([], [sup(r, i)]).find((a) => a.key === 'intensity:n1/s')?.severity;
+    expect(severity(1, 10)).toBeUndefined();
+    expect(severity(4, 10)).toBeUndefined();
+    expect(severity(5, 10)).toBe('warning');
+    expect(severity(10, 10)).toBe('critical');
+    expect(severity(1, 100)).toBeUndefined();
+    expect(severity(1, 1)).toBe('critical');
+    expect(severity(1, 2)).toBe('warning');
+    expect(severity(0, 0)).toBeUndefined();
   });
 });
 

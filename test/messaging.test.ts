@@ -10,7 +10,7 @@ import {
   tell,
   worker,
 } from '../src/index.js';
-import { startNode, testMachine } from './helpers.js';
+import { eventually, startNode, testMachine } from './helpers.js';
 
 let node: Node | undefined;
 afterEach(async () => {
@@ -197,10 +197,10 @@ describe('messages around a crash', () => {
       supervisor('app', { intensity: 100 }, [worker('bomb', timeBomb, { restart: 'transient' })]),
     );
     node = started.node;
-    await new Promise((r) => setTimeout(r, 30));
-    const crashes = started.rec.lifecycle((e) => e.type === 'crashed');
-    expect(crashes.length).toBeGreaterThanOrEqual(2);
-    expect(crashes[0]).toBe('crashed /app/bomb#1');
+    // Each incarnation's 5 ms timer throws again: wait for the second crash, however busy the machine.
+    const crashes = () => started.rec.lifecycle((e) => e.type === 'crashed');
+    expect(await eventually(() => crashes().length >= 2, 10_000)).toBe(true);
+    expect(crashes()[0]).toBe('crashed /app/bomb#1');
   });
 
   it('a stopped actor turns new mail and waiting mail into dead letters', async () => {
@@ -257,8 +257,11 @@ describe('asking from inside a machine', () => {
     node.tell('/app/counter', 'inc');
     node.tell('/app/counter', 'inc');
     node.tell('/app/asker', 'check');
-    await new Promise((r) => setTimeout(r, 20));
-    expect(await node.ask('/app/asker', 'read')).toEqual({ seen: 2 });
+    // The answer arrives asynchronously (an invoked promise): read until it is there.
+    let seen = -1;
+    const end = Date.now() + 10_000;
+    while (seen !== 2 && Date.now() < end) seen = (await node.ask<{ seen: number }>('/app/asker', 'read')).seen;
+    expect(seen).toBe(2);
     expect(started.rec.deadLetters()).toEqual([]);
   });
 });
@@ -286,8 +289,7 @@ describe('a crash leaves nothing behind', () => {
     });
     const started = await startNode(supervisor('app', {}, [worker('w', machine, { restart: 'temporary' })]));
     node = started.node;
-    await new Promise((r) => setTimeout(r, 20));
-    expect(ticks).toBeGreaterThan(0);
+    expect(await eventually(() => ticks > 0, 10_000)).toBe(true);
     node.tell('/app/w', 'boom');
     await node.settled();
     const after = ticks;

@@ -31,8 +31,10 @@ export async function startNatsServer(
     const args = options.configFile
       ? ['-c', options.configFile]
       : ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir, ...(options.args ?? [])];
+    // Debian installs it in /usr/sbin, which a normal user's PATH lacks.
     proc = spawn('nats-server', args, {
       stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin` },
     });
     let stderr = '';
     proc.stderr!.on('data', (d: Buffer) => (stderr += d));

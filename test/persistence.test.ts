@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FileSnapshotStore, MemorySnapshotStore, Node, StartError, supervisor, worker } from '../src/index.js';
-import { testMachine } from './helpers.js';
+import { eventually, testMachine } from './helpers.js';
 
 let node: Node | undefined;
 afterEach(async () => {
@@ -97,27 +97,29 @@ describe('persistent actors', () => {
       node = await Node.start({ tree: tree(), services: { snapshots } });
       node.tell('/p/kept', 'inc');
       void node.ask('/p/kept', 'get').then((a) => answered.push(a));
+      // Wait on the saves themselves, not on time: the machine may be busy.
+      expect(await eventually(() => gate !== undefined, 10_000)).toBe(true);
       await settle();
       expect(answered).toEqual([]); // the save of count 1 is in flight
+      const failed = gate;
       gate!.fail();
-      await settle();
-      await new Promise((r) => setTimeout(r, 300)); // a failed save is retried after a pause
+      expect(await eventually(() => gate !== failed, 10_000)).toBe(true); // a failed save is retried after a pause
       expect(answered).toEqual([]);
       gate!.open();
-      await settle();
+      expect(await eventually(() => answered.length > 0, 10_000)).toBe(true);
       expect(answered).toEqual([{ count: 1 }]);
       expect(await inner.load('/p/kept')).toMatchObject({ snapshot: { context: { count: 1 } } });
 
       // A crash before the save: the answer told of a state that is gone, so it never goes.
+      const saved = gate;
       node.tell('/p/kept', 'inc');
       const lost = node.ask('/p/kept', 'get', {}, { timeout: 300 });
-      await settle();
+      expect(await eventually(() => gate !== saved, 10_000)).toBe(true);
       node.tell('/p/kept', 'crash');
       await expect(lost).rejects.toThrow('timed out after 300 ms');
       gate!.open(); // the old save completes late: still no answer from it
+      held = false; // saves after it go straight through
       const again = node.ask('/p/kept', 'get');
-      await settle();
-      gate!.open();
       // The restart waited for that save, so it resumed from it (count 2), rather than
       // from the older state it would have written over.
       expect(await again).toEqual({ count: 2 });
@@ -145,6 +147,7 @@ describe('persistent actors', () => {
       node = await Node.start({ tree: tree(), services: { snapshots } });
       // Saved in flight, then a crash: the new incarnation starts from that save.
       for (let i = 0; i < 3; i++) node.tell('/p/kept', 'inc', {}, { requiresAck: true });
+      expect(await eventually(() => gates.length > 0, 10_000)).toBe(true);
       await settle();
       expect(gates).toHaveLength(1);
       node.tell('/p/kept', 'crash');
@@ -159,7 +162,7 @@ describe('persistent actors', () => {
       held = true;
       for (let i = 0; i < 2; i++) node.tell('/p/kept', 'inc', {}, { requiresAck: true });
       node.tell('/p/kept', 'inc'); // a plain tell: at most once, lost with the crash
-      await settle();
+      expect(await eventually(() => gates.length > 0, 10_000)).toBe(true);
       gates.shift()!.fail();
       await settle();
       node.tell('/p/kept', 'crash');

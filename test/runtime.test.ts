@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,6 +72,32 @@ describe('node dist/runtime.js', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toContain(message);
     expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('--version prints the package version, exit 0', async () => {
+    const run = await start(['--version']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^eldertree \d+\.\d+\.\d+\n$/);
+  });
+
+  it('a tree file with a syntax error: exit 2 naming file:line:col', async () => {
+    const run = await start([fixture('syntax-error-tree.mjs')]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`${fixture('syntax-error-tree.mjs')}:4:10: SyntaxError: Unexpected identifier 'worker'`);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('a JSON tree file with a syntax error: exit 2 naming file:line:col', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eldertree-json-'));
+    try {
+      const file = join(dir, 'tree.json');
+      writeFileSync(file, '{"id": "app",\n "children": [ {"id": "a" "machine": "counter"} ]}');
+      const run = await start([file]);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain(`${file}:2:27: not valid JSON`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a bad tree file: exit 2 naming every problem with its path', async () => {

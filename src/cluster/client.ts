@@ -38,6 +38,32 @@ export class ClusterClient {
     return this.system.tell(target, type, payload, options);
   }
 
+  /**
+   * Tells with `requires_ack` and waits for the acknowledgement: resolves once the
+   * receiver processed (or dead-lettered) it, rejects with the reason when it was
+   * refused or not acknowledged within `timeoutMs`. The transport keeps resending meanwhile.
+   */
+  async tellAcked(target: string, type: string, payload: Payload, options: TellOptions & { timeoutMs: number }): Promise<string> {
+    // A dead letter may come synchronously from inside tell, before its id is known.
+    const refusals = new Map<string, string>();
+    const sub = this.system.subscribe((e) => {
+      if (e.type === 'dead_letter' && e.envelope) refusals.set(e.envelope.message_id, `${e.reason}: ${e.detail}`);
+    });
+    try {
+      const id = this.system.tell(target, type, payload, { ...options, requiresAck: true });
+      const deadline = performance.now() + options.timeoutMs;
+      while (this.transport.unacknowledged(id) && !refusals.has(id) && performance.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const refused = refusals.get(id);
+      if (refused !== undefined) throw new Error(refused);
+      if (this.transport.unacknowledged(id)) throw new Error(`${target} did not acknowledge ${type} within ${options.timeoutMs} ms`);
+      return id;
+    } finally {
+      sub.unsubscribe();
+    }
+  }
+
   ask<T extends Payload = Payload>(target: string, type: string, payload?: Payload, options?: AskOptions): Promise<T> {
     return this.system.ask<T>(target, type, payload, options);
   }

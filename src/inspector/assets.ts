@@ -1,9 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 /**
  * The page: a small HTML shell here, its ES modules compiled by tsc from ./page/*.ts
- * into dist/inspector/page/*.js and served as they are (no bundler, no CDN).
+ * into dist/inspector/page/*.js and served as they are (no bundler, no CDN). The one
+ * library the page uses, elkjs (statechart layout), is served from its own bundled
+ * browser build in node_modules.
  */
 export const PAGE_HTML = `<!doctype html>
 <html lang="en">
@@ -15,6 +18,7 @@ export const PAGE_HTML = `<!doctype html>
 </head>
 <body>
 <div id="app"><p style="font-family:sans-serif;padding:2em">Loading the eldertree inspector…</p></div>
+<script src="/vendor/elk.bundled.js"></script>
 <script type="module" src="/app/main.js"></script>
 </body>
 </html>
@@ -49,4 +53,18 @@ export class PageAssets {
     }
     return data;
   }
+
+  /** Third-party scripts the page loads, by name, from the installed packages. */
+  vendor(name: string): Buffer | undefined {
+    const file = VENDOR[name];
+    if (file === undefined) return undefined;
+    let data = this.cache.get(`vendor/${name}`);
+    if (data === undefined) {
+      data = readFileSync(createRequire(import.meta.url).resolve(file));
+      this.cache.set(`vendor/${name}`, data);
+    }
+    return data;
+  }
 }
+
+const VENDOR: Record<string, string> = { 'elk.bundled.js': 'elkjs/lib/elk.bundled.js' };

@@ -15,7 +15,8 @@ import type {
 } from './protocol.js';
 import { SeqLog } from './seq-log.js';
 import type { InspectorSource, NodeSample, SourceEvent } from './source.js';
-import { mergeTree } from './tree.js';
+import { treeAlerts } from './alerts.js';
+import { isPlumbing, logicalTree } from './tree.js';
 
 export interface LiveOptions {
   /** ms between pushes while someone watches (default 250): tree updates are coalesced to this. */
@@ -38,7 +39,8 @@ const FEED_SIZE = 500;
 const INCIDENT_SIZE = 200;
 const MESSAGE_SIZE = 1000;
 const SERIES_SIZE = 300;
-const MAILBOX_ALERT = 1000;
+/** How long a crash waits for its message's dead letter before it is recorded as one itself. */
+const CRASH_MATCH_MS = 300;
 
 /**
  * The inspector's memory of the cluster between samples: the merged tree with rates
@@ -59,6 +61,8 @@ export class LiveState {
   /** Last lifecycle event type per node+path: tells `restarting` from `down`. */
   private readonly lastLifecycle = new Map<string, string>();
   private readonly alertSince = new Map<string, number>();
+  /** Crashes not (yet) followed by the dead letter of the message that caused them. */
+  private readonly unmatchedCrashes = new Map<string, { event: SourceEvent; seen: number }>();
   private readonly nodeEvents = new Map<string, { status: 'up' | 'down'; at: number }>();
   /** Dead letters by node and reason since the inspector started (for /metrics). */
   readonly deadLetters = new Map<string, number>();
@@ -124,6 +128,7 @@ export class LiveState {
 
   private async tick(): Promise<void> {
     try {
+      this.crashesAsDeadLetters();
       await this.refresh();
       if (this.listeners.size > 0) this.push();
       this.lastError = undefined;
@@ -225,7 +230,8 @@ export class LiveState {
   private build(samples: NodeSample[]): TreeSnapshot {
     const now = Date.now();
     this.samples = samples;
-    const placed = mergeTree(samples);
+    // The user's tree: one row per actor, no placement guards or heralds (tree.ts).
+    const placed = logicalTree(samples);
     const byKey = new Map(placed.map((a) => [key(a.node, a.path), a]));
     const seen = new Set<string>();
     const actors: ActorInfo[] = placed.map((a) => {
@@ -235,6 +241,8 @@ export class LiveState {
       return {
         key: k,
         node: a.node,
+        nodes: a.nodes,
+        standbys: a.standbys,
         path: a.path,
         name: a.path.slice(a.path.lastIndexOf('/') + 1),
         parent: a.parent,
@@ -305,7 +313,7 @@ export class LiveState {
     }
     for (const s of samples) {
       const age = s.heartbeatAgeMs ?? Math.max(0, now - s.at);
-      nodes.set(s.node, { node: s.node, status: 'up', heartbeatAgeMs: age, actors: s.actors.length });
+      nodes.set(s.node, { node: s.node, status: 'up', heartbeatAgeMs: age, actors: s.actors.filter((a) => !isPlumbing(a.path)).length });
     }
     // Node events are newer than the last sample when they come after it.
     for (const [node, e] of this.nodeEvents) {
@@ -318,29 +326,7 @@ export class LiveState {
 
   private alerts(nodes: NodeInfo[], actors: ActorInfo[], now: number): Alert[] {
     const alerts: Omit<Alert, 'since'>[] = [];
-    for (const n of nodes) {
-      if (n.status === 'down') alerts.push({ key: `node:${n.node}`, severity: 'critical', node: n.node, message: `node ${n.node} is down` });
-    }
-    for (const a of actors) {
-      if (a.own && a.own.restartsInPeriod > 0) {
-        const atLimit = a.own.restartsInPeriod >= a.own.intensity;
-        alerts.push({
-          key: `intensity:${a.key}`,
-          severity: atLimit ? 'critical' : 'warning',
-          node: a.node,
-          path: a.path,
-          message: atLimit
-            ? `${a.path} is at its restart limit (${a.own.restartsInPeriod}/${a.own.intensity} in ${a.own.period} ms): one more crash escalates`
-            : `${a.path} restarted children ${a.own.restartsInPeriod} times in its period (limit ${a.own.intensity} in ${a.own.period} ms)`,
-        });
-      }
-      if (a.status === 'down' && a.rawStatus !== 'stopped') {
-        alerts.push({ key: `down:${a.key}`, severity: 'warning', node: a.node, path: a.path, message: `${a.path} on ${a.node} is down (${a.rawStatus})` });
-      }
-      if (a.mailbox >= MAILBOX_ALERT) {
-        alerts.push({ key: `mailbox:${a.key}`, severity: 'warning', node: a.node, path: a.path, message: `${a.path} has ${a.mailbox} messages waiting` });
-      }
-    }
+    alerts.push(...treeAlerts(nodes, actors));
     this.recentDeadLetters = this.recentDeadLetters.filter((t) => now - t < 10_000);
     if (this.recentDeadLetters.length > 0) {
       alerts.push({ key: 'dead-letters', severity: 'info', message: `${this.recentDeadLetters.length} dead letters in the last 10 s` });
@@ -383,6 +369,8 @@ export class LiveState {
   // ---- events ------------------------------------------------------------------------
 
   private onEvent(e: SourceEvent): void {
+    // The lifecycle of placement guards and heralds is plumbing too (tree.ts isPlumbing).
+    if (e.type !== 'dead_letter' && e.path !== undefined && isPlumbing(e.path)) return;
     const id = this.feed.total + 1;
     const feed: FeedEvent = {
       id,
@@ -400,6 +388,7 @@ export class LiveState {
     if (e.path !== undefined) this.lastLifecycle.set(key(e.node, e.path), e.type);
     switch (e.type) {
       case 'dead_letter': {
+        if (e.reason === 'crashed' && e.envelope) this.unmatchedCrashes.delete(key(e.node, e.envelope.to));
         this.deadLettersSinceTick++;
         this.recentDeadLetters.push(e.at);
         const k = `${e.node}\u0000${e.reason ?? 'unknown'}`;
@@ -415,6 +404,7 @@ export class LiveState {
         break;
       case 'crashed':
         this.incident(e, 'warning', `${e.path} crashed`, e.reason ?? e.error ?? 'error');
+        if (e.path !== undefined) this.unmatchedCrashes.set(key(e.node, e.path), { event: e, seen: Date.now() });
         break;
       case 'escalated':
         this.incident(e, 'critical', `${e.path} gave up`, e.reason ?? 'reached max restart intensity');
@@ -429,6 +419,30 @@ export class LiveState {
         if (this.nodeEvents.get(e.node)?.status === 'down') this.incident(e, 'info', `node ${e.node} up again`, e.reason ?? '');
         this.nodeEvents.set(e.node, { status: 'up', at: e.at });
         break;
+    }
+  }
+
+  /**
+   * Every crash is a dead letter. One while processing a message comes with that
+   * message's dead letter (the runtime sends it right after the crash); one on an
+   * internal event (a timer, an invoked actor's result, as the demo's servants do) has
+   * no message to dead-letter, so the inspector records the internal event as one.
+   */
+  private crashesAsDeadLetters(): void {
+    const now = Date.now();
+    for (const [k, { event: e, seen }] of this.unmatchedCrashes) {
+      if (now - seen < CRASH_MATCH_MS) continue;
+      this.unmatchedCrashes.delete(k);
+      this.onEvent({
+        type: 'dead_letter',
+        node: e.node,
+        at: e.at,
+        path: e.path!,
+        reason: 'crashed',
+        detail: `${e.path} crashed on an internal event (a timer or an invoked actor's result), not on a message: ${e.reason ?? e.error ?? 'error'}`,
+        ...(e.error !== undefined ? { error: e.error } : {}),
+        envelope: { id: `crash:${e.node}:${e.path}#${e.incarnation ?? 0}`, from: e.path!, to: e.path!, type: '(internal event)' },
+      });
     }
   }
 

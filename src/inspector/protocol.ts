@@ -25,9 +25,14 @@ export interface IntensityInfo {
 }
 
 export interface ActorInfo {
-  /** `node` + `path`: one path can run on several nodes (replicas, everywhere). */
+  /** `node` + `path` of the copy shown. */
   key: string;
+  /** The node whose copy the row shows: the owner of a singleton, the first of several copies. */
   node: string;
+  /** Every node running a copy (replicas, children without placement). */
+  nodes: string[];
+  /** Nodes standing by to take a singleton over. */
+  standbys: string[];
   path: string;
   /** Last path token. */
   name: string;

@@ -61,6 +61,11 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
       if (!data) throw new HttpError(404, 'not_found', `no page module ${url.pathname}`);
       return sendText(res, 200, 'text/javascript; charset=utf-8', data);
     }
+    if (url.pathname.startsWith('/vendor/')) {
+      const data = req.method === 'GET' ? assets.vendor(url.pathname.slice(8)) : undefined;
+      if (!data) throw new HttpError(404, 'not_found', `no such script: ${url.pathname}`);
+      return sendText(res, 200, 'text/javascript; charset=utf-8', data);
+    }
     switch (route) {
       case 'GET /':
       case 'GET /index.html':
@@ -105,7 +110,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
   /** The node of `path` when only one node hosts it; a clear 4xx otherwise. */
   const onlyNode = async (path: string): Promise<string> => {
     const tree = await live.snapshot(2000);
-    const nodes = [...new Set(tree.actors.filter((a) => a.path === path).map((a) => a.node))];
+    const nodes = [...new Set(tree.actors.filter((a) => a.path === path).flatMap((a) => a.nodes))];
     if (nodes.length === 0) throw new HttpError(404, 'unknown_actor', `no actor at ${path}`);
     if (nodes.length > 1) throw new HttpError(400, 'ambiguous_actor', `${path} runs on ${nodes.join(', ')}: say which with node`);
     return nodes[0]!;
@@ -190,6 +195,10 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
       server.off('error', reject);
       resolve();
     });
+  }).catch(async (err: unknown) => {
+    // Nothing is served: stop sampling before the caller closes the source under it.
+    await live.close();
+    throw err;
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;

@@ -1,3 +1,5 @@
+import { GUARD_PREFIX } from '../cluster/placement.js';
+import { ELDER_PATHS } from '../machines/elder-tree/paths.js';
 import type { ActorView } from '../supervision/node.js';
 
 export interface PlacedActor extends ActorView {
@@ -33,6 +35,88 @@ export function mergeTree(views: readonly { node: string; actors: readonly Actor
   const walk = (parent: string | null, depth: number) => {
     for (const path of children.get(parent) ?? []) {
       for (const { node, actor } of instances.get(path)!) out.push({ ...actor, node, parent, depth });
+      walk(path, depth + 1);
+    }
+  };
+  walk(null, 0);
+  return out;
+}
+
+export interface LogicalActor extends PlacedActor {
+  /** Every node running a copy (replicas, children without placement); `node` is the first running one. */
+  nodes: string[];
+  /** Nodes waiting to take a singleton over (their placement guard stands by). */
+  standbys: string[];
+}
+
+/**
+ * The one place that tells eldertree's plumbing from the user's tree. On a cluster,
+ * placement puts a guard worker (`_placed_<id>`) where a singleton or replicated child
+ * is in the spec, and the Elder Tree runs a herald as /grand-elder's agent on every
+ * node. Both are actors to the runtime but not part of the tree the user wrote.
+ */
+export function isPlumbing(path: string): boolean {
+  return guardedPath(path) !== undefined || path === ELDER_PATHS.herald;
+}
+
+/** `/a/_placed_b` -> `/a/b`: the child a guard places; undefined for any other path. */
+function guardedPath(path: string): string | undefined {
+  const cut = path.lastIndexOf('/');
+  const id = path.slice(cut + 1);
+  return id.startsWith(GUARD_PREFIX) ? `${path.slice(0, cut)}/${id.slice(GUARD_PREFIX.length)}` : undefined;
+}
+
+/**
+ * The tree the user wrote, out of every node's view: plumbing left out, one row per
+ * path (on the first node that runs it, preferring a running copy), with the other
+ * nodes that run it and the standbys of a singleton. A placed child keeps the place its
+ * guard has in the spec, so children stay in spec order.
+ */
+export function logicalTree(views: readonly { node: string; actors: readonly ActorView[] }[]): LogicalActor[] {
+  const sorted = [...views].sort((a, b) => a.node.localeCompare(b.node));
+  const order = new Map<string, number>();
+  const instances = new Map<string, { node: string; actor: ActorView }[]>();
+  const standbys = new Map<string, Set<string>>();
+  for (const view of sorted) {
+    for (const actor of view.actors) {
+      const guarded = guardedPath(actor.path);
+      const logical = guarded ?? actor.path;
+      if (!order.has(logical) && !(guarded === undefined && isPlumbing(actor.path))) order.set(logical, order.size);
+      if (guarded !== undefined) {
+        if (actor.state === 'standby') standbys.set(guarded, (standbys.get(guarded) ?? new Set()).add(view.node));
+        continue;
+      }
+      if (isPlumbing(actor.path)) continue;
+      let list = instances.get(actor.path);
+      if (!list) instances.set(actor.path, (list = []));
+      list.push({ node: view.node, actor });
+    }
+  }
+  const paths = [...instances.keys()].sort((a, b) => order.get(a)! - order.get(b)!);
+  const children = new Map<string | null, string[]>();
+  for (const path of paths) {
+    const parent = parentOf(path, instances);
+    let list = children.get(parent);
+    if (!list) children.set(parent, (list = []));
+    list.push(path);
+  }
+  const out: LogicalActor[] = [];
+  const walk = (parent: string | null, depth: number) => {
+    for (const path of children.get(parent) ?? []) {
+      const copies = instances.get(path)!;
+      const primary = copies.find((c) => c.actor.status === 'running') ?? copies[0]!;
+      const nodes = copies.map((c) => c.node);
+      out.push({
+        ...primary.actor,
+        node: primary.node,
+        parent,
+        depth,
+        // Work is spread over the copies: their mail and messages add up.
+        mailbox: copies.reduce((n, c) => n + c.actor.mailbox, 0),
+        processed: copies.reduce((n, c) => n + c.actor.processed, 0),
+        nodes,
+        standbys: [...(standbys.get(path) ?? [])].filter((n) => !nodes.includes(n)),
+      });
       walk(path, depth + 1);
     }
   };

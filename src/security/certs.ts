@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -29,7 +29,8 @@ export const DEFAULT_CERT_ROLES = ['grand-elder', 'claude-elder', 'sage', 'serva
  * CA; the runtime only needs --tls-cert, --tls-key and --tls-ca.
  */
 export async function makeDevCerts(options: CertsOptions): Promise<CertsResult> {
-  const { dir } = options;
+  // Absolute: openssl runs with cwd = dir, so a relative dir would be joined twice.
+  const dir = resolve(options.dir);
   const days = String(options.days ?? 825);
   const hosts = options.hosts ?? ['localhost', '127.0.0.1'];
   const roles = options.roles ?? DEFAULT_CERT_ROLES;

@@ -152,6 +152,11 @@ export class NatsTransport implements Transport {
     });
   }
 
+  /** Whether an acked envelope this transport sent still waits for its acknowledgement. */
+  unacknowledged(messageId: string): boolean {
+    return this.outbox.has(messageId);
+  }
+
   get connection(): NatsConnection {
     if (!this.nc) throw new Error('the NATS transport is not started');
     return this.nc;

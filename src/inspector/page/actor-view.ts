@@ -1,7 +1,7 @@
 import type { ActorDetail, ActorInfo, HistoryEntry } from '../protocol.js';
 import { act, ApiFailure, fetchDetail } from './api.js';
 import { clear, fmtRate, fmtTime, h, json, setText, stateText } from './dom.js';
-import { renderStatechart } from './statechart.js';
+import { eventLabel, renderStatechart } from './statechart.js';
 import type { Store } from './store.js';
 
 /**
@@ -187,15 +187,24 @@ export class ActorView {
     this.buttons.live!.classList.toggle('on', live);
     if (renderKey === this.lastRender) return;
     this.lastRender = renderKey;
-    clear(this.chartWrap);
     if (!d.available || !d.chart) {
+      clear(this.chartWrap);
       this.chartWrap.append(h('div', { class: 'empty' }, d.reason ?? 'no statechart available for this actor'));
     } else {
       const active = entry?.snapshot.active ?? d.snapshot?.active ?? [];
-      const width = this.chartWrap.clientWidth > 0 ? this.chartWrap.clientWidth - 30 : undefined;
-      const svg = renderStatechart(d.chart, { active, canTake: live ? d.canTake : [], ...(d.machineId ? { machineId: d.machineId } : {}), ...(width ? { width } : {}) });
-      svg.classList.toggle('past', !live);
-      this.chartWrap.append(svg);
+      // Laid out asynchronously (ELK, once per machine): only the newest render lands.
+      const token = renderKey;
+      renderStatechart(d.chart, { active, canTake: live ? d.canTake : [], ...(d.machineId ? { machineId: d.machineId } : {}) }).then(
+        (svg) => {
+          if (this.lastRender !== token) return;
+          svg.classList.toggle('past', !live);
+          this.chartWrap.replaceChildren(svg);
+        },
+        (err: unknown) => {
+          if (this.lastRender !== token) return;
+          this.chartWrap.replaceChildren(h('div', { class: 'empty' }, `cannot lay the statechart out: ${(err as Error).message}`));
+        },
+      );
     }
     this.renderStep(entry, live);
   }
@@ -204,7 +213,7 @@ export class ActorView {
     clear(this.stepInfo);
     if (!entry) return;
     const what = entry.event
-      ? h('span', {}, 'after ', h('b', { class: 'event-type' }, entry.event.type), ` from ${entry.event.from}`, entry.event.corr ? ` · corr ${entry.event.corr}` : '')
+      ? h('span', {}, 'after ', h('b', { class: 'event-type', title: entry.event.type }, eventLabel(entry.event.type)), ` from ${entry.event.from}`, entry.event.corr ? ` · corr ${entry.event.corr}` : '')
       : h('span', {}, h('b', {}, entry.marker ?? 'snapshot'));
     this.stepInfo.append(
       h(

@@ -8,9 +8,10 @@ import type { Store } from './store.js';
  * correlation id (an ask, what it caused, a forwarded message) share a colour; clicking
  * one highlights its whole conversation.
  */
-const COL = 150;
+const MIN_COL = 124;
+const MAX_COL = 190;
 const ROW = 24;
-const TOP = 46;
+const HEAD = 38;
 const LEFT = 92;
 const SHOWN = 60;
 
@@ -18,8 +19,7 @@ export class SequenceView {
   readonly el = h('div', { class: 'sequence' });
   private readonly filter = h('input', { type: 'search', placeholder: 'filter: actor path, type or correlation id', 'aria-label': 'filter messages' });
   private readonly onlySelected = h('input', { type: 'checkbox' });
-  /** Lane names stay in view while the arrows scroll under them. */
-  private readonly head = h('div', { class: 'sequence-head' });
+  /** One scroller: the lane names stick to its top while the arrows scroll under them, both ways. */
   private readonly canvas = h('div', { class: 'sequence-canvas' });
   private readonly info = h('div', { class: 'sequence-info' });
   private last = '';
@@ -27,12 +27,7 @@ export class SequenceView {
   constructor(private readonly store: Store) {
     this.filter.addEventListener('input', () => this.render(true));
     this.onlySelected.addEventListener('change', () => this.render(true));
-    this.canvas.addEventListener('scroll', () => (this.head.scrollLeft = this.canvas.scrollLeft));
-    this.el.append(
-      h('div', { class: 'toolbar' }, this.filter, h('label', {}, this.onlySelected, ' only the selected actor'), this.info),
-      this.head,
-      this.canvas,
-    );
+    this.el.append(h('div', { class: 'toolbar' }, this.filter, h('label', {}, this.onlySelected, ' only the selected actor'), this.info), this.canvas);
   }
 
   render(force = false): void {
@@ -49,52 +44,62 @@ export class SequenceView {
     // Time flows down: stay at the newest unless the reader scrolled up to look at older ones.
     const c = this.canvas;
     const atBottom = c.scrollHeight - c.scrollTop - c.clientHeight < 30;
+    const left = c.scrollLeft;
     clear(this.canvas);
-    clear(this.head);
     if (list.length === 0) {
       this.canvas.append(h('div', { class: 'empty' }, all.length ? 'no message matches' : 'no messages yet: they are recorded while this page is open'));
       return;
     }
     const [head, body] = this.draw(list);
-    this.head.append(head);
-    this.canvas.append(body);
-    this.head.scrollLeft = c.scrollLeft;
+    this.canvas.append(h('div', { class: 'sequence-head' }, head), body);
+    c.scrollLeft = left;
     if (atBottom || force) c.scrollTop = c.scrollHeight;
   }
 
+  /**
+   * Lanes in a stable order, whatever the messages shown: senders from outside the tree
+   * first, then actors in tree order (depth-first, as the tree panel lists them), then
+   * paths the tree does not know, by name.
+   */
+  private lanes(list: MessageRecord[]): string[] {
+    const order = new Map<string, number>();
+    this.store.tree?.actors.forEach((a, i) => order.has(a.path) || order.set(a.path, i));
+    const rank = (who: string) => (who.startsWith('@') ? -1 : (order.get(who) ?? Number.MAX_SAFE_INTEGER));
+    const who = new Set<string>();
+    for (const m of list) who.add(m.from).add(m.to);
+    return [...who].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  }
+
   private draw(list: MessageRecord[]): [SVGSVGElement, SVGSVGElement] {
-    const lanes: string[] = [];
-    const lane = (who: string) => {
-      let i = lanes.indexOf(who);
-      if (i < 0) i = lanes.push(who) - 1;
-      return i;
-    };
-    for (const m of list) {
-      lane(m.from);
-      lane(m.to);
-    }
+    const lanes = this.lanes(list);
+    const lane = (who: string) => lanes.indexOf(who);
+    // Fit the panel when the lanes can; past that, scroll sideways (never clip).
+    const avail = this.canvas.clientWidth || 1200;
+    const COL = Math.max(MIN_COL, Math.min(MAX_COL, Math.floor((avail - LEFT - 4) / lanes.length)));
     const width = LEFT + lanes.length * COL;
-    const height = list.length * ROW + 10;
+    const height = list.length * ROW + 12;
     const x = (i: number) => LEFT + i * COL + COL / 2;
-    const head = s('svg', { class: 'seq', width, height: TOP - 8, viewBox: `0 0 ${width} ${TOP - 8}` });
+    const head = s('svg', { class: 'seq', width, height: HEAD, viewBox: `0 0 ${width} ${HEAD}` });
     const svg = s('svg', { class: 'seq', width, height, viewBox: `0 0 ${width} ${height}` });
     svg.append(
       s('defs', {}, s('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, s('path', { d: 'M0,0 L10,5 L0,10 z', fill: 'context-stroke' }))),
     );
+    const chars = Math.max(10, Math.floor((COL - 16) / 6.6));
     lanes.forEach((who, i) => {
-      const short = who.startsWith('@') ? `${who} (outside)` : tail(who, 21);
+      const short = who.startsWith('@') ? `${who} (outside)` : tail(who, chars);
       head.append(
-        s('line', { class: 'lifeline', x1: x(i), y1: 30, x2: x(i), y2: TOP - 8 }),
-        s('rect', { class: 'lane-head', x: x(i) - COL / 2 + 6, y: 6, width: COL - 12, height: 24, rx: 5 }),
-        s('g', {}, s('title', {}, who), s('text', { class: 'lane-name', x: x(i), y: 22, 'text-anchor': 'middle' }, short)),
+        s('line', { class: 'lifeline', x1: x(i), y1: 30, x2: x(i), y2: HEAD }),
+        s('rect', { class: 'lane-head', x: x(i) - COL / 2 + 5, y: 5, width: COL - 10, height: 25, rx: 5 }),
+        s('g', { class: 'lane', 'data-lane': who }, s('title', {}, who), s('text', { class: 'lane-name', x: x(i), y: 21, 'text-anchor': 'middle' }, short)),
       );
       svg.append(s('line', { class: 'lifeline', x1: x(i), y1: 0, x2: x(i), y2: height }));
     });
     list.forEach((m, r) => {
-      const y = r * ROW + 16;
+      const y = r * ROW + 18;
       const a = x(lane(m.from));
       const b = x(lane(m.to));
-      const color = m.deadLetter ? '#d9480f' : m.corr ? `hsl(${hue(m.corr)} 65% 42%)` : '#5c6370';
+      // Red is for dead letters only: conversation colours take hues from green to violet.
+      const color = m.deadLetter ? DEAD_RED : m.corr ? corrColor(m.corr) : '#5c6370';
       const dim = this.store.corr !== undefined && m.corr !== this.store.corr;
       const g = s('g', {
         class: `msg${m.deadLetter ? ' dead' : ''}${dim ? ' dim' : ''}${m.corr && m.corr === this.store.corr ? ' hl' : ''}`,
@@ -119,6 +124,13 @@ export class SequenceView {
     });
     return [head, svg];
   }
+}
+
+const DEAD_RED = '#d9480f';
+
+/** A conversation's colour: hue 60..300 (yellow-green through blue to violet), never the dead letters' red. */
+export function corrColor(corr: string): string {
+  return `hsl(${60 + (hue(corr) % 240)} 65% 40%)`;
 }
 
 /** The end of a path that fits `max` characters, cut at a '/': `…/servants/servant-2`. */

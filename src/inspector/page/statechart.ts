@@ -1,123 +1,93 @@
-import type { ChartNode, ChartTransition } from '../protocol.js';
+import type { ChartNode } from '../protocol.js';
+import { eventLabel, HEAD, layoutChart, LINE, type ChartLayout, type ElkLike } from './chart-layout.js';
 import { s } from './dom.js';
 
 /**
- * Draws a statechart as nested boxes: each state lists its transitions
- * (`event → target [guard]`), children flow in rows inside their parent, parallel
- * regions are dashed, the initial child has a dot, final states a double border. The
- * active configuration is filled, and transitions the actor can take now are bold.
+ * Draws a statechart laid out by ELK (chart-layout.ts): nested states as nested boxes,
+ * transitions as labelled arrows between them, transitions that stay (actions only) and
+ * entry/exit/invoke as notes inside their state, parallel regions dashed, final states
+ * with a double border, the initial child pointed at from a dot. The active
+ * configuration is filled and the transitions the actor can take now are bold.
  */
 
-const CHAR = 6.7; // px per character of the 11px monospace font
-const LINE = 16;
-const HEAD = 22;
-const PAD = 10;
-const GAP = 14;
-const MAX_ROW = 980;
-
-interface Box {
-  node: ChartNode;
-  w: number;
-  h: number;
-  lines: Line[];
-  kids: { box: Box; x: number; y: number }[];
-}
-
-interface Line {
-  text: string;
-  event?: string;
-  kind: 'transition' | 'note';
-}
-
-function label(t: ChartTransition, self: string): string {
-  const targets = t.targets.length === 0 ? '(stays)' : t.targets.map((p) => (p === self ? '↻' : p === '' ? '(root)' : p)).join(', ');
-  return `${t.event} → ${targets}${t.guard ? ` [${t.guard}]` : ''}`;
-}
-
-function lines(node: ChartNode): Line[] {
-  const out: Line[] = node.transitions.map((t) => ({ text: label(t, node.path), event: t.event, kind: 'transition' as const }));
-  if (node.entry.length) out.push({ text: `entry / ${node.entry.join(', ')}`, kind: 'note' });
-  if (node.exit.length) out.push({ text: `exit / ${node.exit.join(', ')}`, kind: 'note' });
-  if (node.invoke.length) out.push({ text: `invoke ${node.invoke.join(', ')}`, kind: 'note' });
-  return out;
-}
-
-function layout(node: ChartNode, depth: number, wrapAt: number): Box {
-  const ls = lines(node);
-  const textW = Math.max(node.key.length * 7.4 + 30, ...ls.map((l) => l.text.length * CHAR)) + 2 * PAD;
-  const head = HEAD + ls.length * LINE + (ls.length ? 4 : 0);
-  if (node.children.length === 0) return { node, w: Math.max(120, textW), h: head + 6, lines: ls, kids: [] };
-  const kids = node.children.map((c) => layout(c, depth + 1, wrapAt));
-  // Children wrap into rows that fit the panel (nested ones a little narrower each level).
-  const maxRow = Math.max(wrapAt - depth * 40, 300);
-  const placed: Box['kids'] = [];
-  let x = PAD + 6;
-  let y = head + 4;
-  let rowH = 0;
-  let width = 0;
-  for (const box of kids) {
-    if (x > PAD + 6 && x + box.w > maxRow && node.type !== 'parallel') {
-      x = PAD + 6;
-      y += rowH + GAP;
-      rowH = 0;
-    }
-    placed.push({ box, x, y });
-    x += box.w + GAP;
-    rowH = Math.max(rowH, box.h);
-    width = Math.max(width, x - GAP + PAD);
-  }
-  return { node, w: Math.max(textW, width), h: y + rowH + PAD, lines: ls, kids: placed };
-}
+export { eventLabel };
 
 export interface ChartView {
   active: readonly string[];
   canTake: readonly string[];
   machineId?: string;
-  /** Width to wrap rows of child states in (the panel's); default 980. */
-  width?: number;
 }
 
-export function renderStatechart(chart: ChartNode, view: ChartView): SVGSVGElement {
-  const root = layout(chart, 0, Math.min(view.width ?? MAX_ROW, MAX_ROW * 2));
+/** elkjs's bundled browser build, loaded by the page shell as a classic script (global ELK). */
+function elk(): ElkLike {
+  const ctor = (globalThis as { ELK?: new () => ElkLike }).ELK;
+  if (!ctor) throw new Error('the layout library (elkjs) did not load');
+  return (cached ??= new ctor());
+}
+let cached: ElkLike | undefined;
+
+/** Machines do not change: one layout per chart, kept for the page's lifetime. */
+const layouts = new Map<string, Promise<ChartLayout>>();
+
+export async function renderStatechart(chart: ChartNode, view: ChartView): Promise<SVGSVGElement> {
+  const key = `${view.machineId ?? ''}\u0000${JSON.stringify(chart)}`;
+  let layout = layouts.get(key);
+  if (!layout) {
+    layout = layoutChart(elk(), chart, view.machineId);
+    layouts.set(key, layout);
+    layout.catch(() => layouts.delete(key));
+  }
+  return draw(await layout, view);
+}
+
+function draw(layout: ChartLayout, view: ChartView): SVGSVGElement {
   const active = new Set(view.active);
   const can = new Set(view.canTake);
   const svg = s('svg', {
     class: 'statechart',
-    width: Math.ceil(root.w + 2),
-    height: Math.ceil(root.h + 2),
-    viewBox: `-1 -1 ${Math.ceil(root.w + 2)} ${Math.ceil(root.h + 2)}`,
+    width: layout.width,
+    height: layout.height,
+    viewBox: `0 0 ${layout.width} ${layout.height}`,
     role: 'img',
-    'aria-label': `statechart of ${view.machineId ?? chart.key}`,
+    'aria-label': `statechart of ${view.machineId ?? 'machine'}`,
   });
-  const draw = (box: Box, x: number, y: number, parent: ChartNode | undefined) => {
-    const n = box.node;
+  svg.append(
+    s(
+      'defs',
+      {},
+      s('marker', { id: 'chart-arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, s('path', { d: 'M0,0 L10,5 L0,10 z', fill: 'context-stroke' })),
+    ),
+  );
+  // States outermost first (ELK lists parents before children), so children paint on top.
+  for (const st of layout.states) {
+    const n = st.node;
     const isActive = active.has(n.path);
     const leaf = n.children.length === 0;
     const g = s('g', {
       class: `state ${n.type}${isActive ? ' active' : ''}${leaf && isActive ? ' current' : ''}`,
       'data-state': n.path === '' ? '(machine)' : n.path,
-      transform: `translate(${x},${y})`,
+      transform: `translate(${st.x},${st.y})`,
     });
-    g.append(s('rect', { class: 'box', width: box.w, height: box.h, rx: 8, ry: 8 }));
-    if (n.type === 'final') g.append(s('rect', { class: 'inner', x: 3, y: 3, width: box.w - 6, height: box.h - 6, rx: 6, ry: 6 }));
-    if (parent?.initial === n.key) {
-      g.append(s('circle', { class: 'initial', cx: -7, cy: 11, r: 4 }));
-    }
+    g.append(s('rect', { class: 'box', width: st.w, height: st.h, rx: 8, ry: 8 }));
+    if (n.type === 'final') g.append(s('rect', { class: 'inner', x: 3, y: 3, width: st.w - 6, height: st.h - 6, rx: 6, ry: 6 }));
     const title = n.path === '' ? (view.machineId ?? n.key) : n.key;
-    g.append(s('text', { class: 'name', x: PAD, y: 15 }, title + (n.type === 'parallel' ? '  (parallel)' : n.tags.length ? `  #${n.tags.join(' #')}` : '')));
-    box.lines.forEach((l, i) => {
+    g.append(s('text', { class: 'name', x: 10, y: 16 }, title + (n.type === 'parallel' ? '  (parallel)' : n.tags.length ? `  #${n.tags.join(' #')}` : '')));
+    st.notes.forEach((l, i) => {
       const enabled = l.kind === 'transition' && isActive && l.event !== undefined && can.has(l.event);
-      g.append(
-        s(
-          'text',
-          { class: `${l.kind}${enabled ? ' enabled' : ''}`, x: PAD, y: HEAD + 12 + i * LINE, 'data-event': l.event ?? null },
-          l.text,
-        ),
-      );
+      g.append(s('text', { class: `${l.kind}${enabled ? ' enabled' : ''}`, x: 10, y: HEAD + 10 + i * LINE, 'data-event': l.event ?? null }, l.text));
     });
     svg.append(g);
-    for (const k of box.kids) draw(k.box, x + k.x, y + k.y, n);
-  };
-  draw(root, 0, 0, undefined);
+  }
+  for (const d of layout.dots) svg.append(s('circle', { class: 'initial', cx: d.x, cy: d.y, r: 4 }));
+  for (const e of layout.edges) {
+    const enabled = !e.initial && active.has(e.from) && can.has(e.event);
+    const g = s('g', { class: `edge${e.initial ? ' initial-edge' : ''}${enabled ? ' enabled' : ''}`, 'data-event': e.initial ? null : e.event });
+    g.append(s('path', { class: 'route', d: e.d, 'marker-end': 'url(#chart-arrow)' }));
+    if (e.label) {
+      const text = s('text', { class: 'edge-label', x: e.labelX + 3, y: e.labelY }, e.label);
+      g.append(s('title', {}, e.event), text);
+    }
+    svg.append(g);
+  }
   return svg;
 }

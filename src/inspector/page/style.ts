@@ -26,7 +26,7 @@ header.top select { background: #2c313a; color: #eee; border: 1px solid #444; bo
 .layout { display: grid; grid-template-columns: minmax(560px, 44%) minmax(0, 1fr); grid-template-rows: minmax(420px, 1fr) 330px; gap: 10px; padding: 10px; height: calc(100vh - 40px); }
 .left { display: flex; flex-direction: column; gap: 10px; min-height: 0; }
 .right { min-height: 0; min-width: 0; display: flex; }
-.bottom { grid-column: 1 / span 2; display: flex; flex-direction: column; min-height: 0; }
+.bottom { grid-column: 1 / span 2; display: flex; flex-direction: column; min-height: 0; min-width: 0; }
 .panel { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 8px 10px; }
 .panel h3 { margin: 0 0 6px; font-size: 11px; text-transform: uppercase; letter-spacing: .6px; color: var(--muted); }
 .tree-panel { flex: 1; min-height: 0; display: flex; flex-direction: column; }
@@ -57,8 +57,10 @@ table.tree .indent { display: inline-block; }
 table.tree .kind { color: var(--accent); margin-right: 6px; font-size: 10px; }
 table.tree tr.supervisor .kind { color: var(--sup); }
 table.tree tr.supervisor .label { font-weight: 600; }
-table.tree .node { font-family: var(--mono); font-size: 11.5px; color: hsl(var(--node-hue) 55% 35%); }
-table.tree .state { font-family: var(--mono); font-size: 11.5px; max-width: 160px; overflow: hidden; text-overflow: ellipsis; }
+table.tree .node { font-family: var(--mono); font-size: 11.5px; color: hsl(var(--node-hue) 55% 35%); white-space: nowrap; }
+table.tree .node .copies, table.tree .node .standbys { margin-left: 5px; font-size: 10.5px; color: var(--muted); border: 1px solid var(--line); border-radius: 4px; padding: 0 4px; }
+table.tree .node .copies:empty, table.tree .node .standbys:empty { display: none; }
+table.tree .state { font-family: var(--mono); font-size: 11.5px; max-width: 120px; overflow: hidden; text-overflow: ellipsis; }
 .num { text-align: right; font-variant-numeric: tabular-nums; }
 .gauge { margin-left: 6px; font-size: 10.5px; color: var(--muted); border: 1px solid var(--line); border-radius: 4px; padding: 0 4px; }
 .gauge:empty { display: none; }
@@ -90,7 +92,7 @@ td.deep { color: var(--warn); font-weight: 700; }
 .history-bar .label { color: var(--muted); font-size: 11px; text-transform: uppercase; letter-spacing: .4px; margin-right: 4px; }
 .step-label { min-width: 90px; text-align: center; font-variant-numeric: tabular-nums; }
 .chart-wrap { overflow: auto; border: 1px solid var(--line); border-radius: 6px; padding: 10px; background: #fcfcfd; }
-svg.statechart { display: block; }
+svg.statechart { display: block; max-width: 100%; height: auto; }
 svg.statechart .box { fill: #fff; stroke: #adb5bd; stroke-width: 1.2; }
 svg.statechart .compound > .box, svg.statechart .parallel > .box { fill: #f8f9fa; }
 svg.statechart .parallel > .box { stroke-dasharray: 5 4; }
@@ -104,6 +106,11 @@ svg.statechart .transition, svg.statechart .note { font-family: var(--mono); fon
 svg.statechart .note { fill: #868e96; font-style: italic; }
 svg.statechart .enabled { fill: #1864ab; font-weight: 700; }
 svg.statechart .initial { fill: #343a40; }
+svg.statechart .edge .route { fill: none; stroke: #868e96; stroke-width: 1.3; }
+svg.statechart .edge.initial-edge .route { stroke: #343a40; }
+svg.statechart .edge-label { font-family: var(--mono); font-size: 11px; fill: #495057; paint-order: stroke; stroke: #fff; stroke-width: 3px; stroke-linejoin: round; }
+svg.statechart .edge.enabled .route { stroke: #1864ab; stroke-width: 2; }
+svg.statechart .edge.enabled .edge-label { fill: #1864ab; font-weight: 700; }
 .step-info { margin-top: 8px; }
 .step-head { font-size: 12px; color: var(--muted); }
 .step-head.past { color: #e67700; }
@@ -114,14 +121,14 @@ svg.statechart .initial { fill: #343a40; }
 .tabs { display: flex; gap: 4px; border-bottom: 1px solid var(--line); padding-bottom: 6px; margin-bottom: 6px; }
 .tabs button { border-radius: 6px 6px 0 0; }
 .tabs .count { color: inherit; opacity: .75; font-size: 11px; }
-.tab-body { flex: 1; overflow: auto; min-height: 0; display: flex; flex-direction: column; }
+.tab-body { flex: 1; overflow: auto; min-height: 0; min-width: 0; display: flex; flex-direction: column; }
 .toolbar { display: flex; gap: 12px; align-items: center; margin-bottom: 4px; }
 .toolbar input[type=search] { width: 320px; border: 1px solid var(--line); border-radius: 5px; padding: 2px 8px; }
 .sequence-info { color: var(--muted); }
-.sequence { display: flex; flex-direction: column; flex: 1; min-height: 0; }
-.sequence-head { flex: none; overflow: hidden; }
-.sequence-head svg, .sequence-canvas svg { display: block; }
-.sequence-canvas { flex: 1; overflow: auto; min-height: 0; }
+.sequence { display: flex; flex-direction: column; flex: 1; min-height: 0; min-width: 0; }
+.sequence-canvas { flex: 1; overflow: auto; min-height: 0; min-width: 0; position: relative; }
+.sequence-head { position: sticky; top: 0; z-index: 1; background: var(--panel); width: max-content; }
+.sequence-canvas svg { display: block; }
 svg.seq .lifeline { stroke: #ced4da; stroke-dasharray: 3 3; }
 svg.seq .lane-head { fill: #f1f3f5; stroke: #ced4da; }
 svg.seq .lane-name { font-family: var(--mono); font-size: 11px; fill: #343a40; }

@@ -2,6 +2,9 @@ import type { ActorInfo, NodeInfo } from '../protocol.js';
 import { fmtAge, fmtRate, h, hue, setText, stateText } from './dom.js';
 import type { Store } from './store.js';
 
+/** Same share as the server's INTENSITY_WARN_SHARE (live.ts): the gauge turns orange with the alert. */
+const WARN_SHARE = 0.5;
+
 /** Nodes with status and heartbeat age, and the supervision tree across nodes, updated in place. */
 export class TreeView {
   readonly nodesEl = h('div', { class: 'nodes' });
@@ -91,7 +94,7 @@ export class TreeView {
       'tr',
       { class: `actor ${a.kind}`, 'data-key': a.key, 'data-path': a.path, 'data-node': a.node, tabindex: 0 },
       h('td', { class: 'name' }, h('span', { class: 'indent' }), h('span', { class: 'kind' }), h('span', { class: 'label' })),
-      h('td', { class: 'node' }),
+      h('td', { class: 'node' }, h('span', { class: 'owner' }), h('span', { class: 'copies' }), h('span', { class: 'standbys' })),
       h('td', { class: 'status' }, h('span', { class: 'badge' })),
       h('td', { class: 'state' }),
       h('td', { class: 'inc num' }),
@@ -118,8 +121,15 @@ export class TreeView {
     setText(cells[0]!.querySelector('.label')!, a.depth === 0 ? a.path : a.name);
     (cells[0] as HTMLElement).title = a.path;
     const nodeCell = cells[1] as HTMLElement;
-    setText(nodeCell, a.node);
+    setText(nodeCell.querySelector('.owner')!, a.node);
     nodeCell.style.setProperty('--node-hue', String(hue(a.node)));
+    // One row per actor: other copies and a singleton's standbys are badges, not rows.
+    const copies = nodeCell.querySelector('.copies') as HTMLElement;
+    setText(copies, a.nodes.length > 1 ? `+${a.nodes.length - 1}` : '');
+    copies.title = a.nodes.length > 1 ? `runs on ${a.nodes.join(', ')}` : '';
+    const standbys = nodeCell.querySelector('.standbys') as HTMLElement;
+    setText(standbys, a.standbys.length > 0 ? `standby ${a.standbys.join(' ')}` : '');
+    standbys.title = a.standbys.length > 0 ? `takes over if ${a.node} goes: ${a.standbys.join(', ')}` : '';
     const badge = cells[2]!.firstElementChild as HTMLElement;
     setText(badge, a.status);
     badge.className = `badge ${a.status}`;
@@ -127,16 +137,19 @@ export class TreeView {
     setText(cells[3]!, stateText(a.state));
     setText(cells[4]!, String(a.incarnation));
     const sup = a.supervisor;
+    const own = a.own;
     const restarts = cells[5] as HTMLElement;
+    // Its own restarts; a supervisor also shows how much of its restart intensity is used.
     setText(restarts.querySelector('.n')!, String(a.restarts));
     restarts.dataset.restarts = String(a.restarts);
-    restarts.title = sup
-      ? `${a.restarts} restarts since first start; its supervisor ${sup.path} counts ${sup.restartsInPeriod} of ${sup.intensity} allowed in ${sup.period} ms`
-      : 'root: no supervisor above it';
+    restarts.title =
+      (sup ? `${a.restarts} restarts since first start (by ${sup.path})` : 'root: no supervisor above it') +
+      (own ? `; restarts of its children: ${own.restartsInPeriod} of ${own.intensity} allowed in ${own.period} ms` : '');
     const gauge = restarts.querySelector('.gauge') as HTMLElement;
-    setText(gauge, sup ? `${sup.restartsInPeriod}/${sup.intensity}` : '');
-    gauge.classList.toggle('hot', !!sup && sup.restartsInPeriod >= sup.intensity);
-    gauge.classList.toggle('warm', !!sup && sup.restartsInPeriod > 0 && sup.restartsInPeriod < sup.intensity);
+    setText(gauge, own ? `${own.restartsInPeriod}/${own.intensity}` : '');
+    const share = own && own.intensity > 0 ? own.restartsInPeriod / own.intensity : 0;
+    gauge.classList.toggle('hot', !!own && own.restartsInPeriod >= own.intensity);
+    gauge.classList.toggle('warm', !!own && share >= WARN_SHARE && own.restartsInPeriod < own.intensity);
     setText(cells[6]!, String(a.mailbox));
     cells[6]!.classList.toggle('deep', a.mailbox >= 100);
     setText(cells[7]!, fmtRate(a.rate));

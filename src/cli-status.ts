@@ -1,0 +1,64 @@
+import type { InspectReply } from './cluster/cluster-node.js';
+import { logicalTree, treePrefixes, type LogicalActor } from './inspector/tree.js';
+
+/** `eldertree status`: what the nodes answered, as the tree the user wrote. */
+export interface StatusReport {
+  nodes: { node: string; status: 'up' | 'down'; heartbeatAgeMs: number; actors: number }[];
+  /** The user's tree (tree.ts logicalTree): one entry per actor, no placement plumbing. */
+  actors: (Omit<LogicalActor, 'parent' | 'depth'> & { parent: string | null; depth: number })[];
+}
+
+export function statusReport(replies: InspectReply[]): StatusReport {
+  const now = Date.now();
+  const nodes = new Map<string, StatusReport['nodes'][number]>();
+  for (const reply of replies) {
+    for (const m of reply.members) {
+      const known = nodes.get(m.node);
+      const age = Math.max(0, now - m.lastSeen);
+      if (!known || age < known.heartbeatAgeMs) nodes.set(m.node, { node: m.node, status: m.status, heartbeatAgeMs: age, actors: 0 });
+    }
+  }
+  const actors = logicalTree(replies.map((r) => ({ node: r.node, actors: r.actors })));
+  for (const reply of replies) {
+    nodes.set(reply.node, {
+      node: reply.node,
+      status: 'up',
+      heartbeatAgeMs: Math.max(0, now - reply.at),
+      actors: actors.filter((a) => a.nodes.includes(reply.node)).length,
+    });
+  }
+  return { nodes: [...nodes.values()].sort((a, b) => a.node.localeCompare(b.node)), actors };
+}
+
+/** Nodes as a table, actors as the supervision tree (paths in full, so the output greps well). */
+export function renderStatus(report: StatusReport): string {
+  if (report.nodes.length === 0) return 'no node answered: is any node running in this cluster?\n';
+  const table = (rows: string[][]) => {
+    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+    return rows.map((r) => '  ' + r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  };
+  const nodes = table([
+    ['NODE', 'STATUS', 'HEARTBEAT', 'ACTORS'],
+    ...report.nodes.map((n) => [n.node, n.status, `${(n.heartbeatAgeMs / 1000).toFixed(1)} s ago`, String(n.actors)]),
+  ]);
+  const rows = report.actors;
+  const prefixes = treePrefixes(rows);
+  // The node that runs it; other copies and a singleton's standbys in brackets.
+  const where = (a: StatusReport['actors'][number]) =>
+    [a.node, a.nodes.length > 1 ? `(+${a.nodes.filter((n) => n !== a.node).join(',')})` : '', a.standbys.length ? `(standby ${a.standbys.join(',')})` : '']
+      .filter(Boolean)
+      .join(' ');
+  const actors = table([
+    ['PATH', 'NODE', 'STATUS', 'STATE', 'INC', 'RESTARTS', 'MAILBOX'],
+    ...rows.map((a, i) => [
+      prefixes[i] + a.path,
+      where(a),
+      a.status,
+      JSON.stringify(a.state) ?? '',
+      String(a.incarnation),
+      a.kind === 'supervisor' ? `${a.restarts} (${a.restartsInPeriod}/${a.intensity} in ${a.period} ms)` : String(a.restarts),
+      String(a.mailbox),
+    ]),
+  ]);
+  return `NODES\n${nodes}\n\nACTORS\n${actors}\n`;
+}
