@@ -15,7 +15,7 @@ export type ShardCount = (typeof SHARD_COUNTS)[number];
 
 /** A key is a path token (it is the entity's id under its region): letters, digits, `_`, `-`, at most 128. */
 const KEY = /^[A-Za-z0-9_-]{1,128}$/;
-const KIND = /^[A-Za-z][A-Za-z0-9_.-]*$/;
+const KIND = /^[A-Za-z][A-Za-z0-9_-]*$/;
 
 export interface EntityAddress {
   kind: string;

@@ -93,7 +93,8 @@ export interface KindOptions<TMachine extends AnyStateMachine> {
   schemas?: EventSchemas<EventFrom<TMachine>>;
 }
 
-const NAME = /^[A-Za-z][A-Za-z0-9_.-]*$/;
+// A subject token: the kind name is part of entity subjects.
+const NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
 
 /**
  * Declares a kind: `export const Counter = kind('counter', counterMachine)`. The tree

@@ -151,12 +151,16 @@ export class ActorSystem implements TransportHost {
 
   // ---- cells -------------------------------------------------------------------
 
-  createCell(path: string, behavior: Behavior, kind: 'worker' | 'supervisor' = 'worker'): ActorCell {
+  /**
+   * A cell at `path`. `reachable`: other nodes may route to it by path (an entity is
+   * reached through its shard instead: one subscription per shard, not per entity).
+   */
+  createCell(path: string, behavior: Behavior, kind: 'worker' | 'supervisor' = 'worker', reachable = true): ActorCell {
     if (this.cells.has(path)) throw new EldertreeError(`an actor already lives at ${path}`);
     const cell = new ActorCell(this, path, behavior, kind);
     for (const gate of this.gates) if (under(path, gate.prefix)) cell.gate = gate.check;
     this.cells.set(path, cell);
-    this.transport?.register(path);
+    if (reachable) this.transport?.register(path);
     return cell;
   }
 
@@ -358,8 +362,12 @@ export class ActorSystem implements TransportHost {
     cell.enqueue(envelope);
   }
 
-  /** Sends an envelope to whichever node the transport finds for it (an entity owned elsewhere). */
+  /**
+   * Sends an envelope on to whichever node the transport finds for it (an entity owned
+   * elsewhere). One that came from the wire unacknowledged is left to its sender's resend.
+   */
   sendOn(envelope: Envelope): void {
+    if (this.transport?.forward?.(envelope)) return;
     if (this.transport) this.transport.send(envelope);
     else this.undeliverable(envelope, 'unknown_target', `no route to ${envelope.target_elder}`);
   }

@@ -1,3 +1,4 @@
+import type { ShardCount } from './entity-address.js';
 import type { Envelope } from './envelope.js';
 import type { DeadLetterReason } from './events.js';
 
@@ -12,6 +13,9 @@ export interface Transport {
   /** This node now hosts an actor at `path`: other nodes may route to it. */
   register(path: string): void;
   unregister(path: string): void;
+  /** This node now owns a shard of an entity kind: mail to its entities comes here. */
+  registerShard?(kind: string, shard: number, shards: ShardCount): void;
+  unregisterShard?(kind: string, shard: number, shards: ShardCount): void;
   /**
    * Sends an envelope whose target is not hosted here (an actor path, or a node
    * address for replies). Must not throw: failures come back through

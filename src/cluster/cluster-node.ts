@@ -9,6 +9,8 @@ import { openKvLeases } from './lease-kv.js';
 import { KvSnapshotStore } from './snapshots.js';
 import { KvTaskLocks } from './task-locks.js';
 import { Membership, type Member, type MembershipOptions } from './membership.js';
+import { SHARDS_SERVICE } from '../supervision/region.js';
+import { ShardManager } from './shards.js';
 import { placeTree } from './placement.js';
 
 export interface ClusterNodeOptions extends Omit<NodeOptions, 'transport'> {
@@ -81,9 +83,18 @@ export class ClusterNode {
       const transport = new NatsTransport({ logger, ...nats, connection: nc });
       const membership = new Membership(control, transport.subjects, options.nodeId, membershipOptions);
       const leases = await openKvLeases(nc, { cluster: transport.subjects.cluster });
+      const shards = new ShardManager({
+        self: options.nodeId,
+        membership: () => membership,
+        leases,
+        ttlMs: singletonTtlMs ?? 1000,
+        transport,
+        logger,
+      });
       const services = {
         locks: await KvTaskLocks.open(nc, { cluster: transport.subjects.cluster }),
         snapshots: await KvSnapshotStore.open(nc, { cluster: transport.subjects.cluster }),
+        [SHARDS_SERVICE]: shards,
         ...nodeOptions.services,
       };
       let node: Node | undefined;

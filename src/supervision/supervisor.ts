@@ -298,7 +298,8 @@ export class Supervisor {
       sup.onExit = (_s, incarnation, exit) => this.childExited(child, incarnation, exit);
       return child;
     }
-    const cell = this.system.createCell(path, { machine: spec.machine, input: spec.input, persist: spec.persist, schemas: spec.kind?.schemas });
+    // An entity is reached through its shard's subscription, not one of its own.
+    const cell = this.system.createCell(path, { machine: spec.machine, input: spec.input, persist: spec.persist, schemas: spec.kind?.schemas }, 'worker', this.region === undefined);
     const child = new Child(spec, path, spec.shutdown ?? DEFAULTS.workerShutdown, cell, undefined);
     cell.onExit = (_c, incarnation, exit) => this.childExited(child, incarnation, exit);
     return child;

@@ -60,6 +60,14 @@ export class InOrder {
     for (const key of this.pairs.keys()) if (key.includes(infix)) this.pairs.delete(key);
   }
 
+  /** Forgets the pairs whose target matches (the entities of a shard that moved away). */
+  forgetWhere(matches: (target: string) => boolean): void {
+    for (const key of this.pairs.keys()) {
+      const target = key.split('\u0000')[1];
+      if (target !== undefined && matches(target)) this.pairs.delete(key);
+    }
+  }
+
   /** Forgets pairs idle for longer than `ms` (a sender process that went away). */
   prune(ms: number): void {
     const cutoff = performance.now() - ms;

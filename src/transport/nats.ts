@@ -7,6 +7,7 @@ import {
   validateEnvelope,
   type Envelope,
 } from '../actors/envelope.js';
+import { isEntityTarget, parseEntityTarget, shardOf, shardPrefix, slotOf, type ShardCount } from '../actors/entity-address.js';
 import type { Transport, TransportHost } from '../actors/transport.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
@@ -211,6 +212,34 @@ export class NatsTransport implements Transport {
     this.inOrder.forget(path);
   }
 
+  registerShard(kind: string, shard: number, shards: ShardCount): void {
+    const id = `#${kind}/${shard}`;
+    if (!this.nc || this.subs.has(id)) return;
+    // Only entities of this kind whose key falls in this shard: the subject says so, and
+    // the broker checked the subject, so the target the sender wrote must agree.
+    const accepts = (target: string) => {
+      const address = parseEntityTarget(target);
+      return typeof address === 'object' && address.kind === kind && shardOf(address.key, shards) === shard;
+    };
+    const sub = this.nc.subscribe(this.subjects.entityShard(kind, shardPrefix(shard, shards)), {
+      queue: QUEUE,
+      callback: (err, msg) => {
+        if (!err) this.onFrame(msg, accepts, this.subjects.entityPrefixLength);
+      },
+    });
+    this.subs.set(id, sub);
+  }
+
+  unregisterShard(kind: string, shard: number, shards: ShardCount): void {
+    const id = `#${kind}/${shard}`;
+    this.subs.get(id)?.unsubscribe();
+    this.subs.delete(id);
+    this.inOrder.forgetWhere((target) => {
+      const address = parseEntityTarget(target);
+      return typeof address === 'object' && address.kind === kind && shardOf(address.key, shards) === shard;
+    });
+  }
+
   send(envelope: Envelope): void {
     const host = this.host;
     const nc = this.nc;
@@ -229,12 +258,23 @@ export class NatsTransport implements Transport {
       this.enqueue(envelope, target.slice(1), true);
       return;
     }
-    if (!isActorPath(target)) {
-      host.undeliverable(envelope, 'unknown_target', `${target} is not a valid actor path or node address`);
+    const subject = this.subjectOf(envelope);
+    if (subject === undefined) {
+      host.undeliverable(envelope, 'unknown_target', `${target} is not a valid actor path, entity address or node address`);
       return;
     }
     if (envelope.requires_ack) this.outbox.add(envelope);
-    this.enqueue(envelope, `${this.actorPrefix}${this.roleFor(envelope.source_elder)}${this.dotted(target)}`, false);
+    this.enqueue(envelope, subject, false);
+  }
+
+  /** The subject of an envelope to an actor path or an entity (kind/key); undefined for neither. */
+  private subjectOf(envelope: Envelope): string | undefined {
+    const target = envelope.target_elder;
+    if (isActorPath(target)) return `${this.actorPrefix}${this.roleFor(envelope.source_elder)}${this.dotted(target)}`;
+    if (!isEntityTarget(target)) return undefined;
+    const address = parseEntityTarget(target);
+    if (typeof address === 'string') return undefined;
+    return this.subjects.entity(address.kind, slotOf(address.key), this.roleFor(envelope.source_elder));
   }
 
   /** Adds an envelope to this turn's frame for its subject. */
@@ -329,13 +369,14 @@ export class NatsTransport implements Transport {
 
   // ---- inbound --------------------------------------------------------------------
 
-  private onFrame(msg: Msg, path: string): void {
+  /** A frame on an actor subject (`accepts` is its path) or a shard subject (`accepts` checks the entity). */
+  private onFrame(msg: Msg, accepts: string | ((target: string) => boolean), at = this.subjects.actorPrefixLength): void {
     const host = this.host;
     if (!host) return;
+    const path = accepts;
     const decoded = decodeFrame(msg.data, this.maxFrameBytes);
     if (!decoded.ok) return this.refuse(msg, `on ${msg.subject}: ${decoded.reason}`);
     // The role token the broker let this publisher use: trusted over the envelope.
-    const at = this.subjects.actorPrefixLength;
     const role = msg.subject.slice(at, msg.subject.indexOf('.', at));
     const value = decoded.value;
     if (!Array.isArray(value)) {
@@ -383,7 +424,7 @@ export class NatsTransport implements Transport {
     return reply !== undefined && reply !== '' && (reply.startsWith('_INBOX') || reply.startsWith(this.inboxRoot));
   }
 
-  private onEnvelope(value: Record<string, unknown> | null, msg: Msg, path: string, role: string): void {
+  private onEnvelope(value: Record<string, unknown> | null, msg: Msg, path: string | ((target: string) => boolean), role: string): void {
     const host = this.host!;
     const reply = this.answerable(msg.reply) ? msg.reply : undefined;
     if (value !== null && typeof value === 'object') {
@@ -393,9 +434,10 @@ export class NatsTransport implements Transport {
         if (reply) value.reply_to = '@' + reply;
         else delete value.reply_to;
       }
-      if (typeof value.target_elder === 'string' && value.target_elder !== path) {
+      if (typeof value.target_elder === 'string' && (typeof path === 'string' ? value.target_elder !== path : !path(value.target_elder))) {
         // Routing follows the subject the broker checked, never a field the sender wrote.
-        return host.malformed(`on ${msg.subject}: target_elder ${value.target_elder} is not ${path}`, value);
+        const expected = typeof path === 'string' ? path : 'an entity of this shard';
+        return host.malformed(`on ${msg.subject}: target_elder ${value.target_elder} is not ${expected}`, value);
       }
     }
     if (value === null || typeof value !== 'object' || value.requires_ack !== true || !reply) {
@@ -494,7 +536,8 @@ export class NatsTransport implements Transport {
     if (this.outbox.size === 0) return;
     const { resend, expired } = this.outbox.due();
     for (const envelope of resend) {
-      this.enqueue(envelope, `${this.actorPrefix}${this.roleFor(envelope.source_elder)}${this.dotted(envelope.target_elder)}`, false);
+      const subject = this.subjectOf(envelope);
+      if (subject !== undefined) this.enqueue(envelope, subject, false);
     }
     for (const envelope of expired) {
       this.host.undeliverable(

@@ -10,6 +10,10 @@
  *                                            user, so the broker lets only that role read it
  *   elders.<cluster>.route.<role>.<path>     the same mail through any node, which relays it and
  *                                            turns an unknown path into a dead letter and an error
+ *   elders.<cluster>.entity.<role>.<kind>.<d1>.<d2>.<d3>
+ *                                            the entity `<kind>/<key>` (d1d2d3: the key's slot, the
+ *                                            top 12 bits of its FNV-1a 32 hash); the owner of a shard
+ *                                            subscribes to the slot prefix of the shard
  *   elders.<cluster>.node.<node>.ctl.<cmd>   node control
  * PROTOCOL.md is the full contract.
  */
@@ -21,6 +25,12 @@ export interface Subjects {
   actorInbox(path: string): string;
   /** Length of `elders.<cluster>.actor.`: the role token starts there. */
   readonly actorPrefixLength: number;
+  /** Where a sender of `role` publishes to the entity with slot `slot` (3 hex digits). */
+  entity(kind: string, slot: string, role: string): string;
+  /** What the owner of a shard subscribes to (any sender role). */
+  entityShard(kind: string, prefix: string): string;
+  /** Length of `elders.<cluster>.entity.`: the role token starts there. */
+  readonly entityPrefixLength: number;
   /** What every node (that may speak for any role) subscribes to, queue group `route`. */
   readonly routes: string;
   /** Length of `elders.<cluster>.route.`. */
@@ -55,6 +65,9 @@ export function subjects(cluster = 'elders'): Subjects {
     actor: (path, role) => `${root}.actor.${role}${path.replaceAll('/', '.')}`,
     actorInbox: (path) => `${root}.actor.*${path.replaceAll('/', '.')}`,
     actorPrefixLength: `${root}.actor.`.length,
+    entity: (kind, slot, role) => `${root}.entity.${role}.${kind}.${slot[0]}.${slot[1]}.${slot[2]}`,
+    entityShard: (kind, prefix) => `${root}.entity.*.${kind}.${[...prefix, '*', '*', '*'].slice(0, 3).join('.')}`,
+    entityPrefixLength: `${root}.entity.`.length,
     routes: `${root}.route.*.>`,
     routePrefixLength: `${root}.route.`.length,
     inbox: (role, node) => `${root}.inbox.${role}.${node}`,

@@ -1,0 +1,155 @@
+/**
+ * Shard ownership on a cluster: which node runs the entities of each shard. A shard goes
+ * to the node rendezvous hashing picks among the nodes up (`<kind>#<shard>`), and that
+ * node owns it through a lease, one per shard, never one per entity. While it holds the
+ * lease it subscribes to the shard's subject and its region processes the shard's mail;
+ * the entity cells are fenced by it, so a paused owner that lost its lease processes
+ * nothing more.
+ *
+ * A move (a node joins, leaves or dies) is make-before-use: the old owner first stops
+ * taking the shard's mail (unsubscribes), passivates its entities (a persistent one saves,
+ * and only then are its acked messages acknowledged), and releases the lease; the new
+ * owner acquires it and subscribes. In between, mail finds no subscriber: an acked tell is
+ * resent by its sender until the new owner acknowledges it (exactly once, as for any
+ * persistent actor); a plain tell is lost (at most once) and an ask is refused at once.
+ */
+import { SHARD_COUNTS, type ShardCount } from '../actors/entity-address.js';
+import type { Transport } from '../actors/transport.js';
+import type { Logger } from '../log.js';
+import type { RegionHandle, ShardHost } from '../supervision/region.js';
+import type { LeaseStore } from './lease.js';
+import { LeaseKeeper } from './lease-keeper.js';
+import type { Membership } from './membership.js';
+import { chooseNodes } from './placement.js';
+
+export interface ShardManagerOptions {
+  self: string;
+  membership: () => Membership | undefined;
+  leases: LeaseStore;
+  /** Lease TTL: a dead owner's shards move after about this long. */
+  ttlMs: number;
+  transport: Pick<Transport, 'registerShard' | 'unregisterShard'>;
+  logger: Logger;
+}
+
+export class ShardManager implements ShardHost {
+  private readonly regions = new Set<RegionShards>();
+
+  constructor(private readonly options: ShardManagerOptions) {}
+
+  attach(region: RegionHandle): () => Promise<void> {
+    const shards = new RegionShards(region, this.options);
+    this.regions.add(shards);
+    shards.start();
+    return async () => {
+      this.regions.delete(shards);
+      await shards.stop();
+    };
+  }
+
+  /** Shards owned here, by kind (for status). */
+  owned(): Record<string, number[]> {
+    return Object.fromEntries([...this.regions].map((r) => [r.region.kind, r.ownedShards()]));
+  }
+}
+
+/** One region's shards on this node. */
+class RegionShards {
+  private readonly keepers = new Map<number, LeaseKeeper>();
+  private readonly owned = new Set<number>();
+  /** Per shard, the chain its moves run on: one at a time, in order. */
+  private readonly chains = new Map<number, Promise<void>>();
+  private unsubscribe: (() => void) | undefined;
+  private first: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    readonly region: RegionHandle,
+    private readonly options: ShardManagerOptions,
+  ) {
+    if (!SHARD_COUNTS.includes(region.shards)) throw new Error(`shards must be one of ${SHARD_COUNTS.join(', ')}`);
+  }
+
+  start(): void {
+    const membership = this.options.membership();
+    // Hear the peers' first heartbeats before choosing, or every node would take every shard.
+    this.first = setTimeout(() => {
+      if (this.stopped) return;
+      this.evaluate();
+      this.unsubscribe = this.options.membership()?.onChange(() => this.evaluate());
+    }, 2 * (membership?.intervalMs ?? 150));
+  }
+
+  ownedShards(): number[] {
+    return [...this.owned].sort((a, b) => a - b);
+  }
+
+  /** Take the shards rendezvous hashing gives this node; hand off the others. */
+  private evaluate(): void {
+    if (this.stopped) return;
+    const up = this.options.membership()?.up() ?? [this.options.self];
+    const { kind, shards } = this.region;
+    for (let shard = 0; shard < shards; shard++) {
+      const mine = chooseNodes(`${kind}#${shard}`, up, 1)[0] === this.options.self;
+      if (mine && !this.keepers.has(shard)) this.claim(shard);
+      else if (!mine && this.keepers.has(shard)) void this.handOff(shard);
+    }
+  }
+
+  private claim(shard: number): void {
+    const { kind } = this.region;
+    const keeper = new LeaseKeeper(this.options.leases, `entity/${kind}/${shard}`, this.options.self, {
+      ttlMs: this.options.ttlMs,
+      onAcquired: () => this.chain(shard, () => this.take(shard)),
+      // Lost without a hand-off (expired while paused, or taken): stop at once; what was
+      // processed and not saved was never acknowledged, so its senders resend it.
+      onLost: (reason) => this.chain(shard, () => this.drop(shard, `lease ${reason}`)),
+      onError: (err) => this.options.logger.warn({ err, kind, shard }, `lease of ${kind} shard ${shard}: ${err.message}`),
+    });
+    this.keepers.set(shard, keeper);
+    keeper.start();
+  }
+
+  private async take(shard: number): Promise<void> {
+    if (this.stopped || this.keepers.get(shard) === undefined || this.owned.has(shard)) return;
+    const { kind, shards } = this.region;
+    this.owned.add(shard);
+    await this.region.setOwned(shard, true);
+    this.options.transport.registerShard?.(kind, shard, shards as ShardCount);
+    this.options.logger.info({ kind, shard }, `${kind} shard ${shard} runs here`);
+  }
+
+  /** Stop taking the shard's mail, then passivate what runs here (saving it). */
+  private async drop(shard: number, why: string): Promise<void> {
+    if (!this.owned.delete(shard)) return;
+    const { kind, shards } = this.region;
+    this.options.transport.unregisterShard?.(kind, shard, shards as ShardCount);
+    await this.region.setOwned(shard, false);
+    this.options.logger.info({ kind, shard, why }, `${kind} shard ${shard} leaves this node (${why})`);
+  }
+
+  /** A graceful move: drop, then release the lease so the new owner need not wait for it to expire. */
+  private handOff(shard: number, why = 'another node is chosen'): Promise<void> {
+    return this.chain(shard, async () => {
+      await this.drop(shard, why);
+      const keeper = this.keepers.get(shard);
+      this.keepers.delete(shard);
+      await keeper?.stop();
+    });
+  }
+
+  private chain(shard: number, step: () => Promise<void>): Promise<void> {
+    const next = (this.chains.get(shard) ?? Promise.resolve()).then(step).catch((err: unknown) => {
+      this.options.logger.error({ err, kind: this.region.kind, shard }, `moving ${this.region.kind} shard ${shard} failed: ${(err as Error).message}`);
+    });
+    this.chains.set(shard, next);
+    return next;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.first);
+    this.unsubscribe?.();
+    await Promise.all([...this.keepers.keys()].map((shard) => this.handOff(shard, 'this node stops')));
+  }
+}
