@@ -1,3 +1,4 @@
+import { parseEntityTarget, shardOf, type ShardCount } from './actors/entity-address.js';
 import type { InspectReply } from './cluster/cluster-node.js';
 import { logicalTree, treePrefixes, type LogicalActor } from './inspector/tree.js';
 
@@ -60,5 +61,38 @@ export function renderStatus(report: StatusReport): string {
       String(a.mailbox),
     ]),
   ]);
-  return `NODES\n${nodes}\n\nACTORS\n${actors}\n`;
+  const regions = rows.filter((a) => a.cluster && a.entities);
+  const entities = regions.length
+    ? `\nENTITIES\n${table([
+        ['KIND', 'REGION', 'SHARDS', 'ACTIVE', 'ACTIVATIONS', 'PASSIVATIONS', 'OWNERS (shards)'],
+        ...regions.map((a) => [
+          a.entities!.kind,
+          a.path,
+          String(a.entities!.shards),
+          String(a.cluster!.active),
+          String(a.cluster!.activations),
+          String(a.cluster!.passivations),
+          Object.entries(a.cluster!.owners)
+            .map(([node, owned]) => `${node}: ${owned.length}`)
+            .join(', '),
+        ]),
+      ])}\n`
+    : '';
+  return `NODES\n${nodes}\n\nACTORS\n${actors}\n${entities}`;
+}
+
+/** `status --find kind/key`: the entity's shard and the node that owns it, from the regions' rows. */
+export function findEntity(
+  report: StatusReport,
+  target: string,
+): { entity: string; region: string; shard: number; shards: number; node: string } | string {
+  const address = parseEntityTarget(target);
+  if (typeof address === 'string') return address;
+  const region = report.actors.find((a) => a.entities?.kind === address.kind);
+  if (!region?.entities || !region.cluster) return `no region of entity kind ${address.kind} in this cluster`;
+  const shards = region.entities.shards as ShardCount;
+  const shard = shardOf(address.key, shards);
+  const node = Object.entries(region.cluster.owners).find(([, owned]) => owned.includes(shard))?.[0];
+  if (node === undefined) return `${target}: shard ${shard} of ${shards} has no owner right now (a move in progress?)`;
+  return { entity: target, region: region.path, shard, shards, node };
 }

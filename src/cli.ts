@@ -3,6 +3,7 @@
  * `eldertree` command: talk to a running cluster over NATS.
  *   send | ask | status | events | inspect | cluster up
  */
+import { parseEntityTarget } from './actors/entity-address.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,7 @@ import { ClusterClient } from './cluster/client.js';
 import type { WireEvent } from './cluster/events-wire.js';
 import { ClusterSource } from './inspector/cluster-source.js';
 import { startInspector } from './inspector/server.js';
-import { renderStatus, statusReport } from './cli-status.js';
+import { findEntity, renderStatus, statusReport } from './cli-status.js';
 import { createLogger } from './log.js';
 import { freePort, listening } from './net.js';
 import { makeDevCerts } from './security/certs.js';
@@ -73,6 +74,7 @@ const options = {
   priority: { type: 'string' },
   ack: { type: 'boolean' },
   json: { type: 'boolean' },
+  find: { type: 'string' },
   follow: { type: 'boolean' },
   for: { type: 'string' },
   nodes: { type: 'string' },
@@ -158,7 +160,10 @@ class Failure extends Error {}
 async function message(args: string[], verb: string): Promise<{ path: string; type: string; payload: Record<string, unknown> }> {
   const [path, type, arg] = args;
   if (!path || !type) throw new UsageError(`${verb} needs PATH and TYPE, e.g. ${verb} /grand-elder/claude-elder task.status '{"id":"t1"}'`);
-  if (!/^(\/[A-Za-z0-9_-]+)+$/.test(path)) throw new UsageError(`PATH must look like /a/b-c/d; got "${path}"`);
+  // An actor path, or an entity address kind/key (the entity is activated by this message).
+  if (!/^(\/[A-Za-z0-9_-]+)+$/.test(path) && typeof parseEntityTarget(path) === 'string') {
+    throw new UsageError(`PATH must be an actor path like /a/b-c/d or an entity address like cart/user-42; got "${path}"`);
+  }
   if (args.length > 3) throw new UsageError(`${verb} takes PATH TYPE [JSON]; got ${args.length} arguments (quote the JSON)`);
   const json = arg === '-' ? await readStdin() : arg;
   let payload: unknown = {};
@@ -249,6 +254,13 @@ async function status(values: Values): Promise<number> {
       throw new Failure(`no node answered in cluster ${values.cluster ?? process.env.ELDERTREE_CLUSTER ?? 'elders'}: is any node running?`);
     }
     const report = statusReport(replies);
+    if (values.find !== undefined) {
+      // One entity, without listing a million: its shard, and the node that owns it.
+      const found = findEntity(report, values.find);
+      if (typeof found === 'string') throw new Failure(found);
+      process.stdout.write(values.json ? JSON.stringify(found) + '\n' : `${found.entity}: shard ${found.shard} of ${found.shards} in ${found.region}, owned by ${found.node}\n`);
+      return 0;
+    }
     process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : renderStatus(report));
     return replies.length > 0 ? 0 : 1;
   } finally {

@@ -33,6 +33,22 @@ describe('eldertree CLI against a running cluster', () => {
     expect(JSON.parse(sent.stdout)).toHaveProperty('message_id');
   });
 
+  it('an entity address (kind/key) activates the entity on the node that owns its shard; status --find names that node', () => {
+    const first = run(['ask', '--nats', cluster.server.url, 'tally/k-42', 'hit']);
+    expect(first.code).toBe(0);
+    const answer = JSON.parse(first.stdout) as { node: string; n: number };
+    expect(answer.n).toBe(1);
+    expect(JSON.parse(run(['ask', '--nats', cluster.server.url, 'tally/k-42', 'hit']).stdout)).toMatchObject({ node: answer.node, n: 2 });
+    const found = run(['status', '--nats', cluster.server.url, '--find', 'tally/k-42', '--json']);
+    expect(found.code).toBe(0);
+    expect(JSON.parse(found.stdout)).toMatchObject({ entity: 'tally/k-42', region: '/app/tallies', shards: 16, node: answer.node });
+    const table = run(['status', '--nats', cluster.server.url]).stdout;
+    expect(table).toMatch(/ENTITIES\n\s+KIND\s+REGION\s+SHARDS\s+ACTIVE/);
+    expect(table).toMatch(/tally\s+\/app\/tallies\s+16\s+[1-9]/);
+    const none = run(['status', '--nats', cluster.server.url, '--find', 'boat/b1']);
+    expect([none.code, none.stderr.trim()]).toEqual([1, 'eldertree: no region of entity kind boat in this cluster']);
+  });
+
   it('send --ack waits for the acknowledgement: the message was processed', () => {
     const before = JSON.parse(run(['ask', '--nats', cluster.server.url, '/app/singleton', 'get']).stdout) as { n: number };
     const sent = run(['send', '--nats', cluster.server.url, '/app/singleton', 'inc', '--ack']);
@@ -89,7 +105,7 @@ describe('eldertree CLI against a running cluster', () => {
     const pinned = report.actors.find((a) => a.path === '/app/pinned');
     expect(pinned).toMatchObject({ node: 'n2', status: 'running', incarnation: 1, restarts: 0, kind: 'worker' });
     // The user's tree: one entry per actor, no placement guards; copies and standbys as lists.
-    expect(report.actors.map((a) => a.path)).toEqual(['/app', '/app/singleton', '/app/pool', '/app/everywhere', '/app/pinned']);
+    expect(report.actors.map((a) => a.path)).toEqual(['/app', '/app/singleton', '/app/pool', '/app/everywhere', '/app/pinned', '/app/tallies']);
     expect(report.actors.find((a) => a.path === '/app')).toMatchObject({ node: 'n1', nodes: ['n1', 'n2'], standbys: [] });
     const singleton = report.actors.find((a) => a.path === '/app/singleton')!;
     expect(singleton.nodes).toHaveLength(1);
@@ -112,7 +128,7 @@ describe('eldertree CLI against a running cluster', () => {
     [['send', '--nats', 'URL', '/app/pinned', 'x', '{"a":1}', 'extra'], 2, 'send takes PATH TYPE [JSON]; got 4 arguments'],
     [['status', '--nats', 'URL', '--cluster', 'empty'], 1, 'eldertree: no node answered in cluster empty: is any node running?'],
     [['ask', '--nats', 'URL', '/app/pinned', 'whoami', '{oops'], 2, 'payload is not valid JSON'],
-    [['ask', '--nats', 'URL', 'app', 'x'], 2, 'PATH must look like /a/b-c/d; got "app"'],
+    [['ask', '--nats', 'URL', 'app', 'x'], 2, 'PATH must be an actor path like /a/b-c/d or an entity address like cart/user-42; got "app"'],
     [['ask', '--nats', 'URL', '/app/pinned', 'nothing.handles.this'], 1, 'eldertree: /app/pinned in state {} does not handle nothing.handles.this'],
     [['frobnicate'], 2, 'unknown command "frobnicate"'],
     [['ask', '--nats', 'nats://127.0.0.1:1', '/a', 'b'], 1, 'cannot connect to NATS at nats://127.0.0.1:1'],

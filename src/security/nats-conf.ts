@@ -58,6 +58,7 @@ export function generateNatsConf(options: NatsConfOptions = {}): string {
     const publish = [
       top ? 'elders.*.actor.>' : `elders.*.actor.${token}.>`,
       top ? 'elders.*.route.>' : `elders.*.route.${token}.>`, // the same mail, relayed by a node
+      top ? 'elders.*.entity.>' : `elders.*.entity.${token}.>`, // mail to keyed entities, under its own token
       top ? 'elders.*.node.*.ctl.>' : 'elders.*.node.*.ctl.inspect',
       'elders.*.sys.>', // heartbeats, events, cluster-wide inspect
       '$JS.API.>', // leases, task locks, snapshots (JetStream KV)
@@ -65,7 +66,7 @@ export function generateNatsConf(options: NatsConfOptions = {}): string {
     ];
     const subscribe = [
       ...actorSubscriptions(token),
-      ...(top ? ['elders.*.route.>'] : []), // nodes that may relay for every role token
+      ...(top ? ['elders.*.route.>', 'elders.*.entity.>'] : []), // nodes that relay, and own entity shards
       `elders.*.inbox.${token}.*.*`, // this role's nodes' reply inboxes
       'elders.*.node.*.ctl.>',
       'elders.*.sys.>',
