@@ -19,6 +19,7 @@ import { createLogger } from './log.js';
 import { freePort } from './net.js';
 import { makeDevCerts } from './security/certs.js';
 import { generateNatsConf } from './security/nats-conf.js';
+import { parseServerList, ServerListError } from './cluster/servers.js';
 
 class UsageError extends Error {}
 
@@ -42,7 +43,8 @@ Commands:
                             role (--roles a,b; default the Elder Tree roles) with openssl
 
 Connection (send, ask, status, events, inspect):
-  --nats URL          default $NATS_URL or nats://127.0.0.1:4222
+  --nats URL[,URL..]  servers of the cluster, any one that answers will do; repeatable
+                      (default $NATS_URL, a comma list, or nats://127.0.0.1:4222)
   --cluster NAME      default $ELDERTREE_CLUSTER or elders
   --nats-user USER    --nats-pass PASS   (env NATS_USER, NATS_PASS)
   --tls-cert FILE     --tls-key FILE     --tls-ca FILE
@@ -61,7 +63,7 @@ Other options:
 Exit codes: 0 ok, 1 the request failed (timeout, refused, unreachable), 2 bad usage.`;
 
 const options = {
-  nats: { type: 'string' },
+  nats: { type: 'string', multiple: true },
   cluster: { type: 'string' },
   'nats-user': { type: 'string' },
   'nats-pass': { type: 'string' },
@@ -126,8 +128,18 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** The servers of --nats (repeatable, comma lists), else $NATS_URL, else the local default. */
+function serverList(values: Values): string[] {
+  try {
+    return parseServerList(values.nats ?? process.env.NATS_URL) ?? ['nats://127.0.0.1:4222'];
+  } catch (err) {
+    if (err instanceof ServerListError) throw new UsageError(`--nats: ${err.message}`);
+    throw err;
+  }
+}
+
 function connect(values: Values): Promise<ClusterClient> {
-  const servers = values.nats ?? process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+  const servers = serverList(values);
   const user = values['nats-user'] ?? process.env.NATS_USER;
   const tls = {
     ...(values['tls-cert'] ? { certFile: values['tls-cert'] } : {}),
@@ -222,6 +234,8 @@ async function status(values: Values): Promise<number> {
 }
 
 interface StatusReport {
+  /** Each node's warnings (e.g. a KV bucket with fewer replicas than asked), prefixed by the node. */
+  warnings: string[];
   nodes: { node: string; status: 'up' | 'down'; heartbeatAgeMs: number; actors: number }[];
   actors: (InspectReply['actors'][number] & { node: string })[];
 }
@@ -240,7 +254,8 @@ function statusReport(replies: InspectReply[]): StatusReport {
     nodes.set(reply.node, { node: reply.node, status: 'up', heartbeatAgeMs: Math.max(0, now - reply.at), actors: reply.actors.length });
   }
   const actors = replies.flatMap((r) => r.actors.map((a) => ({ ...a, node: r.node })));
-  return { nodes: [...nodes.values()].sort((a, b) => a.node.localeCompare(b.node)), actors };
+  const warnings = replies.flatMap((r) => (r.warnings ?? []).map((w) => `${r.node}: ${w}`));
+  return { warnings, nodes: [...nodes.values()].sort((a, b) => a.node.localeCompare(b.node)), actors };
 }
 
 /** Nodes as a table, actors as the supervision tree (paths in full, so the output greps well). */
@@ -270,7 +285,8 @@ function renderStatus(report: StatusReport): string {
       String(a.mailbox),
     ]),
   ]);
-  return `NODES\n${nodes}\n\nACTORS\n${actors}\n`;
+  const warnings = report.warnings.length > 0 ? `WARNINGS\n${report.warnings.map((w) => `  ${w}`).join('\n')}\n\n` : '';
+  return `${warnings}NODES\n${nodes}\n\nACTORS\n${actors}\n`;
 }
 
 async function events(values: Values): Promise<number> {

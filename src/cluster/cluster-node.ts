@@ -16,6 +16,12 @@ export interface ClusterNodeOptions extends Omit<NodeOptions, 'transport'> {
   membership?: MembershipOptions;
   /** Singleton lease TTL in ms (default 1000): a dead owner's subtree moves within about this. */
   singletonTtlMs?: number;
+  /**
+   * Replicas of the KV buckets (leases, locks, snapshots) when this node creates them;
+   * default 3 when the cluster has at least 3 servers, else 1. An existing bucket with
+   * fewer is reported in the log and in `inspect` (`warnings`).
+   */
+  kvReplicas?: number;
 }
 
 /**
@@ -34,9 +40,13 @@ export async function connectOrExplain(nats: NatsTransportOptions, name: string)
       ...nats.connectOptions,
     });
   } catch (err) {
-    const first = Array.isArray(nats.servers) ? nats.servers[0] : nats.servers;
-    const why = first ? await diagnoseConnect(first, nats.connectOptions?.tls ?? undefined) : undefined;
-    throw new Error(why ?? (err as Error).message);
+    // nats.js tried every server of the list: say what is wrong with each.
+    const servers = nats.servers === undefined ? [] : Array.isArray(nats.servers) ? nats.servers : [nats.servers];
+    const tls = nats.connectOptions?.tls ?? undefined;
+    const whys = await Promise.all(servers.map(async (s) => [s, await diagnoseConnect(s, tls)] as const));
+    const known = whys.filter(([, why]) => why !== undefined);
+    if (known.length === 0) throw new Error((err as Error).message);
+    throw new Error(servers.length === 1 ? known[0]![1]! : `no server of ${servers.length} answered: ${known.map(([s, why]) => `${s}: ${why}`).join('; ')}`);
   }
 }
 
@@ -44,6 +54,8 @@ export async function connectOrExplain(nats: NatsTransportOptions, name: string)
 export interface InspectReply extends NodeView {
   members: Member[];
   startedAt: number;
+  /** Problems an operator should know of (e.g. a KV bucket with fewer replicas than asked). */
+  warnings?: string[];
 }
 
 /**
@@ -54,6 +66,8 @@ export interface InspectReply extends NodeView {
  */
 export class ClusterNode {
   readonly startedAt = Date.now();
+  /** What `inspect` reports under `warnings`. */
+  readonly warnings: string[] = [];
   private readonly subs: Subscription[] = [];
 
   private constructor(
@@ -65,7 +79,7 @@ export class ClusterNode {
   ) {}
 
   static async start(options: ClusterNodeOptions): Promise<ClusterNode> {
-    const { nats, membership: membershipOptions, onEvent, singletonTtlMs, ...nodeOptions } = options;
+    const { nats, membership: membershipOptions, onEvent, singletonTtlMs, kvReplicas, ...nodeOptions } = options;
     const logger = options.logger ?? silentLogger();
     const nc = nats.connection ?? (await connectOrExplain(nats, `eldertree-${options.nodeId}`));
     // Heartbeats and control get a connection of their own: on the actors' connection
@@ -78,12 +92,19 @@ export class ClusterNode {
     try {
       const transport = new NatsTransport({ logger, ...nats, connection: nc });
       const membership = new Membership(control, transport.subjects, options.nodeId, membershipOptions);
-      const leases = await openKvLeases(nc, { cluster: transport.subjects.cluster });
-      const services = {
-        locks: await KvTaskLocks.open(nc, { cluster: transport.subjects.cluster }),
-        snapshots: await KvSnapshotStore.open(nc, { cluster: transport.subjects.cluster }),
-        ...nodeOptions.services,
+      const warnings: string[] = [];
+      const buckets = {
+        cluster: transport.subjects.cluster,
+        logger,
+        onWarning: (w: string) => warnings.push(w),
+        ...(kvReplicas !== undefined ? { replicas: kvReplicas } : {}),
       };
+      const [leases, locks, snapshots] = await Promise.all([
+        openKvLeases(nc, buckets),
+        KvTaskLocks.open(nc, buckets),
+        KvSnapshotStore.open(nc, buckets),
+      ]);
+      const services = { locks, snapshots, ...nodeOptions.services };
       let node: Node | undefined;
       const tree = placeTree(options.tree, {
         self: options.nodeId,
@@ -109,6 +130,7 @@ export class ClusterNode {
         },
       });
       const cluster = new ClusterNode(node, transport, membership, nc, control);
+      cluster.warnings.push(...warnings);
       membership.onChange((event) => {
         logger[event.type === 'node_down' ? 'warn' : 'info'](
           { event: event.type, peer: event.node, reason: event.reason },
@@ -130,7 +152,12 @@ export class ClusterNode {
   }
 
   inspect(): InspectReply {
-    return { ...this.node.view(), members: this.membership.members(), startedAt: this.startedAt };
+    return {
+      ...this.node.view(),
+      members: this.membership.members(),
+      startedAt: this.startedAt,
+      ...(this.warnings.length > 0 ? { warnings: [...this.warnings] } : {}),
+    };
   }
 
   /** Stops the tree (reverse order), leaves the cluster, closes the connection. */

@@ -16,10 +16,11 @@ import { join } from 'node:path';
  * when its node froze) is refused instead of writing over the new owner's state.
  */
 import type { JetStreamClient } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Packr } from 'msgpackr';
 import { EldertreeError } from '../actors/errors.js';
+import { openBucket, type BucketOptions } from './buckets.js';
 import { bucketName, encodeKey } from './kv-names.js';
 import { isWrongLastSequence } from './lease-kv.js';
 
@@ -93,7 +94,7 @@ function decode(path: string, bytes: Uint8Array): StoredSnapshot {
   return typeof savedAt === 'number' ? { version, snapshot, savedAt } : { version, snapshot };
 }
 
-export interface KvSnapshotOptions {
+export interface KvSnapshotOptions extends BucketOptions {
   /** Cluster name (default `elders`): the bucket is `elders_<cluster>_snapshots`. */
   cluster?: string;
   /** Overrides the bucket name. */
@@ -109,7 +110,7 @@ export class KvSnapshotStore implements SnapshotStore {
 
   static async open(nc: NatsConnection | JetStreamClient, options: KvSnapshotOptions = {}): Promise<KvSnapshotStore> {
     const name = options.bucket ?? bucketName(options.cluster ?? 'elders', 'snapshots');
-    return new KvSnapshotStore(await new Kvm(nc).create(name, { history: 1 }));
+    return new KvSnapshotStore(await openBucket(nc, name, { history: 1 }, options));
   }
 
   async load(path: string): Promise<StoredSnapshot | undefined> {
