@@ -9,9 +9,8 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvOptions } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { Logger } from '../log.js';
-import { silentLogger } from '../log.js';
-import { explainNatsError, isTransient, RateLimitedLog } from './nats-errors.js';
+import { RateLimitedLog, silentLogger, type Logger } from '../log.js';
+import { explainNatsError, isTransient } from './nats-errors.js';
 
 export interface BucketOptions {
   /** Replicas when creating; default replicasFor(connection). */

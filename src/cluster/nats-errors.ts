@@ -7,7 +7,6 @@
  * for management calls, the meta group) has no leader right now: an election is in
  * progress, which takes seconds after the server that led it is lost.
  */
-import type { Logger } from '../log.js';
 
 /** What went wrong with a request to `stream` (a bucket's stream, or 'JetStream' for management). */
 export function explainNatsError(err: unknown, stream: string): string {
@@ -28,31 +27,4 @@ export function explainNatsError(err: unknown, stream: string): string {
 export function isTransient(err: unknown): boolean {
   const e = err as { name?: string; message?: string };
   return /jetstream is not enabled|no responders|timeout|insufficient resources|disconnect|reconnect/i.test(String(e?.message)) || e?.name === 'TimeoutError';
-}
-
-/**
- * Logs the first warning of a kind at once, then at most one per `everyMs` with the
- * count of those held back ("and 2,159 more like it in 5 s").
- */
-export class RateLimitedLog {
-  readonly #last = new Map<string, { at: number; held: number }>();
-
-  constructor(
-    private readonly logger: Logger,
-    readonly everyMs = 5000,
-  ) {}
-
-  warn(kind: string, fields: Record<string, unknown>, message: string): void {
-    const now = performance.now();
-    const seen = this.#last.get(kind);
-    if (seen && now - seen.at < this.everyMs) {
-      seen.held++;
-      return;
-    }
-    const held = seen?.held ?? 0;
-    this.#last.set(kind, { at: now, held: 0 });
-    if (this.#last.size > 1000) this.#last.clear(); // kinds are few; never grow without bound
-    const more = held > 0 ? ` (and ${held} more like it in the last ${Math.round((now - seen!.at) / 1000)} s)` : '';
-    this.logger.warn({ ...fields, ...(held > 0 ? { repeated: held } : {}) }, message + more);
-  }
 }

@@ -23,6 +23,7 @@ import { EldertreeError } from '../actors/errors.js';
 import { openBucket, type BucketOptions } from './buckets.js';
 import { bucketName, encodeKey } from './kv-names.js';
 import { isWrongLastSequence } from './lease-kv.js';
+import { explainNatsError, isTransient } from './nats-errors.js';
 
 export interface StoredSnapshot {
   version: string;
@@ -106,7 +107,16 @@ export class KvSnapshotStore implements SnapshotStore {
   /** The key's revision as this store last read or wrote it (0: absent): saves CAS on it. */
   readonly #revisions = new Map<string, number>();
 
-  constructor(readonly kv: KV) {}
+  /** The bucket's stream, for messages. */
+  readonly stream: string;
+
+  constructor(
+    readonly kv: KV,
+    /** How long a load waits out an election before failing (default 15 s). */
+    readonly loadPatienceMs = 15_000,
+  ) {
+    this.stream = `KV_${(kv as { bucket?: string }).bucket ?? '?'}`;
+  }
 
   static async open(nc: NatsConnection | JetStreamClient, options: KvSnapshotOptions = {}): Promise<KvSnapshotStore> {
     const name = options.bucket ?? bucketName(options.cluster ?? 'elders', 'snapshots');
@@ -114,7 +124,21 @@ export class KvSnapshotStore implements SnapshotStore {
   }
 
   async load(path: string): Promise<StoredSnapshot | undefined> {
-    const entry = await this.kv.get(encodeKey(path));
+    // A read is safe to repeat: wait out an election (a server just lost) rather than
+    // fail the actor's start, which its supervisor would count as a crash.
+    const deadline = performance.now() + this.loadPatienceMs;
+    let entry;
+    for (;;) {
+      try {
+        entry = await this.kv.get(encodeKey(path));
+        break;
+      } catch (err) {
+        if (!isTransient(err) || performance.now() > deadline) {
+          throw new SnapshotError(path, `loading the snapshot of ${path} failed: ${explainNatsError(err, this.stream)}`, { cause: err });
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
     this.#revisions.set(path, entry?.revision ?? 0);
     if (entry === null || entry.operation !== 'PUT') return undefined;
     return decode(path, entry.value);
@@ -135,7 +159,8 @@ export class KvSnapshotStore implements SnapshotStore {
           cause: err,
         });
       }
-      throw new SnapshotError(path, `saving the snapshot of ${path} (${bytes.byteLength} bytes) failed: ${(err as Error).message}`, {
+      // Not retried here: a save that lands late could overwrite a new owner's state.
+      throw new SnapshotError(path, `saving the snapshot of ${path} (${bytes.byteLength} bytes) failed: ${explainNatsError(err, this.stream)}`, {
         cause: err,
       });
     }
