@@ -50,7 +50,7 @@ Connection (send, ask, status, events, inspect):
   --tls-cert FILE     --tls-key FILE     --tls-ca FILE
 
 Other options:
-  --timeout MS        ask timeout (default 5000)
+  --timeout MS        ask timeout; status: how long to wait for every node up (default 5000)
   --priority N        0..9 (default 5)
   --json              status as JSON
   --nodes N           cluster up: how many nodes (default 3)
@@ -222,11 +222,17 @@ async function ask(values: Values, args: string[]): Promise<number> {
 }
 
 async function status(values: Values): Promise<number> {
+  const timeout = intFlag('timeout', values.timeout, 5000, 1);
   const client = await connect(values);
   try {
-    const replies = await client.inspect();
-    const report = statusReport(replies);
+    // Until every node known up has answered in full (chunked past ~10k actors), or the timeout.
+    const { replies, missing } = await client.inspectAll(timeout);
+    const report = { ...statusReport(replies), ...(missing.length > 0 ? { missing } : {}) };
     process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : renderStatus(report));
+    if (missing.length > 0) {
+      process.stderr.write(`eldertree: incomplete: no full answer within ${timeout} ms from ${missing.join(', ')} (up as far as their peers know)\n`);
+      return 1;
+    }
     return replies.length > 0 ? 0 : 1;
   } finally {
     await client.close();

@@ -1,13 +1,14 @@
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { silentLogger } from '../log.js';
-import { Node, type NodeOptions, type NodeView } from '../supervision/node.js';
+import { Node, type NodeOptions } from '../supervision/node.js';
 import { diagnoseConnect } from '../transport/connect-diagnosis.js';
 import { closeConnection, NatsTransport, type NatsTransportOptions } from '../transport/nats.js';
 import { encodeMsg, encodeWire, toWire } from './events-wire.js';
+import { encodeInspectReply, type InspectReply } from './inspect-wire.js';
 import { openKvLeases } from './lease-kv.js';
 import { KvSnapshotStore } from './snapshots.js';
 import { KvTaskLocks } from './task-locks.js';
-import { Membership, type Member, type MembershipOptions } from './membership.js';
+import { Membership, type MembershipOptions } from './membership.js';
 import { placeTree } from './placement.js';
 
 export interface ClusterNodeOptions extends Omit<NodeOptions, 'transport'> {
@@ -50,13 +51,7 @@ export async function connectOrExplain(nats: NatsTransportOptions, name: string)
   }
 }
 
-/** What a node answers on `inspect`: its members' view and its actors. */
-export interface InspectReply extends NodeView {
-  members: Member[];
-  startedAt: number;
-  /** Problems an operator should know of (e.g. a KV bucket with fewer replicas than asked). */
-  warnings?: string[];
-}
+export type { InspectReply };
 
 /**
  * A node on NATS: the same Node (actors, supervisors) with the NATS transport, plus
@@ -173,7 +168,8 @@ export class ClusterNode {
         callback: (err, msg) => {
           if (err || !msg.reply) return;
           try {
-            msg.respond(encodeMsg(this.inspect()));
+            // In chunks under the broker's max_payload: 10k actors are ~1 MB.
+            for (const part of encodeInspectReply(this.inspect(), nc.info?.max_payload ?? 1024 * 1024)) nc.publish(msg.reply, part);
           } catch (e) {
             msg.respond(encodeMsg({ error: (e as Error).message }));
           }
