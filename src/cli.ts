@@ -19,6 +19,7 @@ import { createLogger } from './log.js';
 import { freePort } from './net.js';
 import { makeDevCerts } from './security/certs.js';
 import { generateNatsConf } from './security/nats-conf.js';
+import { generateClusterNatsConf } from './security/nats-cluster-conf.js';
 import { parseServerList, ServerListError } from './cluster/servers.js';
 
 class UsageError extends Error {}
@@ -36,9 +37,12 @@ Commands:
   inspect                   serve the live inspector page for every node of the cluster on
                             http://127.0.0.1:7070 (--port, --host) without hosting actors
   cluster up                a local dev cluster: nats-server on a free loopback port plus
-                            --nodes N runtime nodes (default 3); Ctrl-C stops them all
+                            --nodes N runtime nodes (default 3); --servers 3: three
+                            nats-servers with routes, KV at 3 replicas; Ctrl-C stops all
   nats-conf                 print nats.conf generated from the role table (--no-tls: without
-                            the mTLS block); the repository's nats.conf is this output
+                            the mTLS block); the repository's nats.conf is this output;
+                            --cluster: for three servers with routes (--hosts a,b,c; the
+                            name with --cluster NAME; each server sets ELDERTREE_NATS_NAME)
   certs --out DIR           a dev CA, a nats-server certificate and a client certificate per
                             role (--roles a,b; default the Elder Tree roles) with openssl
 
@@ -82,6 +86,8 @@ const options = {
   host: { type: 'string' },
   out: { type: 'string' },
   'no-tls': { type: 'boolean' },
+  servers: { type: 'string' },
+  'nats-cluster': { type: 'boolean' },
   roles: { type: 'string' },
   hosts: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -97,8 +103,14 @@ function parse(argv: string[]) {
   }
 }
 
+/** `nats-conf --cluster` takes no value (elsewhere --cluster NAME does): say so to parseArgs. */
+function natsConfCluster(argv: string[]): string[] {
+  if (argv[0] !== 'nats-conf') return argv;
+  return argv.flatMap((a, i) => (a === '--cluster' && (argv[i + 1] === undefined || argv[i + 1]!.startsWith('-')) ? ['--nats-cluster'] : [a]));
+}
+
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv);
+  const { values, positionals } = parse(natsConfCluster(argv));
   const [command, ...args] = positionals;
   if (values.help || command === undefined || command === 'help') {
     process.stdout.write(USAGE + '\n');
@@ -117,9 +129,14 @@ async function main(argv: string[]): Promise<number> {
       return inspect(values);
     case 'certs':
       return certs(values);
-    case 'nats-conf':
-      process.stdout.write(generateNatsConf(values['no-tls'] ? { tls: false } : {}));
+    case 'nats-conf': {
+      const conf = values['no-tls'] ? { tls: false as const } : {};
+      const hosts = values.hosts?.split(',').map((h) => h.trim()).filter(Boolean);
+      const cluster = values['nats-cluster'] || values.cluster !== undefined;
+      const name = values.cluster !== undefined ? { name: values.cluster } : {};
+      process.stdout.write(cluster ? generateClusterNatsConf({ ...conf, ...name, ...(hosts ? { hosts } : {}) }) : generateNatsConf(conf));
       return 0;
+    }
     case 'cluster':
       if (args[0] !== 'up') throw new UsageError(`unknown cluster command "${args[0] ?? ''}"; did you mean "cluster up"?`);
       return clusterUp(values);
@@ -343,9 +360,15 @@ async function inspect(values: Values): Promise<number> {
 
 async function clusterUp(values: Values): Promise<number> {
   const n = intFlag('nodes', values.nodes, 3, 1, 32);
-  const port = await freePort();
-  const store = mkdtempSync(join(tmpdir(), 'eldertree-cluster-'));
-  const url = `nats://127.0.0.1:${port}`;
+  const servers = intFlag('servers', values.servers, 1, 1, 5);
+  const clientPorts: number[] = [];
+  const routePorts: number[] = [];
+  for (let i = 0; i < servers; i++) {
+    clientPorts.push(await freePort());
+    routePorts.push(await freePort());
+  }
+  const stores = clientPorts.map(() => mkdtempSync(join(tmpdir(), 'eldertree-cluster-')));
+  const urls = clientPorts.map((p) => `nats://127.0.0.1:${p}`);
   const children: ChildProcess[] = [];
   const prefix = (name: string, proc: ChildProcess) => {
     for (const stream of [proc.stdout, proc.stderr]) {
@@ -357,32 +380,44 @@ async function clusterUp(values: Values): Promise<number> {
       });
     }
   };
-  const nats = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store], { stdio: ['ignore', 'pipe', 'pipe'] });
-  nats.on('error', (err) => process.stderr.write(`eldertree: cannot start nats-server (${err.message}); install Debian's nats-server\n`));
-  prefix('nats', nats);
-  children.push(nats);
+  // With several servers: routes between all of them on loopback, one JetStream cluster.
+  const routes = routePorts.map((p) => `nats://127.0.0.1:${p}`).join(',');
+  const brokers = clientPorts.map((port, i) => {
+    const clustered = servers > 1 ? ['-n', `s${i + 1}`, '--cluster_name', 'eldertree-dev', '--cluster', `nats://127.0.0.1:${routePorts[i]}`, '--routes', routes] : [];
+    const nats = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', stores[i]!, ...clustered], { stdio: ['ignore', 'pipe', 'pipe'] });
+    nats.on('error', (err) => process.stderr.write(`eldertree: cannot start nats-server (${err.message}); install Debian's nats-server\n`));
+    prefix(servers > 1 ? `nats${i + 1}` : 'nats', nats);
+    children.push(nats);
+    return nats;
+  });
   await new Promise((r) => setTimeout(r, 300));
-  if (nats.exitCode !== null) return 1;
+  if (brokers.some((b) => b.exitCode !== null)) {
+    for (const b of brokers) b.kill('SIGTERM');
+    return 1;
+  }
   const runtime = fileURLToPath(new URL('./runtime.js', import.meta.url));
   for (let i = 1; i <= n; i++) {
     const name = `n${i}`;
-    const args = [runtime, '--nats', url, '--node', name, ...(values.tree ? [values.tree] : [])];
+    // Node k lists the servers from server k on: the nodes spread over the servers.
+    const list = [...urls.slice((i - 1) % servers), ...urls.slice(0, (i - 1) % servers)].join(',');
+    const args = [runtime, '--nats', list, '--node', name, ...(values.tree ? [values.tree] : [])];
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     prefix(name, proc);
     children.push(proc);
   }
-  process.stdout.write(`cluster up: ${url} with ${n} nodes; eldertree status --nats ${url}; Ctrl-C stops all\n`);
+  process.stdout.write(`cluster up: ${servers} nats-server${servers > 1 ? 's' : ''} (${urls.join(',')}) with ${n} nodes; eldertree status --nats ${urls.join(',')}; Ctrl-C stops all\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
-  // Nodes first (each stops its tree in reverse order), then the broker.
+  // Nodes first (each stops its tree in reverse order), then the brokers.
   const exited = (p: ChildProcess) => (p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise((r) => p.once('exit', r)));
-  for (const p of children.slice(1)) p.kill('SIGTERM');
-  await Promise.all(children.slice(1).map(exited));
-  nats.kill('SIGTERM');
-  await exited(nats);
-  rmSync(store, { recursive: true, force: true });
+  const nodes = children.slice(servers);
+  for (const p of nodes) p.kill('SIGTERM');
+  await Promise.all(nodes.map(exited));
+  for (const b of brokers) b.kill('SIGTERM');
+  await Promise.all(brokers.map(exited));
+  for (const store of stores) rmSync(store, { recursive: true, force: true });
   return 0;
 }
 

@@ -6,7 +6,7 @@ import { isSupervisorSpec, worker, type ChildSpec, type SupervisorSpec } from '.
 import type { LeaseStore } from './lease.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import type { Membership } from './membership.js';
-import { explainNatsError } from './nats-errors.js';
+import { explainNatsError, isTransient } from './nats-errors.js';
 
 /** What the guards of one node share. */
 export interface PlacementContext {
@@ -130,7 +130,12 @@ const watchLease: Watch = ({ sendBack, input }) => {
       onLost: (reason) => sendBack({ type: 'placement.drop', reason: `lease ${reason}` }),
       // Rate-limited: during an election every renew and poll fails, ten times a second.
       onError: (err) =>
-        rateLimited(ctx.logger).warn(`lease ${path}`, { err, path }, `lease of ${path}: ${explainNatsError(err, `KV_${ctx.leases.backend.name}`)}`),
+        rateLimited(ctx.logger).warn(
+          `lease ${path}`,
+          // An election's errors say all in one line; anything else keeps its stack.
+          { err: isTransient(err) ? err.message : err, path },
+          `lease of ${path}: ${explainNatsError(err, `KV_${ctx.leases.backend.name}`)}`,
+        ),
     });
     const current = keeper;
     stateOf(ctx).fences.set(path, () => current.isOwner());
