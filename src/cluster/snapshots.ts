@@ -106,6 +106,8 @@ export interface KvSnapshotOptions extends BucketOptions {
 export class KvSnapshotStore implements SnapshotStore {
   /** The key's revision as this store last read or wrote it (0: absent): saves CAS on it. */
   readonly #revisions = new Map<string, number>();
+  /** The bytes of a save that timed out, by path: it may have landed all the same. */
+  readonly #unsure = new Map<string, Uint8Array>();
 
   /** The bucket's stream, for messages. */
   readonly stream: string;
@@ -147,13 +149,25 @@ export class KvSnapshotStore implements SnapshotStore {
   async save(path: string, version: string, snapshot: unknown): Promise<void> {
     const key = encodeKey(path);
     const bytes = encode(path, version, snapshot);
-    const last = this.#revisions.get(path);
+    let last = this.#revisions.get(path);
     try {
-      // Never read here: nothing to compare with, the save is a plain put.
-      const revision =
-        last === undefined ? await this.kv.put(key, bytes) : last === 0 ? await this.kv.create(key, bytes) : await this.kv.update(key, bytes, last);
+      let revision: number;
+      try {
+        revision = await this.#write(key, bytes, last);
+      } catch (err) {
+        // Our own earlier save that timed out may have landed after all: then it is the
+        // revision to build on, not another owner's.
+        const unsure = this.#unsure.get(path);
+        if (!isWrongLastSequence(err) || unsure === undefined) throw err;
+        const entry = await this.kv.get(key);
+        if (entry === null || !sameBytes(entry.value, unsure)) throw err;
+        last = entry.revision;
+        revision = await this.#write(key, bytes, last);
+      }
+      this.#unsure.delete(path);
       this.#revisions.set(path, revision);
     } catch (err) {
+      if (isTransient(err)) this.#unsure.set(path, bytes);
       if (isWrongLastSequence(err)) {
         throw new SnapshotError(path, `the snapshot of ${path} was written by another owner since this node read it (revision ${last}): not overwritten`, {
           cause: err,
@@ -166,11 +180,20 @@ export class KvSnapshotStore implements SnapshotStore {
     }
   }
 
+  /** Never read here: with nothing to compare with, the save is a plain put. */
+  #write(key: string, bytes: Uint8Array, last: number | undefined): Promise<number> {
+    return last === undefined ? this.kv.put(key, bytes) : this.kv.put(key, bytes, { previousSeq: last });
+  }
+
   /** Forgets the snapshot of `path` (the actor starts from scratch next time). */
   async delete(path: string): Promise<void> {
     await this.kv.delete(encodeKey(path));
     this.#revisions.delete(path);
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 }
 
 /** Snapshots in process memory, for the embedded runtime and tests. */
