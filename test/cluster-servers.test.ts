@@ -6,6 +6,12 @@ import { ClusterClient, ClusterNode, reply, supervisor, worker } from '../src/in
 import { jetstreamManager } from '@nats-io/jetstream';
 import { startNatsCluster, type NatsCluster } from './nats-server.js';
 import { parseServerList } from '../src/cluster/servers.js';
+import { parseRuntimeArgs } from '../src/config.js';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../src/net.js';
+
+const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 
 const counter = setup({ types: { context: {} as { n: number } } }).createMachine({
   context: { n: 0 },
@@ -46,6 +52,26 @@ describe('server lists', () => {
     expect(parseServerList(undefined)).toBeUndefined();
     expect(() => parseServerList('nats://a:4222,http://x/y')).toThrow('"http://x/y" is not a NATS server URL');
     expect(() => parseServerList(',')).toThrow('the server list is empty');
+  });
+
+  it('the runtime takes --nats repeated and as comma lists, and NATS_URL as a comma list', () => {
+    expect(parseRuntimeArgs(['--nats', 'nats://a:1,nats://b:2', '--nats', 'nats://c:3'], {}).nats).toEqual(['nats://a:1', 'nats://b:2', 'nats://c:3']);
+    expect(parseRuntimeArgs([], { NATS_URL: 'nats://a:1, nats://b:2' }).nats).toEqual(['nats://a:1', 'nats://b:2']);
+    expect(parseRuntimeArgs(['--nats', 'a:1', '--kv-replicas', '3'], {}).kvReplicas).toBe(3);
+    expect(() => parseRuntimeArgs(['--nats', 'nats://a:1,http://b'], {})).toThrow('--nats: "http://b" is not a NATS server URL');
+    expect(() => parseRuntimeArgs(['--kv-replicas', '3'], {})).toThrow('--kv-replicas needs --nats');
+    expect(() => parseRuntimeArgs(['--nats', 'a:1', '--kv-replicas', '7'], {})).toThrow('--kv-replicas must be a whole number from 1 to 5');
+  });
+
+  it('the CLI reaches the cluster through any listed server (--nats repeated, the first one down)', { timeout: 30_000 }, async () => {
+    const dead = `nats://127.0.0.1:${await freePort()}`;
+    // No node yet: "no node answered" is a full answer from a reachable server (exit 1),
+    // unlike a connection failure, which names the servers.
+    const r = spawnSync(process.execPath, [cli, 'status', '--nats', dead, '--nats', nats.urls.slice(1).join(','), '--timeout', '500'], { encoding: 'utf8' });
+    expect(r.stdout).toContain('no node answered');
+    const none = spawnSync(process.execPath, [cli, 'status', '--nats', `${dead},${dead.replace(/\d+$/, String(await freePort()))}`], { encoding: 'utf8' });
+    expect(none.status).toBe(1);
+    expect(none.stderr).toMatch(/^eldertree: cannot connect to NATS at .*: no server of 2 answered: .*cannot reach/);
   });
 });
 

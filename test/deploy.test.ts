@@ -58,6 +58,10 @@ describe('deploy/', () => {
 
   it('nats-cluster.conf is `eldertree nats-conf --cluster --no-tls` and nats-server accepts it', () => {
     expect(read('nats-cluster.conf')).toBe(generateClusterNatsConf({ tls: false }));
+    const printed = spawnSync(process.execPath, [cli, 'nats-conf', '--cluster', '--no-tls'], { encoding: 'utf8' });
+    expect(printed.stdout).toBe(read('nats-cluster.conf'));
+    const named = spawnSync(process.execPath, [cli, 'nats-conf', '--no-tls', '--cluster', 'prod', '--hosts', 'a,b,c'], { encoding: 'utf8' });
+    expect(named.stdout).toBe(generateClusterNatsConf({ tls: false, name: 'prod', hosts: ['a', 'b', 'c'] }));
     const r = spawnSync('nats-server', ['-t', '-c', file('nats-cluster.conf')], { encoding: 'utf8', env: { ...process.env, ...passwords, ELDERTREE_NATS_NAME: 'nats-1' } });
     expect(r.stderr + r.stdout).toMatch(/configuration file .* is valid/);
     expect(r.status).toBe(0);
