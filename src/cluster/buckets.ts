@@ -67,7 +67,10 @@ export async function openBucket(
       return kv;
     } catch (err) {
       if (!isTransient(err) || performance.now() > deadline) {
-        throw new Error(`cannot open KV bucket ${name} (${replicas} replicas): ${explainNatsError(err, `KV_${name}`)}`, { cause: err });
+        const hint = /insufficient resources/i.test(String((err as Error).message))
+          ? `; are ${replicas} JetStream servers up? (--kv-replicas sets how many replicas a new bucket gets)`
+          : '';
+        throw new Error(`cannot open KV bucket ${name} (${replicas} replicas): ${explainNatsError(err, `KV_${name}`)}${hint}`, { cause: err });
       }
       log.warn('open', { bucket: name }, `waiting for KV bucket ${name}: ${explainNatsError(err, `KV_${name}`)}`);
       await new Promise((r) => setTimeout(r, 250));
