@@ -405,7 +405,8 @@ async function clusterUp(values: Values): Promise<number> {
     prefix(name, proc);
     children.push(proc);
   }
-  process.stdout.write(`cluster up: ${servers} nats-server${servers > 1 ? 's' : ''} (${urls.join(',')}) with ${n} nodes; eldertree status --nats ${urls.join(',')}; Ctrl-C stops all\n`);
+  const layout = servers > 1 ? ` (${servers} nats-servers with routes)` : '';
+  process.stdout.write(`cluster up: ${urls.join(',')} with ${n} nodes${layout}; eldertree status --nats ${urls.join(',')}; Ctrl-C stops all\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

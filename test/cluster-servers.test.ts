@@ -7,7 +7,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { startNatsCluster, type NatsCluster } from './nats-server.js';
 import { parseServerList } from '../src/cluster/servers.js';
 import { parseRuntimeArgs } from '../src/config.js';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../src/net.js';
 
@@ -114,5 +114,42 @@ describe('a node on a 3-server cluster', () => {
     expect(three.warnings).toHaveLength(3);
     expect(three.warnings[0]).toMatch(/^bucket elders_thin_\w+ has 1 replica, 3 asked: .*nats stream edit KV_elders_thin_\w+ --replicas 3$/);
     expect(three.inspect().warnings).toEqual(three.warnings);
+  });
+});
+
+describe('eldertree cluster up --servers 3', () => {
+  it('starts three routed nats-servers and N nodes (buckets at 3 replicas); Ctrl-C stops them all, exit 0', { timeout: 60_000 }, async () => {
+    const tree = fileURLToPath(new URL('./fixtures/cluster-tree.mjs', import.meta.url));
+    const proc = spawn(process.execPath, [cli, 'cluster', 'up', '--servers', '3', '--nodes', '2', '--tree', tree], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout.on('data', (d: Buffer) => (out += d));
+    try {
+      const urls = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no cluster line: ${out}`)), 15_000);
+        proc.stdout.on('data', () => {
+          const m = /cluster up: ((?:nats:\/\/127\.0\.0\.1:\d+,?){3}) with 2 nodes \(3 nats-servers with routes\)/.exec(out);
+          if (m) {
+            clearTimeout(timer);
+            resolve(m[1]!);
+          }
+        });
+      });
+      const client = await ClusterClient.connect({ servers: urls.split(',') });
+      try {
+        const deadline = Date.now() + 30_000;
+        let nodes: string[] = [];
+        while (nodes.length < 2 && Date.now() < deadline) nodes = (await client.inspect(1000)).map((r) => r.node);
+        expect(nodes).toEqual(['n1', 'n2']);
+        const jsm = await jetstreamManager(client.connection);
+        expect((await jsm.streams.info('KV_elders_elders_leases')).config.num_replicas).toBe(3);
+      } finally {
+        await client.close();
+      }
+    } finally {
+      proc.kill('SIGINT');
+    }
+    const code = await new Promise<number | null>((r) => (proc.exitCode !== null ? r(proc.exitCode) : proc.once('exit', r)));
+    expect(code).toBe(0);
+    for (const name of ['nats1', 'nats2', 'nats3']) expect(out).toMatch(new RegExp(`${name}\\s+\\| .*Server Exiting`));
   });
 });
