@@ -50,10 +50,15 @@ export async function openBucket(
   const logger = options.logger ?? silentLogger();
   const log = new RateLimitedLog(logger, 2000);
   const connection = 'info' in nc ? nc : undefined;
-  const replicas = options.replicas ?? (connection ? replicasFor(connection) : 1);
+  // Asked again on every attempt: a server that has just started may not list its
+  // routed peers yet (its INFO grows as routes connect), and its JetStream cannot
+  // create anything before its meta group has formed anyway.
+  const wanted = () => options.replicas ?? (connection ? replicasFor(connection) : 1);
+  let replicas = wanted();
   const js = connection ? jetstream(connection, { timeout: options.requestTimeoutMs ?? 1000 }) : (nc as JetStreamClient);
   const deadline = performance.now() + (options.patienceMs ?? 30_000);
   for (;;) {
+    replicas = wanted();
     try {
       const kv = await new Kvm(js).create(name, { ...config, replicas });
       const status = await kv.status();
