@@ -4,6 +4,8 @@ import { logicalTree, treePrefixes, type LogicalActor } from './inspector/tree.j
 
 /** `eldertree status`: what the nodes answered, as the tree the user wrote. */
 export interface StatusReport {
+  /** Each node's warnings (e.g. a KV bucket with fewer replicas than asked), prefixed by the node. */
+  warnings: string[];
   nodes: { node: string; status: 'up' | 'down'; heartbeatAgeMs: number; actors: number }[];
   /** The user's tree (tree.ts logicalTree): one entry per actor, no placement plumbing. */
   actors: (Omit<LogicalActor, 'parent' | 'depth'> & { parent: string | null; depth: number })[];
@@ -28,7 +30,8 @@ export function statusReport(replies: InspectReply[]): StatusReport {
       actors: actors.filter((a) => a.nodes.includes(reply.node)).length,
     });
   }
-  return { nodes: [...nodes.values()].sort((a, b) => a.node.localeCompare(b.node)), actors };
+  const warnings = replies.flatMap((r) => (r.warnings ?? []).map((w) => `${r.node}: ${w}`));
+  return { warnings, nodes: [...nodes.values()].sort((a, b) => a.node.localeCompare(b.node)), actors };
 }
 
 /** Nodes as a table, actors as the supervision tree (paths in full, so the output greps well). */
@@ -78,7 +81,8 @@ export function renderStatus(report: StatusReport): string {
         ]),
       ])}\n`
     : '';
-  return `NODES\n${nodes}\n\nACTORS\n${actors}\n${entities}`;
+  const warnings = report.warnings.length > 0 ? `WARNINGS\n${report.warnings.map((w) => `  ${w}`).join('\n')}\n\n` : '';
+  return `${warnings}NODES\n${nodes}\n\nACTORS\n${actors}\n${entities}`;
 }
 
 /** `status --find kind/key`: the entity's shard and the node that owns it, from the regions' rows. */

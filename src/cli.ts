@@ -19,6 +19,8 @@ import { createLogger } from './log.js';
 import { freePort, listening } from './net.js';
 import { makeDevCerts } from './security/certs.js';
 import { generateNatsConf } from './security/nats-conf.js';
+import { generateClusterNatsConf } from './security/nats-cluster-conf.js';
+import { parseServerList, ServerListError } from './cluster/servers.js';
 
 class UsageError extends Error {}
 
@@ -36,20 +38,24 @@ Commands:
   inspect                   serve the live inspector page for every node of the cluster on
                             http://127.0.0.1:7070 (--port, --host) without hosting actors
   cluster up                a local dev cluster: nats-server on a free loopback port plus
-                            --nodes N runtime nodes (default 3); Ctrl-C stops them all
+                            --nodes N runtime nodes (default 3); --servers 3: three
+                            nats-servers with routes, KV at 3 replicas; Ctrl-C stops all
   nats-conf                 print nats.conf generated from the role table (--no-tls: without
-                            the mTLS block); the repository's nats.conf is this output
+                            the mTLS block); the repository's nats.conf is this output;
+                            --cluster: for three servers with routes (--hosts a,b,c; the
+                            name with --cluster NAME; each server sets ELDERTREE_NATS_NAME)
   certs --out DIR           a dev CA, a nats-server certificate and a client certificate per
                             role (--roles a,b; default the Elder Tree roles) with openssl
 
 Connection (send, ask, status, events, inspect):
-  --nats URL          default $NATS_URL or nats://127.0.0.1:4222
+  --nats URL[,URL..]  servers of the cluster, any one that answers will do; repeatable
+                      (default $NATS_URL, a comma list, or nats://127.0.0.1:4222)
   --cluster NAME      default $ELDERTREE_CLUSTER or elders
   --nats-user USER    --nats-pass PASS   (env NATS_USER, NATS_PASS)
   --tls-cert FILE     --tls-key FILE     --tls-ca FILE
 
 Other options:
-  --timeout MS        ask, send --ack: how long to wait (default 5000)
+  --timeout MS        ask, send --ack: how long to wait; status: how long to wait for every node up (default 5000)
   --priority N        0..9 (default 5)
   --json              status as JSON
   --nodes N           cluster up: how many nodes (default 3)
@@ -63,7 +69,7 @@ Other options:
 Exit codes: 0 ok, 1 the request failed (timeout, refused, unreachable), 2 bad usage.`;
 
 const options = {
-  nats: { type: 'string' },
+  nats: { type: 'string', multiple: true },
   cluster: { type: 'string' },
   'nats-user': { type: 'string' },
   'nats-pass': { type: 'string' },
@@ -83,6 +89,8 @@ const options = {
   host: { type: 'string' },
   out: { type: 'string' },
   'no-tls': { type: 'boolean' },
+  servers: { type: 'string' },
+  'nats-cluster': { type: 'boolean' },
   roles: { type: 'string' },
   hosts: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -99,8 +107,14 @@ function parse(argv: string[]) {
   }
 }
 
+/** `nats-conf --cluster` takes no value (elsewhere --cluster NAME does): say so to parseArgs. */
+function natsConfCluster(argv: string[]): string[] {
+  if (argv[0] !== 'nats-conf') return argv;
+  return argv.flatMap((a, i) => (a === '--cluster' && (argv[i + 1] === undefined || argv[i + 1]!.startsWith('-')) ? ['--nats-cluster'] : [a]));
+}
+
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv);
+  const { values, positionals } = parse(natsConfCluster(argv));
   const [command, ...args] = positionals;
   if (values.version) {
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -124,9 +138,14 @@ async function main(argv: string[]): Promise<number> {
       return inspect(values);
     case 'certs':
       return certs(values);
-    case 'nats-conf':
-      process.stdout.write(generateNatsConf(values['no-tls'] ? { tls: false } : {}));
+    case 'nats-conf': {
+      const conf = values['no-tls'] ? { tls: false as const } : {};
+      const hosts = values.hosts?.split(',').map((h) => h.trim()).filter(Boolean);
+      const cluster = values['nats-cluster'] || values.cluster !== undefined;
+      const name = values.cluster !== undefined ? { name: values.cluster } : {};
+      process.stdout.write(cluster ? generateClusterNatsConf({ ...conf, ...name, ...(hosts ? { hosts } : {}) }) : generateNatsConf(conf));
       return 0;
+    }
     case 'cluster':
       if (args[0] !== 'up') throw new UsageError(`unknown cluster command "${args[0] ?? ''}"; did you mean "cluster up"?`);
       return clusterUp(values);
@@ -135,8 +154,18 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** The servers of --nats (repeatable, comma lists), else $NATS_URL, else the local default. */
+function serverList(values: Values): string[] {
+  try {
+    return parseServerList(values.nats ?? process.env.NATS_URL) ?? ['nats://127.0.0.1:4222'];
+  } catch (err) {
+    if (err instanceof ServerListError) throw new UsageError(`--nats: ${err.message}`);
+    throw err;
+  }
+}
+
 function connect(values: Values): Promise<ClusterClient> {
-  const servers = values.nats ?? process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+  const servers = serverList(values);
   const user = values['nats-user'] ?? process.env.NATS_USER;
   const tls = {
     ...(values['tls-cert'] ? { certFile: values['tls-cert'] } : {}),
@@ -247,13 +276,15 @@ async function ask(values: Values, args: string[]): Promise<number> {
 }
 
 async function status(values: Values): Promise<number> {
+  const timeout = intFlag('timeout', values.timeout, 5000, 1);
   const client = await connect(values);
   try {
-    const replies = await client.inspect();
+    // Until every node known up has answered in full (chunked past ~10k actors), or the timeout.
+    const { replies, missing } = await client.inspectAll(timeout);
     if (replies.length === 0 && !values.json) {
       throw new Failure(`no node answered in cluster ${values.cluster ?? process.env.ELDERTREE_CLUSTER ?? 'elders'}: is any node running?`);
     }
-    const report = statusReport(replies);
+    const report = { ...statusReport(replies), ...(missing.length > 0 ? { missing } : {}) };
     if (values.find !== undefined) {
       // One entity, without listing a million: its shard, and the node that owns it.
       const found = findEntity(report, values.find);
@@ -262,6 +293,10 @@ async function status(values: Values): Promise<number> {
       return 0;
     }
     process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : renderStatus(report));
+    if (missing.length > 0) {
+      process.stderr.write(`eldertree: incomplete: no full answer within ${timeout} ms from ${missing.join(', ')} (up as far as their peers know)\n`);
+      return 1;
+    }
     return replies.length > 0 ? 0 : 1;
   } finally {
     await client.close();
@@ -316,9 +351,15 @@ async function inspect(values: Values): Promise<number> {
 
 async function clusterUp(values: Values): Promise<number> {
   const n = intFlag('nodes', values.nodes, 3, 1, 32);
-  const port = await freePort();
-  const store = mkdtempSync(join(tmpdir(), 'eldertree-cluster-'));
-  const url = `nats://127.0.0.1:${port}`;
+  const servers = intFlag('servers', values.servers, 1, 1, 5);
+  const clientPorts: number[] = [];
+  const routePorts: number[] = [];
+  for (let i = 0; i < servers; i++) {
+    clientPorts.push(await freePort());
+    routePorts.push(await freePort());
+  }
+  const stores = clientPorts.map(() => mkdtempSync(join(tmpdir(), 'eldertree-cluster-')));
+  const urls = clientPorts.map((p) => `nats://127.0.0.1:${p}`);
   const children: ChildProcess[] = [];
   const prefix = (name: string, proc: ChildProcess) => {
     for (const stream of [proc.stdout, proc.stderr]) {
@@ -330,48 +371,63 @@ async function clusterUp(values: Values): Promise<number> {
       });
     }
   };
-  const nats = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin` }, // Debian puts it in /usr/sbin
-  });
+  // With several servers: routes between all of them on loopback, one JetStream cluster.
+  const routes = routePorts.map((p) => `nats://127.0.0.1:${p}`).join(',');
   let spawnError: Error | undefined;
-  nats.on('error', (err) => (spawnError = err));
-  prefix('nats', nats);
-  children.push(nats);
-  // Nodes start once the broker listens (not after a fixed pause: the machine may be busy).
+  const brokers = clientPorts.map((port, i) => {
+    const clustered = servers > 1 ? ['-n', `s${i + 1}`, '--cluster_name', 'eldertree-dev', '--cluster', `nats://127.0.0.1:${routePorts[i]}`, '--routes', routes] : [];
+    const nats = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', stores[i]!, ...clustered], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin` }, // Debian puts it in /usr/sbin
+    });
+    nats.on('error', (err) => (spawnError = err));
+    prefix(servers > 1 ? `nats${i + 1}` : 'nats', nats);
+    children.push(nats);
+    return nats;
+  });
+  const cleanUp = () => {
+    for (const b of brokers) if (b.exitCode === null) b.kill('SIGTERM');
+    for (const store of stores) rmSync(store, { recursive: true, force: true });
+  };
+  // Nodes start once every broker listens (not after a fixed pause: the machine may be busy).
   const deadline = Date.now() + 15_000;
-  while (!(await listening(port))) {
-    if (spawnError) {
-      rmSync(store, { recursive: true, force: true });
-      throw new Failure(`cannot start nats-server (${spawnError.message}): install it with \`sudo apt-get install nats-server\``);
+  for (const port of clientPorts) {
+    while (!(await listening(port))) {
+      if (spawnError) {
+        cleanUp();
+        throw new Failure(`cannot start nats-server (${spawnError.message}): install it with \`sudo apt-get install nats-server\``);
+      }
+      if (brokers.some((b) => b.exitCode !== null) || Date.now() > deadline) {
+        cleanUp();
+        throw new Failure(`nats-server did not start listening on 127.0.0.1:${port}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
     }
-    if (nats.exitCode !== null || Date.now() > deadline) {
-      if (nats.exitCode === null) nats.kill('SIGTERM');
-      rmSync(store, { recursive: true, force: true });
-      throw new Failure(`nats-server did not start listening on 127.0.0.1:${port}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
   }
   const runtime = fileURLToPath(new URL('./runtime.js', import.meta.url));
   for (let i = 1; i <= n; i++) {
     const name = `n${i}`;
-    const args = [runtime, '--nats', url, '--node', name, ...(values.tree ? [values.tree] : [])];
+    // Node k lists the servers from server k on: the nodes spread over the servers.
+    const list = [...urls.slice((i - 1) % servers), ...urls.slice(0, (i - 1) % servers)].join(',');
+    const args = [runtime, '--nats', list, '--node', name, ...(values.tree ? [values.tree] : [])];
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     prefix(name, proc);
     children.push(proc);
   }
-  process.stdout.write(`cluster up: ${url} with ${n} nodes; eldertree status --nats ${url}; Ctrl-C stops all\n`);
+  const layout = servers > 1 ? ` (${servers} nats-servers with routes)` : '';
+  process.stdout.write(`cluster up: ${urls.join(',')} with ${n} nodes${layout}; eldertree status --nats ${urls.join(',')}; Ctrl-C stops all\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
-  // Nodes first (each stops its tree in reverse order), then the broker.
+  // Nodes first (each stops its tree in reverse order), then the brokers.
   const exited = (p: ChildProcess) => (p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise((r) => p.once('exit', r)));
-  for (const p of children.slice(1)) p.kill('SIGTERM');
-  await Promise.all(children.slice(1).map(exited));
-  nats.kill('SIGTERM');
-  await exited(nats);
-  rmSync(store, { recursive: true, force: true });
+  const nodes = children.slice(servers);
+  for (const p of nodes) p.kill('SIGTERM');
+  await Promise.all(nodes.map(exited));
+  for (const b of brokers) b.kill('SIGTERM');
+  await Promise.all(brokers.map(exited));
+  for (const store of stores) rmSync(store, { recursive: true, force: true });
   return 0;
 }
 

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
+import { parseServerList, ServerListError } from './cluster/servers.js';
 import { isLogLevel, LOG_LEVELS, type LogLevel } from './log.js';
 
 /** Bad flags or config: the runtime prints the message and exits 2. */
@@ -27,8 +28,10 @@ export interface RuntimeConfig {
   /** Port of the inspector's web page and API; undefined: no inspector. */
   inspect: number | undefined;
   inspectHost: string | undefined;
-  /** NATS servers; undefined runs on the embedded in-process transport. */
-  nats: string | undefined;
+  /** NATS servers (any one that answers will do); undefined runs on the embedded in-process transport. */
+  nats: string[] | undefined;
+  /** Replicas of the KV buckets this node creates; undefined: 3 on a cluster of 3+ servers, else 1. */
+  kvReplicas: number | undefined;
   cluster: string;
   heartbeatMs: number;
   downAfterMs: number;
@@ -62,7 +65,11 @@ Elder Tree (when no tree file is given):
                        go to KV
 
 Cluster (NATS):
-  --nats URL           join a cluster over NATS (env NATS_URL), e.g. nats://host:4222
+  --nats URL[,URL...]  join a cluster over NATS (env NATS_URL, a comma list), e.g.
+                       nats://a:4222,nats://b:4222; repeatable; any listed server that
+                       answers will do
+  --kv-replicas N      replicas of the KV buckets (leases, locks, snapshots) when this
+                       node creates them, 1..5 (default 3 on a cluster of 3+ servers, else 1)
   --cluster NAME       subject namespace elders.NAME.* (env ELDERTREE_CLUSTER; default elders)
   --heartbeat-ms MS    membership heartbeat interval (default 150)
   --down-after-ms MS   silence before a node is declared down (default 750)
@@ -94,7 +101,8 @@ export function parseRuntimeArgs(argv: string[], env: NodeJS.ProcessEnv = proces
         'data-dir': { type: 'string' },
         inspect: { type: 'string' },
         'inspect-host': { type: 'string' },
-        nats: { type: 'string' },
+        nats: { type: 'string', multiple: true },
+        'kv-replicas': { type: 'string' },
         cluster: { type: 'string' },
         'heartbeat-ms': { type: 'string' },
         'down-after-ms': { type: 'string' },
@@ -135,9 +143,20 @@ export function parseRuntimeArgs(argv: string[], env: NodeJS.ProcessEnv = proces
   if (downAfterMs < 2 * heartbeatMs) {
     throw new UsageError(`--down-after-ms (${downAfterMs}) must be at least twice --heartbeat-ms (${heartbeatMs})`);
   }
-  const nats = values.nats ?? env.NATS_URL;
-  if (nats !== undefined && !/^(nats|tls):\/\/[^\s/]+$|^[^\s/:]+(:\d+)?$/.test(nats)) {
-    throw new UsageError(`--nats must be a server URL like nats://host:4222; got "${nats}"`);
+  let nats: string[] | undefined;
+  try {
+    nats = parseServerList(values.nats ?? env.NATS_URL);
+  } catch (err) {
+    if (!(err instanceof ServerListError)) throw err;
+    throw new UsageError(`--nats: ${err.message}`);
+  }
+  let kvReplicas: number | undefined;
+  if (values['kv-replicas'] !== undefined) {
+    kvReplicas = Number(values['kv-replicas']);
+    if (!Number.isInteger(kvReplicas) || kvReplicas < 1 || kvReplicas > 5) {
+      throw new UsageError(`--kv-replicas must be a whole number from 1 to 5; got "${values['kv-replicas']}"`);
+    }
+    if (nats === undefined) throw new UsageError('--kv-replicas needs --nats');
   }
   const cluster = values.cluster ?? env.ELDERTREE_CLUSTER ?? 'elders';
   if (!/^[A-Za-z0-9_-]+$/.test(cluster)) throw new UsageError(`--cluster must be letters, digits, _ and -; got "${cluster}"`);
@@ -168,6 +187,7 @@ export function parseRuntimeArgs(argv: string[], env: NodeJS.ProcessEnv = proces
     inspect: port('--inspect', values.inspect),
     inspectHost: values['inspect-host'],
     nats,
+    kvReplicas,
     cluster,
     heartbeatMs,
     downAfterMs,

@@ -29,3 +29,39 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
+
+/**
+ * Logs the first warning of a kind at once, then at most one per `everyMs` with the
+ * count of those held back: an outage must not log one line per message.
+ */
+export class RateLimitedLog {
+  readonly #last = new Map<string, { at: number; held: number }>();
+
+  constructor(
+    private readonly logger: Logger,
+    readonly everyMs = 5000,
+  ) {}
+
+  warn(kind: string, fields: Record<string, unknown>, message: string): void {
+    const now = performance.now();
+    const seen = this.#last.get(kind);
+    if (seen && now - seen.at < this.everyMs) {
+      seen.held++;
+      return;
+    }
+    const held = seen?.held ?? 0;
+    if (this.#last.size >= 1000) this.#last.clear(); // kinds are few; never grow without bound
+    this.#last.set(kind, { at: now, held: 0 });
+    const more = held > 0 ? ` (and ${held} more like it in the last ${Math.round((now - seen!.at) / 1000)} s)` : '';
+    this.logger.warn({ ...fields, ...(held > 0 ? { repeated: held } : {}) }, message + more);
+  }
+}
+
+const limited = new WeakMap<Logger, RateLimitedLog>();
+
+/** One RateLimitedLog per logger, so every part of a node shares the same budget per kind. */
+export function rateLimited(logger: Logger): RateLimitedLog {
+  let log = limited.get(logger);
+  if (!log) limited.set(logger, (log = new RateLimitedLog(logger)));
+  return log;
+}

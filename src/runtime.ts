@@ -86,6 +86,7 @@ async function main(argv: string[]): Promise<number> {
           },
         },
         membership: { intervalMs: config.heartbeatMs, downAfterMs: config.downAfterMs },
+        ...(config.kvReplicas !== undefined ? { kvReplicas: config.kvReplicas } : {}),
       });
       node = cluster.node;
       clusterNode = cluster;

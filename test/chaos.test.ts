@@ -10,9 +10,12 @@ import { startCluster, type Cluster } from './cluster-harness.js';
  * (SIGKILL a node and start it again, SIGSTOP a node past its lease then SIGCONT,
  * restart the nats-server). Two scenarios, each running faults for CHAOS_SECONDS
  * (default 20 in `npm test`; `npm run chaos` runs 120): acked messages to a singleton
- * counter, and the Elder Tree's tasks. CHAOS_FAULTS=kill|stop|nats replays one kind.
+ * counter, and the Elder Tree's tasks. CHAOS_FAULTS=kill|stop|nats replays one kind;
+ * CHAOS_SERVERS=3 runs them on three nats-servers, where a nats fault is a SIGKILL.
  */
 const SECONDS = Number(process.env.CHAOS_SECONDS ?? 20);
+/** CHAOS_SERVERS=3 runs both scenarios on three routed nats-servers (KV at 3 replicas). */
+const SERVERS = process.env.CHAOS_SERVERS === '3' ? 3 : 1;
 const NODES = ['n1', 'n2', 'n3'];
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -54,6 +57,13 @@ async function injectFaults(cluster: Cluster, seconds: number, pids?: Map<number
       await sleep(2500); // past the 1 s lease
       cluster.kill(victim, 'SIGCONT');
       faults.push({ what: `SIGSTOP ${victim} 2.5 s`, kind: 'stop', victim, from, to: Date.now() });
+    } else if (cluster.servers.length > 1) {
+      // Three servers: one crashes (SIGKILL, a leader or not) and comes back 2.5 s later.
+      const i = rand(cluster.servers.length);
+      await cluster.servers[i]!.kill();
+      await sleep(2500);
+      await cluster.servers[i]!.start();
+      faults.push({ what: `SIGKILL nats s${i + 1}`, kind: 'nats', from, to: Date.now() });
     } else {
       await cluster.server.restart();
       faults.push({ what: 'restart nats-server', kind: 'nats', from, to: Date.now() });
@@ -79,7 +89,7 @@ function ownership(samples: { node: string; at: number }[]) {
 }
 
 it(`chaos for ${SECONDS} s: acked messages exactly once, never two owners, tree restored`, { timeout: (SECONDS + 120) * 1000 }, async () => {
-  const cluster = await startCluster(fixture('cluster-tree.mjs'), NODES);
+  const cluster = await startCluster(fixture('cluster-tree.mjs'), NODES, [], true, { servers: SERVERS });
   try {
     await cluster.ready(NODES);
     const { client } = cluster;
@@ -184,7 +194,7 @@ it(`chaos for ${SECONDS} s on the Elder Tree: acked tasks run once under their l
   const runLog = join(dir, 'runs.log');
   writeFileSync(runLog, '');
   process.env.CHAOS_RUNS = runLog;
-  const cluster = await startCluster(fixture('chaos-elder-tree.mjs'), NODES);
+  const cluster = await startCluster(fixture('chaos-elder-tree.mjs'), NODES, [], true, { servers: SERVERS });
   let keep = true; // the run log, for a failure
   const pids = new Map<number, string>();
   for (const node of cluster.nodes.values()) pids.set(node.proc.pid!, node.name);

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ClusterClient } from '../src/index.js';
-import { startNatsServer, type NatsServer } from './nats-server.js';
+import { startNatsCluster, startNatsServer, type NatsServer } from './nats-server.js';
 
 const runtime = fileURLToPath(new URL('../dist/runtime.js', import.meta.url));
 
@@ -12,7 +12,10 @@ export interface NodeProcess {
 }
 
 export interface Cluster {
+  /** The first (or only) nats-server. */
   server: NatsServer;
+  /** Every nats-server: one, or three routed to each other with `{ servers: 3 }`. */
+  servers: NatsServer[];
   client: ClusterClient;
   nodes: Map<string, NodeProcess>;
   start(name: string): NodeProcess;
@@ -29,17 +32,25 @@ export async function startCluster(
   extraArgs: string[] = [],
   /** Fast membership timings for most tests; false runs the runtime's defaults. */
   fastMembership = true,
+  /** `servers: 3`: three nats-servers with routes; node k lists them starting at server k. */
+  options: { servers?: 1 | 3 } = {},
 ): Promise<Cluster> {
-  const server = await startNatsServer();
+  const servers = options.servers === 3 ? (await startNatsCluster(3)).servers : [await startNatsServer()];
+  const server = servers[0]!;
   const nodes = new Map<string, NodeProcess>();
+  let started = 0;
+  const order = new Map<string, number>();
   const start = (name: string): NodeProcess => {
+    if (!order.has(name)) order.set(name, started++);
+    const k = order.get(name)! % servers.length;
+    const urls = [...servers.slice(k), ...servers.slice(0, k)].map((s) => s.url);
     const proc = spawn(
       process.execPath,
       [
         runtime,
         tree,
         '--nats',
-        server.url,
+        urls.join(','),
         '--node',
         name,
         '--log-level',
@@ -57,9 +68,10 @@ export async function startCluster(
     return node;
   };
   for (const name of names) start(name);
-  const client = await ClusterClient.connect({ servers: server.url });
+  const client = await ClusterClient.connect({ servers: servers.map((s) => s.url) });
   const cluster: Cluster = {
     server,
+    servers,
     client,
     nodes,
     start,
@@ -93,7 +105,7 @@ export async function startCluster(
             }),
         ),
       );
-      await server.stop();
+      await Promise.all(servers.map((s) => s.stop()));
     },
   };
   return cluster;

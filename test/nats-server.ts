@@ -15,6 +15,10 @@ export interface NatsServer {
   stop(clean?: boolean): Promise<void>;
   /** Stops and starts again on the same port and store (a broker restart). */
   restart(): Promise<void>;
+  /** SIGKILL by PID (a crash: no goodbye to routes or clients), wait for exit. */
+  kill(): Promise<void>;
+  /** Starts a stopped or killed server again on the same port and store. */
+  start(): Promise<void>;
 }
 
 /**
@@ -45,10 +49,10 @@ export async function startNatsServer(
       await new Promise((r) => setTimeout(r, 20));
     }
   };
-  const stopProc = async () => {
+  const stopProc = async (signal: NodeJS.Signals = 'SIGTERM') => {
     if (proc.exitCode !== null || proc.signalCode !== null) return;
     const exited = new Promise((r) => proc.once('exit', r));
-    process.kill(proc.pid!, 'SIGTERM');
+    process.kill(proc.pid!, signal);
     const timer = setTimeout(() => proc.exitCode === null && process.kill(proc.pid!, 'SIGKILL'), 5000);
     await exited;
     clearTimeout(timer);
@@ -67,6 +71,13 @@ export async function startNatsServer(
     },
     async restart() {
       await stopProc();
+      await launch();
+    },
+    async kill() {
+      await stopProc('SIGKILL');
+    },
+    async start() {
+      if (proc.exitCode === null && proc.signalCode === null) return;
       await launch();
     },
   };
@@ -92,4 +103,42 @@ export function useNatsServer(): { server: NatsServer; nc1: NatsConnection; nc2:
     await nats.server?.stop();
   });
   return nats;
+}
+
+export interface NatsCluster {
+  servers: NatsServer[];
+  /** Every server's client URL, as a node would list them. */
+  urls: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * `n` real nats-servers with JetStream, routed to each other on loopback (a full
+ * mesh of explicit routes), each with its own store: what users run in production.
+ * Resolves once every server listens for clients; JetStream's meta leader may still
+ * be in election (callers wait for their buckets, as nodes do).
+ */
+export async function startNatsCluster(n = 3, name = 'eldertree-test'): Promise<NatsCluster> {
+  const clientPorts: number[] = [];
+  const routePorts: number[] = [];
+  for (let i = 0; i < n; i++) {
+    clientPorts.push(await freePort());
+    routePorts.push(await freePort());
+  }
+  const routes = routePorts.map((p) => `nats://127.0.0.1:${p}`).join(',');
+  const servers = await Promise.all(
+    clientPorts.map((port, i) =>
+      startNatsServer({
+        port,
+        args: ['-n', `s${i + 1}`, '--cluster_name', name, '--cluster', `nats://127.0.0.1:${routePorts[i]}`, '--routes', routes],
+      }),
+    ),
+  );
+  return {
+    servers,
+    urls: servers.map((s) => s.url),
+    async stop() {
+      await Promise.all(servers.map((s) => s.stop()));
+    },
+  };
 }

@@ -1,3 +1,4 @@
+import { rateLimited } from '../log.js';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { createActor, type AnyActor, type AnyStateMachine } from 'xstate';
 import type { Runnable } from './dispatcher.js';
@@ -392,7 +393,8 @@ export class ActorCell implements Runnable {
         if (incarnation === this.incarnation) this.unsavedReplies = replies.concat(this.unsavedReplies);
         this.dirty = true;
         failed = true;
-        this.system.logger.warn({ err, path: this.path }, `snapshot of ${this.path} not saved: ${toError(err).message}`);
+        // Rate-limited: a store outage fails every save, and there is one per message.
+        rateLimited(this.system.logger).warn('snapshot-save', { err, path: this.path }, `snapshot of ${this.path} not saved: ${toError(err).message}`);
       })
       .finally(() => {
         this.saving = undefined;

@@ -1,5 +1,5 @@
 import type { Logger } from '../log.js';
-import { silentLogger } from '../log.js';
+import { rateLimited, silentLogger } from '../log.js';
 import { ActorCell, type Behavior } from './cell.js';
 import { Dispatcher } from './dispatcher.js';
 import {
@@ -195,7 +195,7 @@ export class ActorSystem implements TransportHost {
 
   fenced(cell: ActorCell): void {
     const gate = this.gates.find((g) => g.check === cell.gate);
-    this.logger.warn({ path: cell.path }, `${cell.path} is fenced off: its lease is no longer valid here`);
+    rateLimited(this.logger).warn(`fenced ${cell.path}`, { path: cell.path }, `${cell.path} is fenced off: its lease is no longer valid here`);
     gate?.onFenced();
   }
 

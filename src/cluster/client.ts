@@ -4,8 +4,9 @@ import type { Address, AddressFor, AnyKind } from '../actors/kind.js';
 import { bindEntity, bindRef, type Ref } from '../actors/ref.js';
 import { ActorSystem, type AskOptions, type Payload, type TellOptions } from '../actors/system.js';
 import { closeConnection, NatsTransport, type NatsTransportOptions } from '../transport/nats.js';
-import { connectOrExplain, type InspectReply } from './cluster-node.js';
-import { decodeMsg, decodeWire, encodeMsg, type WireEvent } from './events-wire.js';
+import { connectOrExplain } from './cluster-node.js';
+import { decodeWire, type WireEvent } from './events-wire.js';
+import { collectInspect, type InspectReply, type InspectResult } from './inspect-wire.js';
 
 /**
  * The cluster from outside the tree (the `eldertree` CLI, tests, tools): an actor
@@ -83,23 +84,17 @@ export class ClusterClient {
     return bindEntity(this, kind, key);
   }
 
-  /** Every node's answer to `inspect`, collected for `waitMs`. */
-  async inspect(waitMs = 400): Promise<InspectReply[]> {
-    const replies: InspectReply[] = [];
-    try {
-      const it = await this.connection.requestMany(this.transport.subjects.broadcast('inspect'), encodeMsg({}), {
-        strategy: 'timer',
-        maxWait: waitMs,
-      });
-      for await (const msg of it) {
-        const reply = decodeMsg<InspectReply>(msg.data);
-        if (reply && Array.isArray(reply.actors)) replies.push(reply);
-      }
-    } catch (err) {
-      // No node is listening: that is an answer too (none), not a failure.
-      if ((err as Error).name !== 'NoRespondersError' && !/no responders/i.test((err as Error).message)) throw err;
-    }
-    return replies.sort((a, b) => a.node.localeCompare(b.node));
+  /**
+   * Every node's answer to `inspect`: as soon as every node known up has answered in
+   * full, else what came within `timeoutMs` (inspectAll also says who did not answer).
+   */
+  async inspect(timeoutMs = 5000): Promise<InspectReply[]> {
+    return (await this.inspectAll(timeoutMs)).replies;
+  }
+
+  /** As inspect(), plus `missing`: the nodes known up that had not answered in full by the timeout. */
+  inspectAll(timeoutMs = 5000): Promise<InspectResult> {
+    return collectInspect(this.connection, this.transport.subjects.broadcast('inspect'), timeoutMs);
   }
 
   /** Lifecycle events, dead letters and membership changes from every node. */

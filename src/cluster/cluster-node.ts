@@ -1,14 +1,15 @@
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { silentLogger } from '../log.js';
-import { Node, type NodeOptions, type NodeView } from '../supervision/node.js';
+import { Node, type NodeOptions } from '../supervision/node.js';
 import { diagnoseConnect } from '../transport/connect-diagnosis.js';
 import { closeConnection, connectionRole, NatsTransport, type NatsTransportOptions } from '../transport/nats.js';
 import { requestInboxPrefix } from '../transport/subjects.js';
 import { encodeMsg, encodeWire, toWire } from './events-wire.js';
+import { encodeInspectReply, type InspectReply } from './inspect-wire.js';
 import { openKvLeases } from './lease-kv.js';
 import { KvSnapshotStore } from './snapshots.js';
 import { KvTaskLocks } from './task-locks.js';
-import { Membership, type Member, type MembershipOptions } from './membership.js';
+import { Membership, type MembershipOptions } from './membership.js';
 import { SHARDS_SERVICE } from '../supervision/region.js';
 import { ShardManager } from './shards.js';
 import { placeTree } from './placement.js';
@@ -19,6 +20,12 @@ export interface ClusterNodeOptions extends Omit<NodeOptions, 'transport'> {
   membership?: MembershipOptions;
   /** Singleton lease TTL in ms (default 1000): a dead owner's subtree moves within about this. */
   singletonTtlMs?: number;
+  /**
+   * Replicas of the KV buckets (leases, locks, snapshots) when this node creates them;
+   * default 3 when the cluster has at least 3 servers, else 1. An existing bucket with
+   * fewer is reported in the log and in `inspect` (`warnings`).
+   */
+  kvReplicas?: number;
 }
 
 /**
@@ -38,17 +45,17 @@ export async function connectOrExplain(nats: NatsTransportOptions, name: string)
       ...nats.connectOptions,
     });
   } catch (err) {
-    const first = Array.isArray(nats.servers) ? nats.servers[0] : nats.servers;
-    const why = first ? await diagnoseConnect(first, nats.connectOptions?.tls ?? undefined) : undefined;
-    throw new Error(why ?? (err as Error).message);
+    // nats.js tried every server of the list: say what is wrong with each.
+    const servers = nats.servers === undefined ? [] : Array.isArray(nats.servers) ? nats.servers : [nats.servers];
+    const tls = nats.connectOptions?.tls ?? undefined;
+    const whys = await Promise.all(servers.map(async (s) => [s, await diagnoseConnect(s, tls)] as const));
+    const known = whys.filter(([, why]) => why !== undefined);
+    if (known.length === 0) throw new Error((err as Error).message);
+    throw new Error(servers.length === 1 ? known[0]![1]! : `no server of ${servers.length} answered: ${known.map(([s, why]) => `${s}: ${why}`).join('; ')}`);
   }
 }
 
-/** What a node answers on `inspect`: its members' view and its actors. */
-export interface InspectReply extends NodeView {
-  members: Member[];
-  startedAt: number;
-}
+export type { InspectReply };
 
 /**
  * A node on NATS: the same Node (actors, supervisors) with the NATS transport, plus
@@ -58,6 +65,8 @@ export interface InspectReply extends NodeView {
  */
 export class ClusterNode {
   readonly startedAt = Date.now();
+  /** What `inspect` reports under `warnings`. */
+  readonly warnings: string[] = [];
   private readonly subs: Subscription[] = [];
 
   private constructor(
@@ -69,7 +78,7 @@ export class ClusterNode {
   ) {}
 
   static async start(options: ClusterNodeOptions): Promise<ClusterNode> {
-    const { nats, membership: membershipOptions, onEvent, singletonTtlMs, ...nodeOptions } = options;
+    const { nats, membership: membershipOptions, onEvent, singletonTtlMs, kvReplicas, ...nodeOptions } = options;
     const logger = options.logger ?? silentLogger();
     const nc = nats.connection ?? (await connectOrExplain(nats, `eldertree-${options.nodeId}`));
     // Heartbeats and control get a connection of their own: on the actors' connection
@@ -82,7 +91,18 @@ export class ClusterNode {
     try {
       const transport = new NatsTransport({ logger, ...nats, connection: nc });
       const membership = new Membership(control, transport.subjects, options.nodeId, membershipOptions);
-      const leases = await openKvLeases(nc, { cluster: transport.subjects.cluster });
+      const warnings: string[] = [];
+      const buckets = {
+        cluster: transport.subjects.cluster,
+        logger,
+        onWarning: (w: string) => warnings.push(w),
+        ...(kvReplicas !== undefined ? { replicas: kvReplicas } : {}),
+      };
+      const [leases, locks, snapshots] = await Promise.all([
+        openKvLeases(nc, buckets),
+        KvTaskLocks.open(nc, buckets),
+        KvSnapshotStore.open(nc, buckets),
+      ]);
       const shards = new ShardManager({
         self: options.nodeId,
         membership: () => membership,
@@ -91,12 +111,7 @@ export class ClusterNode {
         transport,
         logger,
       });
-      const services = {
-        locks: await KvTaskLocks.open(nc, { cluster: transport.subjects.cluster }),
-        snapshots: await KvSnapshotStore.open(nc, { cluster: transport.subjects.cluster }),
-        [SHARDS_SERVICE]: shards,
-        ...nodeOptions.services,
-      };
+      const services = { locks, snapshots, [SHARDS_SERVICE]: shards, ...nodeOptions.services };
       let node: Node | undefined;
       const tree = placeTree(options.tree, {
         self: options.nodeId,
@@ -122,6 +137,7 @@ export class ClusterNode {
         },
       });
       const cluster = new ClusterNode(node, transport, membership, nc, control);
+      cluster.warnings.push(...warnings);
       membership.onChange((event) => {
         logger[event.type === 'node_down' ? 'warn' : 'info'](
           { event: event.type, peer: event.node, reason: event.reason },
@@ -143,7 +159,12 @@ export class ClusterNode {
   }
 
   inspect(): InspectReply {
-    return { ...this.node.view(), members: this.membership.members(), startedAt: this.startedAt };
+    return {
+      ...this.node.view(),
+      members: this.membership.members(),
+      startedAt: this.startedAt,
+      ...(this.warnings.length > 0 ? { warnings: [...this.warnings] } : {}),
+    };
   }
 
   /** Stops the tree (reverse order), leaves the cluster, closes the connection. */
@@ -159,7 +180,8 @@ export class ClusterNode {
         callback: (err, msg) => {
           if (err || !msg.reply) return;
           try {
-            msg.respond(encodeMsg(this.inspect()));
+            // In chunks under the broker's max_payload: 10k actors are ~1 MB.
+            for (const part of encodeInspectReply(this.inspect(), nc.info?.max_payload ?? 1024 * 1024)) nc.publish(msg.reply, part);
           } catch (e) {
             msg.respond(encodeMsg({ error: (e as Error).message }));
           }

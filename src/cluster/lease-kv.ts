@@ -6,15 +6,16 @@
  * else wrote first.
  */
 import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { openBucket, type BucketOptions } from './buckets.js';
 import { bucketName } from './kv-names.js';
 import { LeaseStore, parseLeaseValue, type LeaseBackend, type LeaseEntry, type LeaseValue } from './lease.js';
 
 /** Bucket max age: only a garbage-collection backstop for keys nobody touches again. */
 export const DEFAULT_LEASE_MAX_AGE_MS = 24 * 60 * 60 * 1000;
 
-export interface KvLeaseOptions {
+export interface KvLeaseOptions extends BucketOptions {
   /** Cluster name (default `elders`): the bucket is `elders_<cluster>_<purpose>`. */
   cluster?: string;
   /** Overrides the bucket name. */
@@ -41,7 +42,7 @@ export async function openKvLeaseBackend(
   options: KvLeaseOptions = {},
 ): Promise<KvLeaseBackend> {
   const name = options.bucket ?? bucketName(options.cluster ?? 'elders', purpose);
-  const kv = await new Kvm(nc).create(name, { history: 1, ttl: options.maxAgeMs ?? DEFAULT_LEASE_MAX_AGE_MS });
+  const kv = await openBucket(nc, name, { history: 1, ttl: options.maxAgeMs ?? DEFAULT_LEASE_MAX_AGE_MS }, options);
   // The bucket may predate us with another max age: go by what it really has (0 = none).
   const { ttl } = await kv.status();
   return new KvLeaseBackend(kv, name, ttl > 0 ? Math.floor(ttl / 2) : Number.MAX_SAFE_INTEGER);

@@ -16,12 +16,14 @@ import { join } from 'node:path';
  * when its node froze) is refused instead of writing over the new owner's state.
  */
 import type { JetStreamClient } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Packr } from 'msgpackr';
 import { EldertreeError } from '../actors/errors.js';
+import { openBucket, type BucketOptions } from './buckets.js';
 import { bucketName, encodeKey } from './kv-names.js';
 import { isWrongLastSequence } from './lease-kv.js';
+import { explainNatsError, isTransient } from './nats-errors.js';
 
 export interface StoredSnapshot {
   version: string;
@@ -93,7 +95,7 @@ function decode(path: string, bytes: Uint8Array): StoredSnapshot {
   return typeof savedAt === 'number' ? { version, snapshot, savedAt } : { version, snapshot };
 }
 
-export interface KvSnapshotOptions {
+export interface KvSnapshotOptions extends BucketOptions {
   /** Cluster name (default `elders`): the bucket is `elders_<cluster>_snapshots`. */
   cluster?: string;
   /** Overrides the bucket name. */
@@ -104,16 +106,41 @@ export interface KvSnapshotOptions {
 export class KvSnapshotStore implements SnapshotStore {
   /** The key's revision as this store last read or wrote it (0: absent): saves CAS on it. */
   readonly #revisions = new Map<string, number>();
+  /** The bytes of a save that timed out, by path: it may have landed all the same. */
+  readonly #unsure = new Map<string, Uint8Array>();
 
-  constructor(readonly kv: KV) {}
+  /** The bucket's stream, for messages. */
+  readonly stream: string;
+
+  constructor(
+    readonly kv: KV,
+    /** How long a load waits out an election before failing (default 15 s). */
+    readonly loadPatienceMs = 15_000,
+  ) {
+    this.stream = `KV_${(kv as { bucket?: string }).bucket ?? '?'}`;
+  }
 
   static async open(nc: NatsConnection | JetStreamClient, options: KvSnapshotOptions = {}): Promise<KvSnapshotStore> {
     const name = options.bucket ?? bucketName(options.cluster ?? 'elders', 'snapshots');
-    return new KvSnapshotStore(await new Kvm(nc).create(name, { history: 1 }));
+    return new KvSnapshotStore(await openBucket(nc, name, { history: 1 }, options));
   }
 
   async load(path: string): Promise<StoredSnapshot | undefined> {
-    const entry = await this.kv.get(encodeKey(path));
+    // A read is safe to repeat: wait out an election (a server just lost) rather than
+    // fail the actor's start, which its supervisor would count as a crash.
+    const deadline = performance.now() + this.loadPatienceMs;
+    let entry;
+    for (;;) {
+      try {
+        entry = await this.kv.get(encodeKey(path));
+        break;
+      } catch (err) {
+        if (!isTransient(err) || performance.now() > deadline) {
+          throw new SnapshotError(path, `loading the snapshot of ${path} failed: ${explainNatsError(err, this.stream)}`, { cause: err });
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
     this.#revisions.set(path, entry?.revision ?? 0);
     if (entry === null || entry.operation !== 'PUT') return undefined;
     return decode(path, entry.value);
@@ -122,22 +149,40 @@ export class KvSnapshotStore implements SnapshotStore {
   async save(path: string, version: string, snapshot: unknown): Promise<void> {
     const key = encodeKey(path);
     const bytes = encode(path, version, snapshot);
-    const last = this.#revisions.get(path);
+    let last = this.#revisions.get(path);
     try {
-      // Never read here: nothing to compare with, the save is a plain put.
-      const revision =
-        last === undefined ? await this.kv.put(key, bytes) : last === 0 ? await this.kv.create(key, bytes) : await this.kv.update(key, bytes, last);
+      let revision: number;
+      try {
+        revision = await this.#write(key, bytes, last);
+      } catch (err) {
+        // Our own earlier save that timed out may have landed after all: then it is the
+        // revision to build on, not another owner's.
+        const unsure = this.#unsure.get(path);
+        if (!isWrongLastSequence(err) || unsure === undefined) throw err;
+        const entry = await this.kv.get(key);
+        if (entry === null || !sameBytes(entry.value, unsure)) throw err;
+        last = entry.revision;
+        revision = await this.#write(key, bytes, last);
+      }
+      this.#unsure.delete(path);
       this.#revisions.set(path, revision);
     } catch (err) {
+      if (isTransient(err)) this.#unsure.set(path, bytes);
       if (isWrongLastSequence(err)) {
         throw new SnapshotError(path, `the snapshot of ${path} was written by another owner since this node read it (revision ${last}): not overwritten`, {
           cause: err,
         });
       }
-      throw new SnapshotError(path, `saving the snapshot of ${path} (${bytes.byteLength} bytes) failed: ${(err as Error).message}`, {
+      // Not retried here: a save that lands late could overwrite a new owner's state.
+      throw new SnapshotError(path, `saving the snapshot of ${path} (${bytes.byteLength} bytes) failed: ${explainNatsError(err, this.stream)}`, {
         cause: err,
       });
     }
+  }
+
+  /** Never read here: with nothing to compare with, the save is a plain put. */
+  #write(key: string, bytes: Uint8Array, last: number | undefined): Promise<number> {
+    return last === undefined ? this.kv.put(key, bytes) : this.kv.put(key, bytes, { previousSeq: last });
   }
 
   /** Forgets the snapshot of `path` (the actor starts from scratch next time). */
@@ -145,6 +190,10 @@ export class KvSnapshotStore implements SnapshotStore {
     await this.kv.delete(encodeKey(path));
     this.#revisions.delete(path);
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 }
 
 /** Snapshots in process memory, for the embedded runtime and tests. */

@@ -1,7 +1,8 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { Packr } from 'msgpackr';
 import type { ClusterClient } from '../cluster/client.js';
-import type { ClusterNode, InspectReply } from '../cluster/cluster-node.js';
+import type { ClusterNode } from '../cluster/cluster-node.js';
+import { collectInspect } from '../cluster/inspect-wire.js';
 import { decodeMsg, decodeWire, encodeMsg } from '../cluster/events-wire.js';
 import { subjects as makeSubjects, type Subjects } from '../transport/subjects.js';
 import { agentBroadcast, agentSubject, type AgentReply, type AgentRequest } from './agent.js';
@@ -99,9 +100,8 @@ export class ClusterSource implements InspectorSource {
   }
 
   async sample(): Promise<NodeSample[]> {
-    const now = Date.now();
-    const expected = [...this.heard.entries()].filter(([, at]) => now - at < 2000).length;
-    const replies = await this.collect<InspectReply>(this.subjects.broadcast('inspect'), {}, expected);
+    // Chunked answers (a node past ~10k actors), complete for every node known up.
+    const { replies } = await collectInspect(this.nc, this.subjects.broadcast('inspect'), Math.max(this.waitMs, 2000));
     const samples: NodeSample[] = replies
       .filter((r) => r && typeof r.node === 'string' && Array.isArray(r.actors))
       .map((r) => {
