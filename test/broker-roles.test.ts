@@ -213,6 +213,16 @@ describe('roles enforced by the broker (generated nats.conf)', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, id: expect.any(String) });
   });
 
+  it('inspection still works under the conf: nodes answer `status` as responses (allow_responses)', () => {
+    const r = spawnSync(process.execPath, [cli, 'status', '--nats', server.url, '--nats-user', 'operator', '--nats-pass', pass('operator')], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('elders1');
+    expect(r.stdout).toContain('/grand-elder/claude-elder');
+  });
+
   it('wrong credentials: one clear line, non-zero exit, no stack trace', () => {
     const r = spawnSync(process.execPath, [runtime, '--nats', server.url, '--node', 'x', '--nats-user', 'servant', '--nats-pass', 'wrong'], {
       encoding: 'utf8',

@@ -16,3 +16,4 @@ export {
   SnapshotError,
   SnapshotVersionError,
 } from './snapshots.js';
+export { ShardManager, type MembershipView, type ShardManagerOptions } from './shards.js';

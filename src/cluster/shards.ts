@@ -19,12 +19,18 @@ import type { Logger } from '../log.js';
 import type { RegionHandle, ShardHost } from '../supervision/region.js';
 import type { LeaseStore } from './lease.js';
 import { LeaseKeeper } from './lease-keeper.js';
-import type { Membership } from './membership.js';
 import { chooseNodes } from './placement.js';
+
+/** What shard placement reads of membership: the nodes up, and when that changes. */
+export interface MembershipView {
+  readonly intervalMs: number;
+  up(): string[];
+  onChange(listener: () => void): () => void;
+}
 
 export interface ShardManagerOptions {
   self: string;
-  membership: () => Membership | undefined;
+  membership: () => MembershipView | undefined;
   leases: LeaseStore;
   /** Lease TTL: a dead owner's shards move after about this long. */
   ttlMs: number;

@@ -1,5 +1,6 @@
 import type { Envelope } from '../actors/envelope.js';
 import { isNodeAddress } from '../actors/envelope.js';
+import { isEntityTarget, parseEntityTarget, shardOf, type ShardCount } from '../actors/entity-address.js';
 import type { Transport, TransportHost } from '../actors/transport.js';
 import { decodeFrame, encodeEnvelope } from './codec.js';
 
@@ -12,6 +13,9 @@ import { decodeFrame, encodeEnvelope } from './codec.js';
 export class LocalHub {
   readonly paths = new Map<string, TransportHost>();
   readonly nodes = new Map<string, TransportHost>();
+  /** Entity shards: `<kind>#<shard>` -> the node that owns it, and each kind's shard count. */
+  readonly shards = new Map<string, TransportHost>();
+  readonly shardCounts = new Map<string, ShardCount>();
 }
 
 export interface LocalTransportOptions {
@@ -43,9 +47,28 @@ export class LocalTransport implements Transport {
     if (this.hub.paths.get(path) === this.host) this.hub.paths.delete(path);
   }
 
+  registerShard(kind: string, shard: number, shards: ShardCount): void {
+    if (!this.host) return;
+    this.hub.shardCounts.set(kind, shards);
+    this.hub.shards.set(`${kind}#${shard}`, this.host);
+  }
+
+  unregisterShard(kind: string, shard: number): void {
+    if (this.hub.shards.get(`${kind}#${shard}`) === this.host) this.hub.shards.delete(`${kind}#${shard}`);
+  }
+
+  private hostOf(target: string): TransportHost | undefined {
+    if (isNodeAddress(target)) return this.hub.nodes.get(target);
+    if (!isEntityTarget(target)) return this.hub.paths.get(target);
+    const address = parseEntityTarget(target);
+    const shards = typeof address === 'object' ? this.hub.shardCounts.get(address.kind) : undefined;
+    if (typeof address === 'string' || shards === undefined) return undefined;
+    return this.hub.shards.get(`${address.kind}#${shardOf(address.key, shards)}`);
+  }
+
   send(envelope: Envelope): void {
     const target = envelope.target_elder;
-    const host = isNodeAddress(target) ? this.hub.nodes.get(target) : this.hub.paths.get(target);
+    const host = this.hostOf(target);
     if (host === undefined || host === this.host) {
       this.host?.undeliverable(envelope, 'unknown_target', `no node hosts ${target}`);
       return;
@@ -71,6 +94,7 @@ export class LocalTransport implements Transport {
   async stop(): Promise<void> {
     if (!this.host) return;
     for (const [path, host] of this.hub.paths) if (host === this.host) this.hub.paths.delete(path);
+    for (const [shard, host] of this.hub.shards) if (host === this.host) this.hub.shards.delete(shard);
     this.hub.nodes.delete('@' + this.host.nodeId);
     this.host = undefined;
   }
