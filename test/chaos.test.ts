@@ -151,6 +151,67 @@ it(`chaos for ${SECONDS} s: acked messages exactly once, never two owners, tree 
   }
 });
 
+/** Keys of the entity scenario (CHAOS_KEYS for more: every key's count is checked at the end). */
+const KEYS = Number(process.env.CHAOS_KEYS ?? 1000);
+
+it(`chaos for ${SECONDS} s on keyed entities: acked messages once per key through moves, a node joining and leaving`, { timeout: (SECONDS + 150) * 1000 }, async () => {
+  const cluster = await startCluster(fixture('cluster-tree.mjs'), NODES, [], true, { servers: SERVERS });
+  try {
+    await cluster.ready(NODES);
+    const { client } = cluster;
+    const undelivered: string[] = [];
+    client.system.subscribe((e) => e.type === 'dead_letter' && e.reason === 'undelivered' && undelivered.push(e.detail));
+    const sent = new Map<string, number>();
+    let total = 0;
+    let running = true;
+    const load = (async () => {
+      while (running) {
+        const key = `k${rand(KEYS)}`;
+        client.tell(`tally/${key}`, 'inc', {}, { requiresAck: true });
+        sent.set(key, (sent.get(key) ?? 0) + 1);
+        total++;
+        await sleep(4);
+      }
+    })();
+    // Besides the random faults: a fourth node joins (shards move to it) and leaves (SIGTERM: they move back).
+    const joinLeave = (async () => {
+      await sleep((SECONDS * 1000) / 3);
+      cluster.start('n4');
+      await sleep((SECONDS * 1000) / 3);
+      cluster.kill('n4', 'SIGTERM');
+    })();
+    const faults = await injectFaults(cluster, SECONDS);
+    await joinLeave;
+    running = false;
+    await load;
+
+    // Every key ends with exactly the acked messages sent to it (resends settle first).
+    const wrong = async () => {
+      const bad: string[] = [];
+      for (const [key, n] of sent) {
+        const got = await client.ask<Hit>(`tally/${key}`, 'get', {}, { timeout: 2000 }).then((h) => h.n, () => -1);
+        if (got !== n) bad.push(`${key}: ${got} of ${n}`);
+      }
+      return bad;
+    };
+    let bad = await wrong();
+    const deadline = Date.now() + 60_000;
+    while (bad.length > 0 && Date.now() < deadline) {
+      await sleep(1000);
+      bad = await wrong();
+    }
+    await cluster.ready(NODES, 30_000);
+    console.log(
+      `chaos (entities): ${faults.length} faults (${faults.map((f) => f.what).join(', ')}) and n4 joining and leaving; ` +
+        `${total} acked messages to ${sent.size} keys; keys wrong ${bad.length}${bad.length ? ` [${bad.slice(0, 5).join('; ')}]` : ''}`,
+    );
+    expect(bad).toEqual([]);
+    expect(undelivered).toEqual([]);
+  } finally {
+    await cluster.stop();
+  }
+});
+
 const TASK_SAGE = '/grand-elder/claude-elder/task-sage';
 const SERVANTS = ['/grand-elder/servants/servant-1', '/grand-elder/servants/servant-2'];
 
