@@ -98,6 +98,7 @@ const n = {
   failovers: quick ? 2 : 4,
   lease: quick ? 500 : 2000,
   schema: quick ? 200_000 : 1_000_000,
+  activations: quick ? 2000 : 10_000,
 };
 // The first ~2000 restarts of a process run cold code (JIT, young-generation sizing)
 // and are several times slower; they are not recorded, on either side.
@@ -141,6 +142,39 @@ const CASES: Case[] = [
         goal: 'report',
         met: true,
       },
+    ],
+  },
+  // Keyed entities on one node, each figure next to raw XState (or a pre-placed actor) in the same run.
+  {
+    name: 'entities-heap',
+    file: 'entities',
+    args: ['--n', String(n.heap)],
+    sides: { raw: ['--side', 'raw-heap'], entity: ['--side', 'entity-heap'] },
+    rows: (m) => [ratioRow(`heap per idle entity, bytes (${k(n.heap)} keys active) vs raw XState actor`, m('entity', 'bytes'), m('raw', 'bytes'), (x) => String(Math.round(x)), 1.5, false)],
+  },
+  {
+    name: 'entities-activate',
+    file: 'entities',
+    args: ['--n', String(n.activations)],
+    sides: { raw: ['--side', 'raw-activate'], entity: ['--side', 'entity-activate'] },
+    rows: (m) => [
+      {
+        benchmark: `activation of a cold key, first message to answer, p50 / p99 µs (${k(n.activations)} keys, one node, not persistent) vs createActor().start() + send`,
+        eldertree: `${us(m('entity', 'p50'))} / ${us(m('entity', 'p99'))}`,
+        raw: `${us(m('raw', 'p50'))} / ${us(m('raw', 'p99'))}`,
+        ratio: m('entity', 'p99') / m('raw', 'p99'),
+        goal: 'report',
+        met: true,
+      },
+    ],
+  },
+  {
+    name: 'entities-rate',
+    file: 'entities',
+    args: ['--n', String(n.tell / 2)],
+    sides: { one: ['--side', 'one-actor'], many: ['--side', 'many-keys'] },
+    rows: (m) => [
+      ratioRow(`local tell to random keys among 100k (each activated on first use), msg/s (${k(n.tell / 2)} msgs) vs the same to one actor`, m('many', 'rate'), m('one', 'rate'), k, 0.5, true, 'one actor'),
     ],
   },
   {

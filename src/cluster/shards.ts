@@ -106,6 +106,8 @@ class RegionShards {
     const { kind } = this.region;
     const keeper = new LeaseKeeper(this.options.leases, `entity/${kind}/${shard}`, this.options.self, {
       ttlMs: this.options.ttlMs,
+      // A chosen owner waits for the previous one to release: poll often, the hand-off waits on it.
+      pollMs: Math.max(20, Math.round(this.options.ttlMs / 10)),
       onAcquired: () => this.chain(shard, () => this.take(shard)),
       // Lost without a hand-off (expired while paused, or taken): stop at once; what was
       // processed and not saved was never acknowledged, so its senders resend it.

@@ -167,16 +167,25 @@ export class EntityRegion implements EntityRouter, RegionHandle {
 
   /** An entity's cell: fenced by its shard's ownership, and mail left in it comes back here. */
   private adopt(cell: ActorCell, key: string): void {
-    if (this.owned !== undefined) {
-      const shard = shardOf(key, this.shards);
-      cell.gate = () => this.owned?.has(shard) === true;
-    }
-    cell.reroute = (envelope) => {
-      if (!this.running) return false;
-      this.route(envelope, key, undefined);
-      return true;
-    };
+    // Shared functions, not closures per entity: a million idle entities carry none.
+    if (this.owned !== undefined) cell.gate = this.gateOf(shardOf(key, this.shards));
+    cell.reroute = this.reroute;
   }
+
+  private readonly gates: (() => boolean)[] = [];
+
+  private gateOf(shard: number): () => boolean {
+    return (this.gates[shard] ??= () => this.owned?.has(shard) === true);
+  }
+
+  /** Mail left in a stopping entity (its target is `kind/key`, or its path): back through the region. */
+  private readonly reroute = (envelope: Envelope): boolean => {
+    if (!this.running) return false;
+    const target = envelope.target_elder;
+    const key = target.startsWith('/') ? target.slice(this.path.length + 1) : target.slice(target.indexOf('/') + 1);
+    this.route(envelope, key, undefined);
+    return true;
+  };
 
   /** Hands the mail that waited to the entity, in order (or on, if it did not start). */
   private flush(key: string, cell: ActorCell | undefined): void {
