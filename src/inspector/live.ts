@@ -258,6 +258,7 @@ export class LiveState {
         mailbox: a.mailbox,
         processed: a.processed,
         rate: this.rate(k, a.processed, now),
+        ...(a.entities && a.cluster ? { entities: { kind: a.entities.kind, shards: a.entities.shards, ...a.cluster } } : {}),
       };
     });
     for (const k of this.rates.keys()) if (!seen.has(k)) this.rates.delete(k);

@@ -55,6 +55,8 @@ export interface ActorInfo {
   processed: number;
   /** Messages processed per second, smoothed. */
   rate: number;
+  /** Entity regions: the kind, its shard count, active entities over the cluster and the shards each node owns. */
+  entities?: { kind: string; shards: number; active: number; activations: number; passivations: number; owners: Record<string, number[]> };
 }
 
 export type Severity = 'info' | 'warning' | 'critical';

@@ -128,8 +128,15 @@ export class TreeView {
     setText(copies, a.nodes.length > 1 ? `+${a.nodes.length - 1}` : '');
     copies.title = a.nodes.length > 1 ? `runs on ${a.nodes.join(', ')}` : '';
     const standbys = nodeCell.querySelector('.standbys') as HTMLElement;
-    setText(standbys, a.standbys.length > 0 ? `standby ${a.standbys.join(' ')}` : '');
-    standbys.title = a.standbys.length > 0 ? `takes over if ${a.node} goes: ${a.standbys.join(', ')}` : '';
+    // A region: its entities are counted here, never listed (there may be millions).
+    const e = a.entities;
+    const standbyText = a.standbys.length > 0 ? `standby ${a.standbys.join(' ')}` : '';
+    setText(standbys, e ? `${e.kind}: ${e.active} active, ${e.shards} shards` : standbyText);
+    standbys.title = e
+      ? `shards by node: ${Object.entries(e.owners).map(([n, s]) => `${n} ${s.length}`).join(', ')}; ${e.activations} activations, ${e.passivations} passivations`
+      : a.standbys.length > 0
+        ? `takes over if ${a.node} goes: ${a.standbys.join(', ')}`
+        : '';
     const badge = cells[2]!.firstElementChild as HTMLElement;
     setText(badge, a.status);
     badge.className = `badge ${a.status}`;
