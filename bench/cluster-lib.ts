@@ -86,12 +86,12 @@ export interface NatsServer {
 }
 
 /** Debian's nats-server with JetStream (the KV buckets of a cluster node need it). */
-export async function startNats(): Promise<NatsServer> {
+export async function startNats(extraArgs: string[] = []): Promise<NatsServer> {
   const port = await freePort();
   const storeDir = mkdtempSync(join(tmpdir(), 'eldertree-bench-'));
   const removeStore = () => rmSync(storeDir, { recursive: true, force: true });
   cleanups.push(removeStore);
-  const server = track(spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], { stdio: 'ignore' }));
+  const server = track(spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir, ...extraArgs], { stdio: 'ignore' }));
   for (const deadline = Date.now() + 10_000; !(await listening(port)); ) {
     if (Date.now() > deadline || !running(server)) throw new Error('nats-server did not start');
     await sleep(20);

@@ -25,6 +25,9 @@ export interface RegionSupervisor {
   terminateChild(id: string): Promise<void>;
 }
 
+/** Activations started per turn of the event loop. */
+const ACTIVATION_BATCH = 256;
+
 /** The node's service that owns shards (the cluster layer); without one, a node owns every shard. */
 export const SHARDS_SERVICE = 'shards';
 
@@ -147,22 +150,50 @@ export class EntityRegion implements EntityRouter, RegionHandle {
     this.activate(key);
   }
 
+  /**
+   * Activations run in batches, one batch per turn of the event loop: a burst of new keys
+   * (thousands in one frame) would otherwise be one long chain of promise jobs, and the
+   * node would stop renewing its leases and reading its socket until it was done.
+   */
+  private readonly toActivate: string[] = [];
+  private activating = false;
+
   private activate(key: string): void {
     this.activations++;
-    this.sup.startChild({ id: key, input: { key } }).then(
+    this.toActivate.push(key);
+    if (!this.activating) {
+      this.activating = true;
+      setImmediate(this.activateBatch);
+    }
+  }
+
+  private readonly activateBatch = (): void => {
+    if (!this.running) this.toActivate.length = 0; // close() sent their mail on already
+    const batch = this.toActivate.splice(0, ACTIVATION_BATCH);
+    if (batch.length === 0) {
+      this.activating = false;
+      return;
+    }
+    Promise.all(batch.map((key) => this.startOne(key))).finally(() => setImmediate(this.activateBatch));
+  };
+
+  private startOne(key: string): Promise<void> {
+    return this.sup.startChild({ id: key, input: { key } }).then(
       () => {
         const cell = this.system.cell(`${this.path}/${key}`);
         if (cell !== undefined) this.adopt(cell, key);
         this.flush(key, cell);
       },
-      (err: unknown) => {
-        const mail = this.waiting.get(key) ?? [];
-        this.waiting.delete(key);
-        this.lastMail.delete(key);
-        const why = `${this.kind}/${key} could not be activated on node ${this.system.nodeId}: ${toError(err).message}`;
-        for (const envelope of mail) this.system.undeliverable(envelope, 'stopped', why);
-      },
+      (err: unknown) => this.failActivation(key, err),
     );
+  }
+
+  private failActivation(key: string, err: unknown): void {
+    const mail = this.waiting.get(key) ?? [];
+    this.waiting.delete(key);
+    this.lastMail.delete(key);
+    const why = `${this.kind}/${key} could not be activated on node ${this.system.nodeId}: ${toError(err).message}`;
+    for (const envelope of mail) this.system.undeliverable(envelope, 'stopped', why);
   }
 
   /** An entity's cell: fenced by its shard's ownership, and mail left in it comes back here. */
