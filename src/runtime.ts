@@ -9,7 +9,7 @@ import { elderTree, isElderTree } from './machines/elder-tree/tree.js';
 import { loadTreeFile, TreeFileError } from './machines/tree-file.js';
 import { EldertreeError } from './actors/errors.js';
 import { ClusterNode } from './cluster/cluster-node.js';
-import { startRuntimeInspector, type RuntimeInspector } from './inspector/index.js';
+import { startRuntimeInspector, TokenConfigError, type RuntimeInspector } from './inspector/index.js';
 import { roleOf, roleToken } from './security/roles.js';
 import { FileSnapshotStore, MemorySnapshotStore } from './cluster/snapshots.js';
 import { MemoryTaskLocks } from './cluster/task-locks.js';
@@ -40,6 +40,7 @@ async function main(argv: string[]): Promise<number> {
     if (err instanceof UsageError || err instanceof TreeFileError) {
       return fail(`${err.message}\nRun 'node dist/runtime.js --help' for usage.`, EXIT_USAGE);
     }
+    if (err instanceof TokenConfigError) return fail(err.message, EXIT_USAGE);
     throw err;
   }
 
@@ -134,6 +135,7 @@ async function main(argv: string[]): Promise<number> {
       cluster: clusterNode,
       port: config.inspect,
       host: config.inspectHost,
+      ...(config.inspectTokens ? { tokens: config.inspectTokens } : {}),
       logger,
     });
     if (inspector.url) logger.info({ url: inspector.url }, `inspector on ${inspector.url}`);

@@ -74,6 +74,16 @@ describe('node dist/runtime.js', () => {
     expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it.each([
+    [['--inspect', '0', '--inspect-host', '0.0.0.0'], 'eldertree: --inspect-host 0.0.0.0: refusing to serve the inspector off loopback without --inspect-token or --inspect-token-file\n'],
+    [['--inspect', '0', '--inspect-token', 'short'], 'eldertree: --inspect-token: a token must be at least 16 characters\n'],
+    [['--inspect', '0', '--inspect-token-file', 'no-such-tokens'], 'eldertree: cannot read the token file no-such-tokens: ENOENT\n'],
+  ])('inspector tokens %j: exit 2 with one line', async (args, line) => {
+    const run = await start(args);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(line);
+  });
+
   it('--version prints the package version, exit 0', async () => {
     const run = await start(['--version']);
     expect(run.code).toBe(0);
