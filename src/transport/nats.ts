@@ -65,6 +65,8 @@ export function connectionRole(options: Pick<NatsTransportOptions, 'inboxRole' |
 }
 
 const QUEUE = 'actors';
+/** The queue group of actor subjects (tracing names it messaging.consumer.group.name). */
+export const ACTOR_QUEUE_GROUP = QUEUE;
 const ROUTE_QUEUE = 'route';
 /** Bound for the per-path caches: past it they start over (a tree rarely has that many senders). */
 const CACHE_LIMIT = 10_000;
@@ -108,6 +110,8 @@ const REPLY_SUBJECT = /^[^\s*>]+$/;
  */
 export class NatsTransport implements Transport {
   readonly subjects: Subjects;
+  /** Acked envelopes sent again because no ack came in time (eldertree_acked_resends_total). */
+  resends = 0;
   private nc: NatsConnection | undefined;
   private host: TransportHost | undefined;
   private readonly ownsConnection: boolean;
@@ -535,6 +539,7 @@ export class NatsTransport implements Transport {
     this.answers.sent.sweep((id) => this.outbox.has(id));
     if (this.outbox.size === 0) return;
     const { resend, expired } = this.outbox.due();
+    this.resends += resend.length;
     for (const envelope of resend) {
       const subject = this.subjectOf(envelope);
       if (subject !== undefined) this.enqueue(envelope, subject, false);
