@@ -75,6 +75,8 @@ async function main(argv: string[]): Promise<number> {
         nodeId: config.node,
         logger,
         askTimeout: config.askTimeout,
+        // The page's /metrics serves the latency histograms: timed only when it is served.
+        telemetry: { metrics: config.inspect !== undefined },
         ...(elder ? { authorize, services: elderServices } : {}),
         nats: {
           servers: config.nats,
@@ -102,6 +104,8 @@ async function main(argv: string[]): Promise<number> {
         nodeId: config.node,
         logger,
         askTimeout: config.askTimeout,
+        // The page's /metrics serves the latency histograms: timed only when it is served.
+        telemetry: { metrics: config.inspect !== undefined },
         ...(authorize ? { authorize } : {}),
         services: {
           locks: new MemoryTaskLocks(),

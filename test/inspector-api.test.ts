@@ -14,7 +14,7 @@ const tokens = InspectorTokens.parse(`# token role name\n${OPERATOR_TOKEN} opera
 const logLines: Record<string, unknown>[] = [];
 
 beforeAll(async () => {
-  node = await Node.start({ tree: inspectorTree(), nodeId: 'n1' });
+  node = await Node.start({ tree: inspectorTree(), nodeId: 'n1', telemetry: { metrics: true } });
   const destination = new Writable({
     write(chunk: Buffer, _enc, done) {
       for (const line of chunk.toString().split('\n').filter(Boolean)) logLines.push(JSON.parse(line) as Record<string, unknown>);
@@ -22,7 +22,7 @@ beforeAll(async () => {
     },
   });
   const logger = createLogger({ level: 'info', destination });
-  inspector = await startInspector({ source: new LocalSource(node), port: 0, logger, pushMs: 100, idleMs: 200, tokens });
+  inspector = await startInspector({ source: new LocalSource(node), port: 0, logger, pushMs: 100, idleMs: 200, tokens, metrics: [node.telemetry!.metrics!.registry] });
 });
 
 afterAll(async () => {
@@ -177,7 +177,7 @@ describe('inspector API on a local node', () => {
   it('/metrics is Prometheus text: messages, restarts, mailbox depth, dead letters, node up', async () => {
     // /metrics reads a tree snapshot up to 1 s old: wait for the one with the 300 messages.
     let r = await call('GET', '/metrics');
-    for (let i = 0; i < 50 && !/eldertree_messages_processed_total\{node="n1",path="\/elders\/light"[^}]*\} (\d{3,})/.test(r.text); i++) {
+    for (let i = 0; i < 50 && !/eldertree_messages_processed_total\{node="n1",supervisor="\/elders"\} (\d{3,})/.test(r.text); i++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
       r = await call('GET', '/metrics');
     }
@@ -191,12 +191,52 @@ describe('inspector API on a local node', () => {
     expect(types.get('eldertree_node_up')).toBe('gauge');
     const value = (name: string, labels: Record<string, string>) =>
       samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
-    expect(value('eldertree_messages_processed_total', { node: 'n1', path: '/elders/light' })).toBeGreaterThanOrEqual(300);
-    expect(value('eldertree_restarts_total', { path: '/elders/servants/servant-1' })).toBe(1);
-    expect(value('eldertree_mailbox_depth', { path: '/elders/sage' })).toBe(0);
+    // Labels are bounded: a node and a supervisor path, never an actor's own path.
+    expect(samples.every((s) => s.labels.path === undefined)).toBe(true);
+    expect(value('eldertree_messages_processed_total', { node: 'n1', supervisor: '/elders' })).toBeGreaterThanOrEqual(300);
+    expect(value('eldertree_restarts_total', { supervisor: '/elders/servants' })).toBe(1);
+    expect(value('eldertree_mailbox_depth', { supervisor: '/elders' })).toBe(0);
     expect(value('eldertree_dead_letters_total', { node: 'n1', reason: 'crashed' })).toBe(1);
     expect(value('eldertree_node_up', { node: 'n1' })).toBe(1);
-    expect(value('eldertree_supervisor_intensity', { path: '/elders/servants' })).toBe(10);
+    expect(value('eldertree_supervisor_intensity', { supervisor: '/elders/servants' })).toBe(10);
+  });
+
+  it('/metrics has latency histograms whose buckets, sums and counts move with traffic, and the node counters', async () => {
+    const scrape = async () => parsePrometheus((await call('GET', '/metrics')).text);
+    const sample = (s: Awaited<ReturnType<typeof scrape>>, name: string, labels: Record<string, string>) =>
+      s.samples.find((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v))?.value ?? 0;
+    const before = await scrape();
+    for (const name of ['eldertree_message_processing_seconds', 'eldertree_mailbox_wait_seconds', 'eldertree_ask_duration_seconds']) {
+      expect(before.types.get(name)).toBe('histogram');
+    }
+    for (const name of ['eldertree_node_messages_sent_total', 'eldertree_node_messages_processed_total', 'eldertree_node_dead_letters_total', 'eldertree_ask_timeouts_total', 'eldertree_node_restarts_total', 'eldertree_acked_resends_total']) {
+      expect(before.types.get(name)).toBe('counter');
+    }
+    expect(before.types.get('eldertree_live_actors')).toBe('gauge');
+    expect(before.types.get('eldertree_node_mailbox_depth')).toBe('gauge');
+    const light = { node: 'n1', supervisor: '/elders' };
+    for (let i = 0; i < 40; i++) node.tell('/elders/light', 'get');
+    expect(await node.ask('/elders/light', 'get')).toHaveProperty('cycles');
+    // The sage takes task.submit without answering: the ask times out.
+    await expect(node.ask('/elders/sage', 'task.submit', { servant: '/elders/nobody', task: 't' }, { timeout: 50 })).rejects.toThrow('50 ms');
+    await node.settled();
+    const after = await scrape();
+    const count = (s: typeof before, name: string) => sample(s, `${name}_count`, light);
+    expect(count(after, 'eldertree_message_processing_seconds') - count(before, 'eldertree_message_processing_seconds')).toBeGreaterThanOrEqual(41);
+    expect(count(after, 'eldertree_mailbox_wait_seconds') - count(before, 'eldertree_mailbox_wait_seconds')).toBeGreaterThanOrEqual(41);
+    expect(sample(after, 'eldertree_message_processing_seconds_sum', light)).toBeGreaterThan(sample(before, 'eldertree_message_processing_seconds_sum', light));
+    // Buckets are cumulative and end at +Inf = _count.
+    const buckets = after.samples.filter((s) => s.name === 'eldertree_message_processing_seconds_bucket' && s.labels.supervisor === '/elders');
+    expect(buckets.length).toBeGreaterThan(5);
+    expect(buckets.map((b) => b.value)).toEqual([...buckets.map((b) => b.value)].sort((a, b) => a - b));
+    expect(buckets.at(-1)).toMatchObject({ labels: { le: '+Inf' }, value: count(after, 'eldertree_message_processing_seconds') });
+    const asks = after.samples.filter((s) => s.name === 'eldertree_ask_duration_seconds_count').reduce((n, s) => n + s.value, 0);
+    expect(asks).toBeGreaterThanOrEqual(2);
+    expect(sample(after, 'eldertree_ask_timeouts_total', { node: 'n1' }) - sample(before, 'eldertree_ask_timeouts_total', { node: 'n1' })).toBe(1);
+    expect(sample(after, 'eldertree_node_messages_sent_total', { node: 'n1' }) - sample(before, 'eldertree_node_messages_sent_total', { node: 'n1' })).toBeGreaterThanOrEqual(42);
+    expect(sample(after, 'eldertree_live_actors', light)).toBeGreaterThanOrEqual(2);
+    // No label names a message, an entity key or one actor's path.
+    expect(after.samples.some((s) => 'path' in s.labels || 'message_id' in s.labels || 'key' in s.labels)).toBe(false);
   });
 
   it('/healthz and /readyz answer; unknown routes and methods are JSON errors', async () => {

@@ -21,7 +21,7 @@ export { InspectorAgent, WATCH_LEASE_MS } from './agent.js';
 export { ActionError, type InspectorSource, type NodeSample, type SourceEvent } from './source.js';
 export { operatorOnly, type ActionTarget, type Authorize, type InspectorAction } from './authorize.js';
 export { InspectorTokens, TokenConfigError, bearerToken, MIN_TOKEN_LENGTH, type TokenHolder } from './tokens.js';
-export { prometheusText } from './metrics.js';
+export { prometheusText, PROMETHEUS_CONTENT_TYPE } from './metrics.js';
 export { statechartOf, activePaths, enabledEvents, type Statechart } from './statechart.js';
 export { mergeTree, treePrefixes, type PlacedActor } from './tree.js';
 export type * from './protocol.js';
@@ -64,6 +64,7 @@ export async function startRuntimeInspector(options: RuntimeInspectorOptions): P
           ...(options.host !== undefined ? { host: options.host } : {}),
           ...(options.logger ? { logger: options.logger } : {}),
           ...(options.tokens ? { tokens: options.tokens } : {}),
+          ...(options.node.telemetry?.metrics ? { metrics: [options.node.telemetry.metrics.registry] } : {}),
           ...(options.authorize ? { authorize: options.authorize } : {}),
         }).catch(async (err: unknown) => {
           agent?.close();

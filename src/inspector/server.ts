@@ -5,7 +5,8 @@ import { PAGE_HTML, PageAssets } from './assets.js';
 import { operatorOnly, type Authorize, type InspectorAction } from './authorize.js';
 import { HttpError, hostName, isLoopback, readJsonObject, sendError, sendJson, sendText, stringField } from './http-util.js';
 import { LiveState, type LiveOptions } from './live.js';
-import { prometheusText } from './metrics.js';
+import { PROMETHEUS_CONTENT_TYPE, prometheusText } from './metrics.js';
+import type { Registry } from 'prom-client';
 import { ActionError, type InspectorSource } from './source.js';
 import { bearerToken, InspectorTokens, TokenConfigError } from './tokens.js';
 
@@ -24,6 +25,8 @@ export interface InspectorOptions extends Omit<LiveOptions, 'logger'> {
   tokens?: InspectorTokens | string;
   /** Which role may do what, given the role of the caller's token; default: the operator role only. */
   authorize?: Authorize;
+  /** prom-client registries of nodes in this process (`node.telemetry.metrics.registry`): /metrics adds their families. */
+  metrics?: readonly Registry[];
   /** Close the source with the server (default true). */
   closeSource?: boolean;
 }
@@ -102,7 +105,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
         return act(req, res, url, url.pathname.slice('/api/actions/'.length) as InspectorAction);
       case 'GET /metrics': {
         const tree = await live.snapshot(1000);
-        return sendText(res, 200, 'text/plain; version=0.0.4; charset=utf-8', prometheusText(tree, live.deadLetters));
+        return sendText(res, 200, PROMETHEUS_CONTENT_TYPE, await prometheusText(tree, live.deadLetters, options.metrics ?? []));
       }
       case 'GET /healthz':
         return sendJson(res, 200, { status: 'ok' });
