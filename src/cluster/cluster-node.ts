@@ -2,7 +2,7 @@ import { connect, type NatsConnection, type Subscription } from '@nats-io/transp
 import { silentLogger } from '../log.js';
 import { Node, type NodeOptions } from '../supervision/node.js';
 import { diagnoseConnect } from '../transport/connect-diagnosis.js';
-import { ACTOR_QUEUE_GROUP, closeConnection, connectionRole, NatsTransport, type NatsTransportOptions } from '../transport/nats.js';
+import { closeConnection, connectionRole, NatsTransport, type NatsTransportOptions } from '../transport/nats.js';
 import { requestInboxPrefix } from '../transport/subjects.js';
 import { encodeMsg, encodeWire, toWire } from './events-wire.js';
 import { encodeInspectReply, type InspectReply } from './inspect-wire.js';
@@ -131,7 +131,6 @@ export class ClusterNode {
         services,
         tree,
         transport,
-        telemetry: { ...nodeOptions.telemetry, transport, queueGroup: ACTOR_QUEUE_GROUP },
         onEvent: (event) => {
           onEvent?.(event);
           publish(encodeWire(toWire(event)));

@@ -107,7 +107,7 @@ export class Node<TPaths extends PathMap = any> {
     if (options.onEvent) system.subscribe(options.onEvent);
     await system.start();
     const node = new Node<PathsOf<T>>(system, options.tree, options.now ?? (() => performance.now()));
-    node.telemetry = Telemetry.attach(system, options.telemetry);
+    node.telemetry = Telemetry.attach(system, { ...options.telemetry, ...(options.transport ? { transport: options.transport } : {}) });
     try {
       await node.root.start();
       // Started means reachable: the actors' subscriptions are live at the broker.

@@ -2,7 +2,7 @@ import type { ActorCell } from '../actors/cell.js';
 import type { Envelope } from '../actors/envelope.js';
 import type { MessageObserver } from '../actors/observer.js';
 import type { ActorSystem } from '../actors/system.js';
-import { NodeMetrics, type ResendCounter } from './metrics.js';
+import { NodeMetrics } from './metrics.js';
 import { MessageTracer, tracerProviderRegistered } from './tracing.js';
 
 export { NodeMetrics, type ResendCounter } from './metrics.js';
@@ -18,10 +18,8 @@ export interface TelemetryOptions {
    * the node started, else off (no per-message cost at all).
    */
   tracing?: boolean | 'auto';
-  /** Counts acked resends for eldertree_acked_resends_total. */
-  transport?: ResendCounter;
-  /** The queue group actor subjects use (messaging.consumer.group.name). */
-  queueGroup?: string;
+  /** The node's transport: its acked resends and queue group (Node.start passes it). */
+  transport?: { readonly resends?: number; readonly queueGroup?: string };
 }
 
 /**
@@ -36,11 +34,13 @@ export class Telemetry implements MessageObserver {
     private readonly system: ActorSystem,
     options: TelemetryOptions,
   ) {
-    this.metrics = options.metrics ? new NodeMetrics(system, options.transport) : undefined;
+    const transport = options.transport;
+    this.metrics = options.metrics ? new NodeMetrics(system, transport) : undefined;
+    const queueGroup = transport?.queueGroup;
     const tracing = options.tracing ?? 'auto';
     this.tracer =
       tracing === true || (tracing === 'auto' && tracerProviderRegistered())
-        ? new MessageTracer({ nodeId: system.nodeId, ...(options.queueGroup !== undefined ? { queueGroup: options.queueGroup } : {}) })
+        ? new MessageTracer({ nodeId: system.nodeId, ...(queueGroup !== undefined ? { queueGroup } : {}) })
         : undefined;
   }
 

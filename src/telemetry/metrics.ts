@@ -8,10 +8,20 @@ import { supervisorOf } from './labels.js';
 
 /** What a transport may count for us (NatsTransport: acked frames sent again). */
 export interface ResendCounter {
-  readonly resends: number;
+  readonly resends?: number;
 }
 
+/**
+ * Symbol-keyed slots, set only while metrics are on: the codec and JSON skip symbol keys,
+ * so nothing reaches the wire, and unlike a WeakMap entry a slot allocates nothing.
+ */
+const ENQUEUED_AT = Symbol('eldertree.enqueuedAt');
+const SERIES = Symbol('eldertree.series');
+type Stamped = Envelope & { [ENQUEUED_AT]?: number };
+type Labelled = ActorCell & { [SERIES]?: CellSeries };
+
 interface CellSeries {
+  owner: NodeMetrics;
   processing: HistogramSeries;
   mailbox: HistogramSeries;
   processed: { n: number };
@@ -31,8 +41,6 @@ export class NodeMetrics {
   );
   private readonly mailboxWait = new FastHistogram('eldertree_mailbox_wait_seconds', 'Time a message waits in the mailbox before processing starts.');
   private readonly askLatency = new FastHistogram('eldertree_ask_duration_seconds', 'Time from an ask to its reply, refusal or timeout.');
-  private readonly cells = new WeakMap<ActorCell, CellSeries>();
-  private readonly enqueuedAt = new WeakMap<Envelope, number>();
   private readonly asks = new Map<string, { at: number; destination: string }>();
   private readonly deadLetters = new Map<string, number>();
   private readonly processedBy = new Map<string, { n: number }>();
@@ -106,14 +114,15 @@ export class NodeMetrics {
   }
 
   enqueued(envelope: Envelope): void {
-    this.enqueuedAt.set(envelope, performance.now());
+    (envelope as Stamped)[ENQUEUED_AT] = performance.now();
   }
 
   /** Processes one message (cell.deliver), timing it and its wait in the mailbox. */
   process(cell: ActorCell, envelope: Envelope): void {
     const start = performance.now();
-    const series = this.cells.get(cell) ?? this.seriesOf(cell);
-    const queued = this.enqueuedAt.get(envelope);
+    let series = (cell as Labelled)[SERIES];
+    if (series === undefined || series.owner !== this) series = this.seriesOf(cell);
+    const queued = (envelope as Stamped)[ENQUEUED_AT];
     if (queued !== undefined) series.mailbox.observe((start - queued) / 1000);
     const processedBefore = cell.processed;
     try {
@@ -142,8 +151,8 @@ export class NodeMetrics {
     const labels = { supervisor: supervisorOf(cell.path) };
     let processed = this.processedBy.get(labels.supervisor);
     if (processed === undefined) this.processedBy.set(labels.supervisor, (processed = { n: 0 }));
-    const s = { processing: this.processing.of(labels), mailbox: this.mailboxWait.of(labels), processed };
-    this.cells.set(cell, s);
+    const s = { owner: this, processing: this.processing.of(labels), mailbox: this.mailboxWait.of(labels), processed };
+    (cell as Labelled)[SERIES] = s;
     return s;
   }
 }

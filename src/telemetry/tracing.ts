@@ -83,16 +83,20 @@ export class MessageTracer {
     return a;
   }
 
-  /** A tell or a reply: a producer span, its context into the envelope. */
+  /**
+   * A tell (`send <destination>`) or a reply (`reply`: its destination is the asker's
+   * temporary inbox, no name worth a span name): a producer span, its context into the envelope.
+   */
   sent(envelope: Envelope): void {
     const type = envelope.message_type;
-    const op = type === REPLY_TYPE || type === ERROR_REPLY_TYPE ? 'reply' : 'tell';
+    const isReply = type === REPLY_TYPE || type === ERROR_REPLY_TYPE;
     const template = destinationTemplate(envelope.target_elder);
-    const span = this.tracer.startSpan(
-      `send ${template}`,
-      { kind: SpanKind.PRODUCER, attributes: this.base(envelope, 'send', op, template) },
-      this.parent(),
-    );
+    const attributes = this.base(envelope, 'send', isReply ? 'reply' : 'send', template);
+    if (isReply) {
+      delete attributes['messaging.destination.template'];
+      attributes['messaging.destination.temporary'] = true;
+    }
+    const span = this.tracer.startSpan(isReply ? 'reply' : `send ${template}`, { kind: SpanKind.PRODUCER, attributes }, this.parent());
     stamp(envelope, span);
     span.end();
   }

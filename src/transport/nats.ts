@@ -65,8 +65,6 @@ export function connectionRole(options: Pick<NatsTransportOptions, 'inboxRole' |
 }
 
 const QUEUE = 'actors';
-/** The queue group of actor subjects (tracing names it messaging.consumer.group.name). */
-export const ACTOR_QUEUE_GROUP = QUEUE;
 const ROUTE_QUEUE = 'route';
 /** Bound for the per-path caches: past it they start over (a tree rarely has that many senders). */
 const CACHE_LIMIT = 10_000;
@@ -112,6 +110,7 @@ export class NatsTransport implements Transport {
   readonly subjects: Subjects;
   /** Acked envelopes sent again because no ack came in time (eldertree_acked_resends_total). */
   resends = 0;
+  readonly queueGroup = QUEUE;
   private nc: NatsConnection | undefined;
   private host: TransportHost | undefined;
   private readonly ownsConnection: boolean;
