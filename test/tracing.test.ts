@@ -13,17 +13,17 @@ import { formatTraceparent, parseTraceparent, tracerProviderRegistered } from '.
 import { startNatsServer, type NatsServer } from './nats-server.js';
 
 /** On `work`: tells /a/y a note and answers; stays `busy` after the first. */
-const xMachine = setup({}).createMachine({
+const xMachine = setup({
+  actions: {
+    note: ({ system }) => runtimeOf(system).tell('/a/y', 'note'),
+    answer: reply(() => ({ done: true })),
+  },
+}).createMachine({
   id: 'x',
   initial: 'idle',
   states: {
     idle: { on: { work: { target: 'busy', actions: ['note', 'answer'] } } },
     busy: { on: { work: { actions: ['note', 'answer'] } } },
-  },
-}).provide({
-  actions: {
-    note: ({ system }) => runtimeOf(system).tell('/a/y', 'note'),
-    answer: reply(() => ({ done: true })),
   },
 });
 
