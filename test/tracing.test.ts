@@ -6,7 +6,9 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type Re
 import { unpack } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assign, setup } from 'xstate';
-import { NatsTransport, Node, reply, runtimeOf, supervisor, worker } from '../src/internals.js';
+import { entities, NatsTransport, Node, reply, runtimeOf, supervisor, worker } from '../src/internals.js';
+import { parsePrometheus } from './inspector-fixtures.js';
+import { Cart } from './fixtures/cart.js';
 import { encodeBatch, fromRows } from '../src/transport/codec.js';
 import { validateEnvelope, type Envelope } from '../src/actors/envelope.js';
 import { formatTraceparent, parseTraceparent, tracerProviderRegistered } from '../src/telemetry/index.js';
@@ -175,6 +177,37 @@ describe('tracing', () => {
       expect(processY.spanContext().traceId).toBe(outer.spanContext().traceId);
     } finally {
       await stop();
+    }
+  });
+});
+
+describe('entities: bounded labels and templates', () => {
+  it('metrics label an entity by its region and spans name its kind and region, never its key', async () => {
+    // The SDK registered above is still the global provider: tracing is on too.
+    const node = await Node.start({ tree: supervisor('app', {}, [entities('carts', Cart)]), nodeId: 'ne', telemetry: { metrics: true } });
+    try {
+      exporter.reset();
+      for (let i = 0; i < 20; i++) node.entity(Cart, `user-${i}`).tell({ type: 'add', item: 'tea' });
+      expect(await node.entity(Cart, 'user-3').ask({ type: 'get' })).toMatchObject({ key: 'user-3', items: ['tea'] });
+      await node.settled();
+      const { samples, types } = parsePrometheus(await node.telemetry!.metrics!.registry.metrics());
+      expect(types.get('eldertree_message_processing_seconds')).toBe('histogram');
+      const processed = samples.filter((s) => s.name === 'eldertree_node_messages_processed_total');
+      expect(processed.find((s) => s.labels.supervisor === '/app/carts')?.value).toBe(21);
+      expect(samples.find((s) => s.name === 'eldertree_message_processing_seconds_count' && s.labels.supervisor === '/app/carts')?.value).toBe(21);
+      expect(samples.find((s) => s.name === 'eldertree_ask_duration_seconds_count')?.labels).toEqual({ destination: 'cart', node: 'ne' });
+      expect(samples.find((s) => s.name === 'eldertree_live_actors' && s.labels.supervisor === '/app/carts')?.value).toBe(20);
+      // No label value names a key.
+      expect(samples.some((s) => Object.values(s.labels).some((v) => v.includes('user-')))).toBe(false);
+      const spans = exporter.getFinishedSpans();
+      expect(spans.filter((s) => s.name === 'send cart')).toHaveLength(20);
+      expect(spans.filter((s) => s.name === 'process /app/carts')).toHaveLength(21);
+      const p = spans.find((s) => s.name === 'process /app/carts' && s.attributes['messaging.destination.name'] === '/app/carts/user-3' && s.attributes['eldertree.message.type'] === 'get')!;
+      expect(p.attributes['messaging.destination.template']).toBe('/app/carts');
+      expect(spans.find((s) => s.name === 'ask cart')!.attributes['messaging.destination.name']).toBe('cart/user-3');
+      expect(parentOf(p)).toBe(spans.find((s) => s.name === 'ask cart')!.spanContext().spanId);
+    } finally {
+      await node.stop();
     }
   });
 });
