@@ -142,7 +142,10 @@ async function main(argv: string[]): Promise<number> {
       ...(config.inspectTokens ? { tokens: config.inspectTokens } : {}),
       logger,
     });
-    if (inspector.url) logger.info({ url: inspector.url }, `inspector on ${inspector.url}`);
+    if (inspector.url) {
+      logger.info({ url: inspector.url }, `inspector on ${inspector.url}`);
+      if (!config.inspectTokens) logger.info('inspector debug actions are off: give --inspect-token or --inspect-token-file to enable them');
+    }
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'EADDRINUSE' ? 'the port is in use' : code === 'EADDRNOTAVAIL' ? 'no such local address' : (err as Error).message;
