@@ -118,6 +118,22 @@ const CASES: Case[] = [
       ratioRow(`local tell, msg/s (${k(n.tell)} msgs, all bursts told at once)`, m('flood', 'rate'), m('raw', 'rate'), k, 0.8, true),
     ],
   },
+  // Telemetry's cost per message: metrics on (histograms timed with performance.now), and
+  // tracing forced on with no OpenTelemetry SDK registered (by default it stays off then).
+  {
+    name: 'telemetry',
+    file: 'tell',
+    args: ['--n', String(n.tell), '--side', 'eldertree', '--window', '16'],
+    sides: {
+      off: [],
+      metrics: ['--metrics', '1'],
+      tracing: ['--tracing', '1'],
+    },
+    rows: (m) => [
+      ratioRow(`local tell, msg/s, metrics on (${k(n.tell)} msgs) vs telemetry off`, m('metrics', 'rate'), m('off', 'rate'), k, 0.8, true, 'off'),
+      ratioRow(`local tell, msg/s, tracing forced on, no SDK registered vs off`, m('tracing', 'rate'), m('off', 'rate'), k, 0.8, true, 'off'),
+    ],
+  },
   // Typed references must cost nothing per message next to the string API.
   {
     name: 'tell-typed',

@@ -37,6 +37,8 @@ if (args.side === 'raw') {
 } else {
   const node = await Node.start({
     tree: supervisor('bench', {}, [worker('pinger', pinger), worker('counter', counter, { input: { n, progress } })]),
+    // --metrics 1: latency histograms on; --tracing 1: spans on with no SDK registered (no-op tracer).
+    telemetry: { metrics: args.metrics === '1', tracing: args.tracing === '1' ? true : 'auto' },
   });
   let bursts = n / BURST;
   next = () => {

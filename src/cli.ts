@@ -13,7 +13,9 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ClusterClient } from './cluster/client.js';
 import type { WireEvent } from './cluster/events-wire.js';
 import { ClusterSource } from './inspector/cluster-source.js';
+import { isLoopback } from './inspector/http-util.js';
 import { startInspector } from './inspector/server.js';
+import { InspectorTokens } from './inspector/tokens.js';
 import { findEntity, renderStatus, statusReport } from './cli-status.js';
 import { createLogger } from './log.js';
 import { freePort, listening } from './net.js';
@@ -62,7 +64,10 @@ Other options:
   --tree FILE         cluster up: the tree each node runs (default the Elder Tree)
   --port N            inspect: HTTP port (default 7070; 0 picks a free one)
   --host ADDR         inspect: address to bind (default 127.0.0.1; anything else exposes
-                      the inspector and its debug actions to that network)
+                      the inspector to that network: needs a token)
+  --inspect-token T   inspect: the bearer token (16+ characters) that may act, as operator
+                      (env ELDERTREE_INSPECT_TOKEN); without one debug actions are off
+  --inspect-token-file FILE  inspect: tokens and roles, a line each: TOKEN ROLE [NAME]
   -h, --help          this text
   -v, --version       the version
 
@@ -87,6 +92,8 @@ const options = {
   tree: { type: 'string' },
   port: { type: 'string' },
   host: { type: 'string' },
+  'inspect-token': { type: 'string' },
+  'inspect-token-file': { type: 'string' },
   out: { type: 'string' },
   'no-tls': { type: 'boolean' },
   servers: { type: 'string' },
@@ -328,13 +335,34 @@ async function certs(values: Values): Promise<number> {
   return 0;
 }
 
+function inspectTokens(token: string | undefined, file: string | undefined): InspectorTokens | undefined {
+  try {
+    if (token !== undefined && file !== undefined) throw new Error('give --inspect-token or --inspect-token-file, not both');
+    if (file !== undefined) return InspectorTokens.fromFile(file);
+    return token === undefined ? undefined : InspectorTokens.single(token);
+  } catch (err) {
+    throw new Failure(`inspect: ${(err as Error).message}`);
+  }
+}
+
 async function inspect(values: Values): Promise<number> {
   const port = intFlag('port', values.port, 7070, 0, 65535);
   const host = values.host ?? '127.0.0.1';
   const cluster = values.cluster ?? process.env.ELDERTREE_CLUSTER ?? 'elders';
+  const tokens = inspectTokens(values['inspect-token'] ?? process.env.ELDERTREE_INSPECT_TOKEN, values['inspect-token-file']);
+  if (!isLoopback(host) && !tokens) {
+    throw new Failure(`--host ${host}: refusing to serve the inspector off loopback without --inspect-token or --inspect-token-file`);
+  }
   const client = await connect(values);
   const logger = createLogger({ level: 'info', base: { inspector: true } });
-  const inspector = await startInspector({ source: ClusterSource.fromClient(client, cluster), port, host, logger, pushMs: 1000 }).catch(
+  const inspector = await startInspector({
+    source: ClusterSource.fromClient(client, cluster),
+    port,
+    host,
+    logger,
+    pushMs: 1000,
+    ...(tokens ? { tokens } : {}),
+  }).catch(
     async (err: Error) => {
       await client.close();
       throw new Failure(`cannot serve the inspector on ${host}:${port}: ${err.message}`);

@@ -2,6 +2,8 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parseServerList, ServerListError } from './cluster/servers.js';
+import { isLoopback } from './inspector/http-util.js';
+import { InspectorTokens, TokenConfigError } from './inspector/tokens.js';
 import { isLogLevel, LOG_LEVELS, type LogLevel } from './log.js';
 
 /** Bad flags or config: the runtime prints the message and exits 2. */
@@ -28,6 +30,8 @@ export interface RuntimeConfig {
   /** Port of the inspector's web page and API; undefined: no inspector. */
   inspect: number | undefined;
   inspectHost: string | undefined;
+  /** Bearer tokens for the inspector's debug actions (--inspect-token, --inspect-token-file). */
+  inspectTokens: InspectorTokens | undefined;
   /** NATS servers (any one that answers will do); undefined runs on the embedded in-process transport. */
   nats: string[] | undefined;
   /** Replicas of the KV buckets this node creates; undefined: 3 on a cluster of 3+ servers, else 1. */
@@ -59,7 +63,10 @@ Elder Tree (when no tree file is given):
   --no-demo-crashes    the demo load submits tasks but injects no servant crashes
   --servants N         servants per node at start, 1..64 (default 4)
   --inspect PORT       serve the live inspector on http://127.0.0.1:PORT (npm start: 7070)
-  --inspect-host ADDR  bind the inspector to ADDR instead of 127.0.0.1 (explicit: it takes actions)
+  --inspect-host ADDR  bind the inspector to ADDR instead of 127.0.0.1 (needs a token)
+  --inspect-token T    the token (16+ characters) that may take debug actions, as operator
+                       (env ELDERTREE_INSPECT_TOKEN); without a token actions are off
+  --inspect-token-file FILE  tokens and their roles, a line each: TOKEN ROLE [NAME]
   --data-dir DIR       snapshots of the persistent sages on the embedded transport
                        (env ELDERTREE_DATA_DIR; default .eldertree-data); on NATS they
                        go to KV
@@ -101,6 +108,8 @@ export function parseRuntimeArgs(argv: string[], env: NodeJS.ProcessEnv = proces
         'data-dir': { type: 'string' },
         inspect: { type: 'string' },
         'inspect-host': { type: 'string' },
+        'inspect-token': { type: 'string' },
+        'inspect-token-file': { type: 'string' },
         nats: { type: 'string', multiple: true },
         'kv-replicas': { type: 'string' },
         cluster: { type: 'string' },
@@ -173,6 +182,11 @@ export function parseRuntimeArgs(argv: string[], env: NodeJS.ProcessEnv = proces
   }
   const anyTls = Object.values(tlsFiles).some((f) => f !== undefined);
   if (anyTls && nats === undefined) throw new UsageError('--tls-* flags need --nats');
+  const inspectTokens = tokensOf(values['inspect-token'] ?? env.ELDERTREE_INSPECT_TOKEN, values['inspect-token-file']);
+  const inspectHost = values['inspect-host'];
+  if (values.inspect !== undefined && inspectHost !== undefined && !isLoopback(inspectHost) && !inspectTokens) {
+    throw new TokenConfigError(`--inspect-host ${inspectHost}: refusing to serve the inspector off loopback without --inspect-token or --inspect-token-file`);
+  }
   return {
     help: values.help ?? false,
     version: values.version ?? false,
@@ -185,7 +199,8 @@ export function parseRuntimeArgs(argv: string[], env: NodeJS.ProcessEnv = proces
     servants,
     dataDir,
     inspect: port('--inspect', values.inspect),
-    inspectHost: values['inspect-host'],
+    inspectHost,
+    inspectTokens,
     nats,
     kvReplicas,
     cluster,
@@ -195,6 +210,20 @@ export function parseRuntimeArgs(argv: string[], env: NodeJS.ProcessEnv = proces
     natsPass: values['nats-pass'] ?? env.NATS_PASS,
     tls: anyTls ? Object.fromEntries(Object.entries(tlsFiles).filter(([, f]) => f !== undefined)) : undefined,
   };
+}
+
+/** Token errors are TokenConfigError: the runtime prints them as one line. */
+function tokensOf(token: string | undefined, file: string | undefined): InspectorTokens | undefined {
+  if (token !== undefined && file !== undefined) throw new TokenConfigError('give --inspect-token or --inspect-token-file, not both');
+  if (file !== undefined) return InspectorTokens.fromFile(file);
+  if (token !== undefined) {
+    try {
+      return InspectorTokens.single(token);
+    } catch (err) {
+      throw new TokenConfigError(`--inspect-token: ${(err as Error).message}`);
+    }
+  }
+  return undefined;
 }
 
 function port(flag: string, value: string | undefined): number | undefined {

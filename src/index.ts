@@ -76,6 +76,9 @@ export type { PersistedSnapshot, Persistence, SnapshotStore } from './actors/per
 export { FileSnapshotStore, KvSnapshotStore, MemorySnapshotStore, SnapshotError, SnapshotVersionError } from './cluster/snapshots.js';
 export type { TaskLock, TaskLocks } from './cluster/task-locks.js';
 
+// Metrics and tracing
+export { Telemetry, NodeMetrics, tracerProviderRegistered, type TelemetryOptions } from './telemetry/index.js';
+
 // The cluster
 export { ClusterNode, type ClusterNodeOptions } from './cluster/cluster-node.js';
 export { ClusterClient } from './cluster/client.js';

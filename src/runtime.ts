@@ -9,7 +9,7 @@ import { elderTree, isElderTree } from './machines/elder-tree/tree.js';
 import { loadTreeFile, TreeFileError } from './machines/tree-file.js';
 import { EldertreeError } from './actors/errors.js';
 import { ClusterNode } from './cluster/cluster-node.js';
-import { startRuntimeInspector, type RuntimeInspector } from './inspector/index.js';
+import { startRuntimeInspector, TokenConfigError, type RuntimeInspector } from './inspector/index.js';
 import { roleOf, roleToken } from './security/roles.js';
 import { FileSnapshotStore, MemorySnapshotStore } from './cluster/snapshots.js';
 import { MemoryTaskLocks } from './cluster/task-locks.js';
@@ -40,6 +40,7 @@ async function main(argv: string[]): Promise<number> {
     if (err instanceof UsageError || err instanceof TreeFileError) {
       return fail(`${err.message}\nRun 'node dist/runtime.js --help' for usage.`, EXIT_USAGE);
     }
+    if (err instanceof TokenConfigError) return fail(err.message, EXIT_USAGE);
     throw err;
   }
 
@@ -74,6 +75,8 @@ async function main(argv: string[]): Promise<number> {
         nodeId: config.node,
         logger,
         askTimeout: config.askTimeout,
+        // The page's /metrics serves the latency histograms: timed only when it is served.
+        telemetry: { metrics: config.inspect !== undefined },
         ...(elder ? { authorize, services: elderServices } : {}),
         nats: {
           servers: config.nats,
@@ -101,6 +104,8 @@ async function main(argv: string[]): Promise<number> {
         nodeId: config.node,
         logger,
         askTimeout: config.askTimeout,
+        // The page's /metrics serves the latency histograms: timed only when it is served.
+        telemetry: { metrics: config.inspect !== undefined },
         ...(authorize ? { authorize } : {}),
         services: {
           locks: new MemoryTaskLocks(),
@@ -134,9 +139,13 @@ async function main(argv: string[]): Promise<number> {
       cluster: clusterNode,
       port: config.inspect,
       host: config.inspectHost,
+      ...(config.inspectTokens ? { tokens: config.inspectTokens } : {}),
       logger,
     });
-    if (inspector.url) logger.info({ url: inspector.url }, `inspector on ${inspector.url}`);
+    if (inspector.url) {
+      logger.info({ url: inspector.url }, `inspector on ${inspector.url}`);
+      if (!config.inspectTokens) logger.info('inspector debug actions are off: give --inspect-token or --inspect-token-file to enable them');
+    }
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'EADDRINUSE' ? 'the port is in use' : code === 'EADDRNOTAVAIL' ? 'no such local address' : (err as Error).message;

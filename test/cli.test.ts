@@ -141,6 +141,12 @@ describe('eldertree CLI against a running cluster', () => {
 });
 
 describe('eldertree without a cluster', () => {
+  it('inspect on a non-loopback address without a token exits 1 with one line (before connecting)', () => {
+    const r = run(['inspect', '--nats', 'nats://127.0.0.1:1', '--host', '0.0.0.0', '--port', '0']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('eldertree: --host 0.0.0.0: refusing to serve the inspector off loopback without --inspect-token or --inspect-token-file\n');
+  });
+
   it('--version prints the package version', () => {
     for (const flag of ['--version', '-v']) {
       const r = run([flag]);

@@ -71,6 +71,8 @@ describe('deploy/', () => {
     const commands = [...read('docker-compose.yml').matchAll(/^\s*command: (\[.*\])$/gm)].map((m) => JSON.parse(m[1]!) as string[]);
     const ran = commands.map((c) => check(c, { NATS_PASS: 'x' }));
     expect(ran).toEqual(['nats-server', 'runtime', 'runtime', 'runtime', 'cli inspect']);
+    // The inspector binds 0.0.0.0 in its container: it would refuse to start without a token.
+    expect(read('docker-compose.yml')).toMatch(/^\s+ELDERTREE_INSPECT_TOKEN: \$\{ELDERTREE_INSPECT_TOKEN:\?/m);
     const nodes = commands.filter((c) => c[1] === 'dist/runtime.js').map((c) => parseRuntimeArgs(c.slice(2), {}));
     expect(nodes.map((n) => n.node)).toEqual(['n1', 'n2', 'n3']);
     // Each node starts at its own server: losing one server delays no more than a third.

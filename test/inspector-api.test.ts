@@ -2,16 +2,19 @@ import { request } from 'node:http';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, Node } from '../src/index.js';
-import { LocalSource, startInspector, type ActorDetail, type FullState, type Inspector, type LiveUpdate, type TreeSnapshot } from '../src/inspector/index.js';
+import { InspectorTokens, LocalSource, startInspector, type ActorDetail, type FullState, type Inspector, type LiveUpdate, type TreeSnapshot } from '../src/inspector/index.js';
 import { eventually, sleep } from './helpers.js';
 import { inspectorTree, openStream, parsePrometheus } from './inspector-fixtures.js';
 
 let node: Node;
 let inspector: Inspector;
+const OPERATOR_TOKEN = 'op-0123456789abcdef';
+const VIEWER_TOKEN = 'view-0123456789abcdef';
+const tokens = InspectorTokens.parse(`# token role name\n${OPERATOR_TOKEN} operator alice\n${VIEWER_TOKEN} viewer bob\n`);
 const logLines: Record<string, unknown>[] = [];
 
 beforeAll(async () => {
-  node = await Node.start({ tree: inspectorTree(), nodeId: 'n1' });
+  node = await Node.start({ tree: inspectorTree(), nodeId: 'n1', telemetry: { metrics: true } });
   const destination = new Writable({
     write(chunk: Buffer, _enc, done) {
       for (const line of chunk.toString().split('\n').filter(Boolean)) logLines.push(JSON.parse(line) as Record<string, unknown>);
@@ -19,7 +22,7 @@ beforeAll(async () => {
     },
   });
   const logger = createLogger({ level: 'info', destination });
-  inspector = await startInspector({ source: new LocalSource(node), port: 0, logger, pushMs: 100, idleMs: 200 });
+  inspector = await startInspector({ source: new LocalSource(node), port: 0, logger, pushMs: 100, idleMs: 200, tokens, metrics: [node.telemetry!.metrics!.registry] });
 });
 
 afterAll(async () => {
@@ -47,7 +50,7 @@ function call(method: string, path: string, options: { body?: string; headers?: 
   });
 }
 
-const operator = { 'content-type': 'application/json', 'x-eldertree-role': 'operator' };
+const operator = { 'content-type': 'application/json', authorization: `Bearer ${OPERATOR_TOKEN}` };
 const post = (action: string, body: unknown, headers: Record<string, string> = operator) =>
   call('POST', `/api/actions/${action}`, { body: typeof body === 'string' ? body : JSON.stringify(body), headers });
 const lastTree = (updates: LiveUpdate[]) => updates.filter((u) => u.tree).pop()?.tree;
@@ -174,7 +177,7 @@ describe('inspector API on a local node', () => {
   it('/metrics is Prometheus text: messages, restarts, mailbox depth, dead letters, node up', async () => {
     // /metrics reads a tree snapshot up to 1 s old: wait for the one with the 300 messages.
     let r = await call('GET', '/metrics');
-    for (let i = 0; i < 50 && !/eldertree_messages_processed_total\{node="n1",path="\/elders\/light"[^}]*\} (\d{3,})/.test(r.text); i++) {
+    for (let i = 0; i < 50 && !/eldertree_messages_processed_total\{node="n1",supervisor="\/elders"\} (\d{3,})/.test(r.text); i++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
       r = await call('GET', '/metrics');
     }
@@ -188,12 +191,52 @@ describe('inspector API on a local node', () => {
     expect(types.get('eldertree_node_up')).toBe('gauge');
     const value = (name: string, labels: Record<string, string>) =>
       samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
-    expect(value('eldertree_messages_processed_total', { node: 'n1', path: '/elders/light' })).toBeGreaterThanOrEqual(300);
-    expect(value('eldertree_restarts_total', { path: '/elders/servants/servant-1' })).toBe(1);
-    expect(value('eldertree_mailbox_depth', { path: '/elders/sage' })).toBe(0);
+    // Labels are bounded: a node and a supervisor path, never an actor's own path.
+    expect(samples.every((s) => s.labels.path === undefined)).toBe(true);
+    expect(value('eldertree_messages_processed_total', { node: 'n1', supervisor: '/elders' })).toBeGreaterThanOrEqual(300);
+    expect(value('eldertree_restarts_total', { supervisor: '/elders/servants' })).toBe(1);
+    expect(value('eldertree_mailbox_depth', { supervisor: '/elders' })).toBe(0);
     expect(value('eldertree_dead_letters_total', { node: 'n1', reason: 'crashed' })).toBe(1);
     expect(value('eldertree_node_up', { node: 'n1' })).toBe(1);
-    expect(value('eldertree_supervisor_intensity', { path: '/elders/servants' })).toBe(10);
+    expect(value('eldertree_supervisor_intensity', { supervisor: '/elders/servants' })).toBe(10);
+  });
+
+  it('/metrics has latency histograms whose buckets, sums and counts move with traffic, and the node counters', async () => {
+    const scrape = async () => parsePrometheus((await call('GET', '/metrics')).text);
+    const sample = (s: Awaited<ReturnType<typeof scrape>>, name: string, labels: Record<string, string>) =>
+      s.samples.find((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v))?.value ?? 0;
+    const before = await scrape();
+    for (const name of ['eldertree_message_processing_seconds', 'eldertree_mailbox_wait_seconds', 'eldertree_ask_duration_seconds']) {
+      expect(before.types.get(name)).toBe('histogram');
+    }
+    for (const name of ['eldertree_node_messages_sent_total', 'eldertree_node_messages_processed_total', 'eldertree_node_dead_letters_total', 'eldertree_ask_timeouts_total', 'eldertree_node_restarts_total', 'eldertree_acked_resends_total']) {
+      expect(before.types.get(name)).toBe('counter');
+    }
+    expect(before.types.get('eldertree_live_actors')).toBe('gauge');
+    expect(before.types.get('eldertree_node_mailbox_depth')).toBe('gauge');
+    const light = { node: 'n1', supervisor: '/elders' };
+    for (let i = 0; i < 40; i++) node.tell('/elders/light', 'get');
+    expect(await node.ask('/elders/light', 'get')).toHaveProperty('cycles');
+    // The sage takes task.submit without answering: the ask times out.
+    await expect(node.ask('/elders/sage', 'task.submit', { servant: '/elders/nobody', task: 't' }, { timeout: 50 })).rejects.toThrow('50 ms');
+    await node.settled();
+    const after = await scrape();
+    const count = (s: typeof before, name: string) => sample(s, `${name}_count`, light);
+    expect(count(after, 'eldertree_message_processing_seconds') - count(before, 'eldertree_message_processing_seconds')).toBeGreaterThanOrEqual(41);
+    expect(count(after, 'eldertree_mailbox_wait_seconds') - count(before, 'eldertree_mailbox_wait_seconds')).toBeGreaterThanOrEqual(41);
+    expect(sample(after, 'eldertree_message_processing_seconds_sum', light)).toBeGreaterThan(sample(before, 'eldertree_message_processing_seconds_sum', light));
+    // Buckets are cumulative and end at +Inf = _count.
+    const buckets = after.samples.filter((s) => s.name === 'eldertree_message_processing_seconds_bucket' && s.labels.supervisor === '/elders');
+    expect(buckets.length).toBeGreaterThan(5);
+    expect(buckets.map((b) => b.value)).toEqual([...buckets.map((b) => b.value)].sort((a, b) => a - b));
+    expect(buckets.at(-1)).toMatchObject({ labels: { le: '+Inf' }, value: count(after, 'eldertree_message_processing_seconds') });
+    const asks = after.samples.filter((s) => s.name === 'eldertree_ask_duration_seconds_count').reduce((n, s) => n + s.value, 0);
+    expect(asks).toBeGreaterThanOrEqual(2);
+    expect(sample(after, 'eldertree_ask_timeouts_total', { node: 'n1' }) - sample(before, 'eldertree_ask_timeouts_total', { node: 'n1' })).toBe(1);
+    expect(sample(after, 'eldertree_node_messages_sent_total', { node: 'n1' }) - sample(before, 'eldertree_node_messages_sent_total', { node: 'n1' })).toBeGreaterThanOrEqual(42);
+    expect(sample(after, 'eldertree_live_actors', light)).toBeGreaterThanOrEqual(2);
+    // No label names a message, an entity key or one actor's path.
+    expect(after.samples.some((s) => 'path' in s.labels || 'message_id' in s.labels || 'key' in s.labels)).toBe(false);
   });
 
   it('/healthz and /readyz answer; unknown routes and methods are JSON errors', async () => {
@@ -236,6 +279,7 @@ describe('debug actions', () => {
     expect(after.snapshot).toMatchObject({ value: 'working', context: { task: 'sweep' } });
     expect(after.canTake).toEqual(['crash', 'task.done']);
     expect(logLines.find((l) => l.inspector === 'action' && l.action === 'send' && l.outcome === 'done')).toMatchObject({
+      who: 'alice',
       role: 'operator',
       path: '/elders/servants/servant-2',
       type: 'task.execute',
@@ -243,15 +287,48 @@ describe('debug actions', () => {
     });
   });
 
-  it.each([
-    ['no role', { 'content-type': 'application/json' }, 403, 'forbidden', 'role (none given) may not send /elders/light'],
-    ['a viewer', { 'content-type': 'application/json', 'x-eldertree-role': 'viewer' }, 403, 'forbidden', 'role "viewer" may not send'],
-  ])('send by %s is refused and logged', async (_who, headers, status, error, message) => {
-    const r = await post('send', { path: '/elders/light', type: 'next' }, headers);
-    expect(r.status).toBe(status);
-    expect(r.json()).toMatchObject({ error });
-    expect(r.json<{ message: string }>().message).toContain(message);
-    expect(logLines.some((l) => l.outcome === 'forbidden' && l.path === '/elders/light' && l.level === 40)).toBe(true);
+  const bodies: Record<string, unknown> = {
+    send: { path: '/elders/light', type: 'next' },
+    restart: { path: '/elders/servants/servant-1' },
+    stop: { path: '/elders/servants/servant-1' },
+  };
+  const json = { 'content-type': 'application/json' };
+  describe.each(['send', 'restart', 'stop'])('%s checks who is asking', (action) => {
+    it('no token: 401 with a Bearer challenge, logged', async () => {
+      const r = await post(action, bodies[action], json);
+      expect(r.status).toBe(401);
+      expect(r.headers['www-authenticate']).toBe('Bearer realm="eldertree inspector"');
+      expect(r.json()).toEqual({ error: 'unauthorized', message: `${action} needs the inspector token (send Authorization: Bearer TOKEN)` });
+      expect(logLines.some((l) => l.action === action && l.outcome === 'unauthenticated' && l.level === 40)).toBe(true);
+    });
+
+    it('a role the caller asserts is not a token: X-Eldertree-Role and ?role= are ignored (401)', async () => {
+      const r = await call('POST', `/api/actions/${action}?role=operator`, { body: JSON.stringify(bodies[action]), headers: { ...json, 'x-eldertree-role': 'operator' } });
+      expect(r.status).toBe(401);
+    });
+
+    it('a wrong token: 403 bad_token, logged', async () => {
+      const r = await post(action, bodies[action], { ...json, authorization: 'Bearer not-a-token-we-know-of' });
+      expect(r.status).toBe(403);
+      expect(r.json()).toMatchObject({ error: 'bad_token' });
+      expect(logLines.some((l) => l.action === action && l.outcome === 'bad_token')).toBe(true);
+    });
+
+    it("a known token whose role may not: 403 forbidden, the audit line names who", async () => {
+      const r = await post(action, bodies[action], { ...json, authorization: `Bearer ${VIEWER_TOKEN}` });
+      expect(r.status).toBe(403);
+      expect(r.json<{ error: string; message: string }>()).toMatchObject({ error: 'forbidden' });
+      expect(r.json<{ message: string }>().message).toContain(`role "viewer" may not ${action}`);
+      expect(logLines.some((l) => l.action === action && l.outcome === 'forbidden' && l.who === 'bob' && l.role === 'viewer')).toBe(true);
+    });
+
+    it('the right token: the action is done and the audit line names who', async () => {
+      const r = await post(action, bodies[action], operator);
+      expect(r.status).toBe(200);
+      expect(r.json()).toMatchObject({ ok: true, action });
+      expect(logLines.some((l) => l.action === action && l.outcome === 'done' && l.who === 'alice' && l.role === 'operator')).toBe(true);
+      if (action === 'stop') expect((await post('restart', bodies.restart, operator)).status).toBe(200); // back up for the rest
+    });
   });
 
   it.each([
@@ -264,7 +341,7 @@ describe('debug actions', () => {
     ['an unknown node', { node: 'n9', path: '/elders/light', type: 'next' }, operator, 404, 'unknown_node'],
     ['an unknown event type', { path: '/elders/light', type: 'fly' }, operator, 422, 'unknown_event'],
     ['a reserved event type', { path: '/elders/light', type: 'xstate.init' }, operator, 422, 'reserved_event'],
-    ['a form post', 'path=/elders/light', { 'content-type': 'application/x-www-form-urlencoded', 'x-eldertree-role': 'operator' }, 415, 'unsupported_media_type'],
+    ['a form post', 'path=/elders/light', { 'content-type': 'application/x-www-form-urlencoded', authorization: `Bearer ${OPERATOR_TOKEN}` }, 415, 'unsupported_media_type'],
   ])('send with %s is a clear 4xx', async (_what, body, headers, status, error) => {
     const r = await post('send', body, headers);
     expect(r.status).toBe(status);
@@ -291,39 +368,75 @@ describe('debug actions', () => {
     const root = await post('restart', { path: '/elders' });
     expect(root.status).toBe(409);
     expect(root.json()).toMatchObject({ error: 'root' });
-    expect(logLines.filter((l) => l.inspector === 'action' && l.action === 'restart').map((l) => l.outcome)).toEqual(['done', 'done', 'failed']);
+    expect(
+      logLines.filter((l) => l.inspector === 'action' && l.action === 'restart' && (l.path === '/elders' || l.path === '/elders/servants/servant-3')).map((l) => l.outcome),
+    ).toEqual(['done', 'done', 'failed']);
   });
 });
 
-describe('authorize option', () => {
-  it('maps roles to actions: here a viewer may send but not stop', async () => {
+describe('authorize option and tokens', () => {
+  it("maps the token's role to actions: here a viewer may send but not stop", async () => {
     const n = await Node.start({ tree: inspectorTree(), nodeId: 'n2' });
     const insp = await startInspector({
       source: new LocalSource(n),
       port: 0,
+      tokens: InspectorTokens.single(VIEWER_TOKEN, 'viewer'),
       authorize: (role, action) => (role === 'viewer' && action === 'send') || `${role} may only send`,
     });
     try {
       const go = (action: string, body: unknown) =>
         fetch(`${insp.url}/api/actions/${action}`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'x-eldertree-role': 'viewer' },
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${VIEWER_TOKEN}` },
           body: JSON.stringify(body),
         });
       expect((await go('send', { path: '/elders/light', type: 'next' })).status).toBe(200);
       const stop = await go('stop', { path: '/elders/light' });
       expect(stop.status).toBe(403);
       expect(await stop.json()).toEqual({ error: 'forbidden', message: 'viewer may only send' });
-      // ?role= works as the header does.
-      const byQuery = await fetch(`${insp.url}/api/actions/send?role=viewer`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ path: '/elders/light', type: 'next' }),
-      });
-      expect(byQuery.status).toBe(200);
     } finally {
       await insp.close();
       await n.stop();
     }
+  });
+
+  it('without tokens actions are off (403 actions_disabled); looking still works', async () => {
+    const n = await Node.start({ tree: inspectorTree(), nodeId: 'n3' });
+    const insp = await startInspector({ source: new LocalSource(n), port: 0 });
+    try {
+      const r = await fetch(`${insp.url}/api/actions/send`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-eldertree-role': 'operator' },
+        body: JSON.stringify({ path: '/elders/light', type: 'next' }),
+      });
+      expect(r.status).toBe(403);
+      expect(await r.json()).toMatchObject({ error: 'actions_disabled' });
+      expect((await fetch(`${insp.url}/api/tree`)).status).toBe(200);
+    } finally {
+      await insp.close();
+      await n.stop();
+    }
+  });
+
+  it('refuses to bind a non-loopback address without tokens', async () => {
+    const n = await Node.start({ tree: inspectorTree(), nodeId: 'n4' });
+    try {
+      await expect(startInspector({ source: new LocalSource(n), port: 0, host: '0.0.0.0' })).rejects.toThrow(
+        'refusing to serve the inspector on 0.0.0.0 without a token: give --inspect-token or --inspect-token-file (or bind 127.0.0.1)',
+      );
+    } finally {
+      await n.stop();
+    }
+  });
+
+  it('token files: TOKEN ROLE [NAME] a line; short, duplicate and malformed lines are clear errors', () => {
+    const t = InspectorTokens.parse(`\n# comment\n${OPERATOR_TOKEN} operator\n${VIEWER_TOKEN} viewer bob\n`);
+    expect(t.holder(OPERATOR_TOKEN)).toEqual({ who: 'operator', role: 'operator' });
+    expect(t.holder(VIEWER_TOKEN)).toEqual({ who: 'bob', role: 'viewer' });
+    expect(t.holder('op-0123456789abcdeX')).toBeUndefined();
+    expect(() => InspectorTokens.parse('short operator')).toThrow('token file line 1: a token must be at least 16 characters');
+    expect(() => InspectorTokens.parse(`${OPERATOR_TOKEN}`)).toThrow('token file line 1: expected "TOKEN ROLE [NAME]"');
+    expect(() => InspectorTokens.parse(`${OPERATOR_TOKEN} a\n${OPERATOR_TOKEN} b`)).toThrow('token file line 2: the same token is given twice');
+    expect(() => InspectorTokens.parse('# nothing\n')).toThrow('token file has no tokens');
   });
 });

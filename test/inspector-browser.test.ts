@@ -8,13 +8,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Node, worker } from '../src/index.js';
-import { LocalSource, startInspector, type Inspector } from '../src/inspector/index.js';
+import { InspectorTokens, LocalSource, startInspector, type Inspector } from '../src/inspector/index.js';
 import { freePort } from '../src/net.js';
 import { inspectorTree, launchChromium, playerMachine } from './inspector-fixtures.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';
 
 let node: Node;
 let inspector: Inspector;
+const TOKEN = 'browser-token-0123456789';
+const VIEWER_TOKEN = 'viewer-token-0123456789';
 let chromium: Awaited<ReturnType<typeof launchChromium>>;
 let browser: Browser;
 let page: Page;
@@ -25,7 +27,11 @@ const requests: string[] = [];
 beforeAll(async () => {
   const tree = inspectorTree();
   node = await Node.start({ tree: { ...tree, children: [...tree.children, worker('player', playerMachine)] }, nodeId: 'n1' });
-  inspector = await startInspector({ source: new LocalSource(node), port: 0 });
+  inspector = await startInspector({
+    source: new LocalSource(node),
+    port: 0,
+    tokens: InspectorTokens.parse(`${TOKEN} operator ada\n${VIEWER_TOKEN} viewer vic\n`),
+  });
   chromium = await launchChromium();
   browser = chromium.browser;
   page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
@@ -89,11 +95,24 @@ describe('inspector page in Chromium', () => {
     expect(await page.locator('svg.statechart g.edge:not(.initial-edge)').count()).toBe(6);
   });
 
-  it('a viewer may not send; an operator sends an event from the page and sees the state change', async () => {
+  it('no token, a wrong one or a viewer\'s may not send; the operator\'s token, asked for once, sends and the state changes', async () => {
     await page.selectOption('#event-type', 'next');
     await page.click('#send-event');
+    await expect.poll(() => page.locator('.action-result').textContent()).toContain('unauthorized: send needs the inspector token');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('token'); // the page asks for it
+    await page.fill('#token', 'not-the-token-0123456789');
+    await page.press('#token', 'Enter');
+    await page.locator('#token').blur();
+    await page.click('#send-event');
+    await expect.poll(() => page.locator('.action-result').textContent()).toContain('bad_token');
+    expect(await page.inputValue('#token')).toBe(''); // a refused token is forgotten
+    await page.fill('#token', VIEWER_TOKEN);
+    await page.locator('#token').blur();
+    await page.click('#send-event');
     await expect.poll(() => page.locator('.action-result').textContent()).toContain('forbidden: role "viewer" may not send');
-    await page.selectOption('#role', 'operator');
+    await page.fill('#token', TOKEN);
+    await page.locator('#token').blur();
+    expect(await page.evaluate(() => sessionStorage.getItem('eldertree.token'))).toBe(TOKEN);
     await page.click('#send-event');
     await expect.poll(() => page.locator('.action-result').textContent()).toBe('sent next to /elders/light');
     await expect.poll(() => state('yellow').getAttribute('class')).toMatch(/\bcurrent\b/);

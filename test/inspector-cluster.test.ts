@@ -35,6 +35,8 @@ async function stopNode(name: string): Promise<void> {
   await n.cluster.stop();
 }
 
+const TOKEN = 'cluster-token-0123456789';
+
 const getJson = async <T>(path: string, base = url): Promise<{ status: number; body: T }> => {
   const res = await fetch(`${base}${path}`);
   return { status: res.status, body: (await res.json()) as T };
@@ -44,7 +46,7 @@ beforeAll(async () => {
   server = await startNatsServer();
   await startNode('n1');
   await startNode('n2');
-  standalone = spawn(process.execPath, [cli, 'inspect', '--nats', server.url, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  standalone = spawn(process.execPath, [cli, 'inspect', '--nats', server.url, '--port', '0', '--inspect-token', TOKEN], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no inspector line: ${out}`)), 10_000);
@@ -96,7 +98,7 @@ describe('eldertree inspect --nats URL', () => {
     expect(d.snapshot!.active).toEqual(['', 'green']);
     const send = await fetch(`${url}/api/actions/send`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-eldertree-role': 'operator' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
       body: JSON.stringify({ node: 'n2', path: '/elders/light', type: 'next' }),
     });
     expect(send.status).toBe(200);
@@ -108,7 +110,7 @@ describe('eldertree inspect --nats URL', () => {
     // The agent validates the event type for its machine.
     const bad = await fetch(`${url}/api/actions/send`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-eldertree-role': 'operator' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
       body: JSON.stringify({ node: 'n2', path: '/elders/light', type: 'fly' }),
     });
     expect(bad.status).toBe(422);
@@ -135,7 +137,7 @@ describe('eldertree inspect --nats URL', () => {
       expect(feed.some((e) => e.type === 'crashed' && e.path === '/elders/servants/servant-1')).toBe(true);
       const restart = await fetch(`${url}/api/actions/restart`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-eldertree-role': 'operator' },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
         body: JSON.stringify({ node: 'n2', path: '/elders/servants/servant-3' }),
       });
       expect(restart.status).toBe(200);

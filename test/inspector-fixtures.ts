@@ -246,7 +246,10 @@ export function parsePrometheus(text: string): { types: Map<string, string>; sam
     m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (-?[0-9.e+-]+|NaN|\+Inf|-Inf)$/.exec(line);
     if (!m) throw new Error(`not a Prometheus line: ${line}`);
     const name = m[1]!;
-    if (!types.has(name)) throw new Error(`sample ${name} before its TYPE line`);
+    // A histogram's samples are its _bucket (with le), _sum and _count.
+    const family = /^(.*)_(bucket|sum|count)$/.exec(name)?.[1];
+    const histogram = family !== undefined && types.get(family) === 'histogram';
+    if (!types.has(name) && !histogram) throw new Error(`sample ${name} before its TYPE line`);
     const labels: Record<string, string> = {};
     const body = m[3] ?? '';
     const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\[\\"n])*)"(,|$)/y;
@@ -258,6 +261,7 @@ export function parsePrometheus(text: string): { types: Map<string, string>; sam
       labels[lm[1]!] = lm[2]!.replace(/\\(["\\n])/g, (_, c: string) => (c === 'n' ? '\n' : c));
       pos = re.lastIndex;
     }
+    if (histogram && name.endsWith('_bucket') && labels.le === undefined) throw new Error(`bucket without le: ${line}`);
     samples.push({ name, labels, value: Number(m[4]) });
   }
   return { types, samples };

@@ -163,7 +163,7 @@ describe('alerts', () => {
 });
 
 describe('Prometheus text', () => {
-  it('escapes label values so any path or reason parses back', () => {
+  it('escapes label values so any path or reason parses back', async () => {
     const tree: TreeSnapshot = {
       source: { kind: 'node', label: 'x' },
       at: 0,
@@ -172,7 +172,7 @@ describe('Prometheus text', () => {
       alerts: [],
       truncated: 0,
     };
-    const text = prometheusText(tree, new Map([['n"1\u0000we\\ird\nreason', 2]]));
+    const text = await prometheusText(tree, new Map([['n"1\u0000we\\ird\nreason', 2]]));
     const { samples } = parsePrometheus(text);
     expect(samples.find((s) => s.name === 'eldertree_dead_letters_total')).toEqual({
       name: 'eldertree_dead_letters_total',

@@ -74,6 +74,16 @@ describe('node dist/runtime.js', () => {
     expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it.each([
+    [['--inspect', '0', '--inspect-host', '0.0.0.0'], 'eldertree: --inspect-host 0.0.0.0: refusing to serve the inspector off loopback without --inspect-token or --inspect-token-file\n'],
+    [['--inspect', '0', '--inspect-token', 'short'], 'eldertree: --inspect-token: a token must be at least 16 characters\n'],
+    [['--inspect', '0', '--inspect-token-file', 'no-such-tokens'], 'eldertree: cannot read the token file no-such-tokens: ENOENT\n'],
+  ])('inspector tokens %j: exit 2 with one line', async (args, line) => {
+    const run = await start(args);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(line);
+  });
+
   it('--version prints the package version, exit 0', async () => {
     const run = await start(['--version']);
     expect(run.code).toBe(0);
@@ -214,7 +224,19 @@ describe('node dist/runtime.js --inspect', () => {
       expect(health?.status).toBe(200);
       const tree = (await (await fetch(`http://127.0.0.1:${port}/api/tree`)).json()) as Record<string, unknown>;
       expect(JSON.stringify(tree)).toContain('/grand-elder/claude-elder/knowledge-sage');
-      expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toMatch(/^# (HELP|TYPE) /m);
+      // Serving the page, the node times its messages: the histograms are there, and the
+      // Elder Tree's own start-up traffic (its sages load) has already been processed.
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(metrics).toMatch(/^# TYPE eldertree_message_processing_seconds histogram$/m);
+      expect(metrics).toMatch(/^# TYPE eldertree_node_up gauge$/m);
+      // Actions need a token; none was given, so they are off.
+      const act = await fetch(`http://127.0.0.1:${port}/api/actions/stop`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-eldertree-role': 'operator' },
+        body: JSON.stringify({ path: '/grand-elder/demo' }),
+      });
+      expect(act.status).toBe(403);
+      expect(((await act.json()) as { error: string }).error).toBe('actions_disabled');
 
       const busy = await start(['--inspect', String(port), '--no-demo', '--log-level', 'warn', '--data-dir', fixture('.inspect-data2')]);
       expect(busy.code).toBe(1);

@@ -259,6 +259,7 @@ export class ActorCell implements Runnable {
       this.system.undeliverable(envelope, 'stopped', `${this.path} is stopped`);
       return;
     }
+    if (this.system.observer !== undefined) this.system.observer.enqueued(this, envelope);
     this.mailbox.push(envelope);
     if (this.status === 'running') this.system.dispatcher.schedule(this);
   }
@@ -273,12 +274,15 @@ export class ActorCell implements Runnable {
       const envelope = this.mailbox.shift();
       if (envelope === undefined) return false;
       n++;
-      this.deliver(envelope);
+      const observer = this.system.observer;
+      if (observer === undefined) this.deliver(envelope);
+      else observer.process(this, envelope);
     }
     return this.status === 'running' && this.mailbox.size > 0;
   }
 
-  private deliver(envelope: Envelope): void {
+  /** Processes one message; only process() and the system's observer (which times it) call it. */
+  deliver(envelope: Envelope): void {
     const actor = this.actor!;
     // XState never mutates events: a message without payload reuses one { type } per type,
     // and a typed tell's payload is its event already (its own type field).

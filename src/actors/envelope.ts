@@ -36,6 +36,11 @@ export interface Envelope {
   ack_base?: number;
   /** Protocol version; absent means 1 (PROTOCOL.md "Versioning"). */
   v?: number;
+  /**
+   * W3C trace context of the span that sent it (`00-<trace id>-<span id>-<flags>`);
+   * present only while tracing. Optional and ignored by nodes that do not trace.
+   */
+  traceparent?: string;
 }
 
 /** The stream an acked envelope is ordered and deduplicated in: named, never parsed out of an id. */
@@ -135,6 +140,8 @@ export function validateEnvelope(value: unknown): Validation {
       return { ok: false, reason: fieldReason(field, 'a string when present', f) };
     }
   }
+  // Tracing is best effort: a traceparent that is not a string is dropped, never refused.
+  if (v.traceparent !== undefined && typeof v.traceparent !== 'string') delete v.traceparent;
   const base = v.ack_base;
   if (base !== undefined && base !== null && !(Number.isInteger(base) && (base as number) >= 0)) {
     return { ok: false, reason: fieldReason('ack_base', 'a non-negative integer when present', base) };

@@ -25,6 +25,7 @@ import type {
   SystemEvent,
   SystemEventListener,
 } from './events.js';
+import type { MessageObserver } from './observer.js';
 import type { Transport, TransportHost } from './transport.js';
 
 import { isEntityTarget, parseEntityTarget } from './entity-address.js';
@@ -109,6 +110,8 @@ export class ActorSystem implements TransportHost {
    * with the snapshot it led to. Undefined otherwise, so nobody pays for it.
    */
   trace: ((cell: ActorCell, envelope: Envelope, snapshot: unknown) => void) | undefined;
+  /** Metrics and tracing (src/telemetry) while on; undefined costs one check per hook. */
+  observer: MessageObserver | undefined;
   private readonly cells = new Map<string, ActorCell>();
   /** Entity regions on this node, by kind name. */
   readonly regions = new Map<string, EntityRouter>();
@@ -128,6 +131,7 @@ export class ActorSystem implements TransportHost {
     this.askTimeout = options.askTimeout ?? 5000;
     this.services = { ...options.services };
     this.trace = undefined;
+    this.observer = undefined;
     this.nextId = createIdGenerator();
   }
 
@@ -233,6 +237,7 @@ export class ActorSystem implements TransportHost {
       options?.priority ?? DEFAULT_PRIORITY,
       options?.requiresAck ?? false,
     );
+    if (this.observer !== undefined) this.observer.sent(envelope);
     this.route(envelope);
     return envelope.message_id;
   }
@@ -260,10 +265,12 @@ export class ActorSystem implements TransportHost {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         if (!this.pending.delete(envelope.message_id)) return;
+        if (this.observer !== undefined) this.observer.askEnded(envelope.message_id, 'timeout');
         this.deadLetter('ask_timeout', envelope, `no reply from ${target} to ${type} within ${timeout} ms`);
         reject(new AskTimeoutError(target, type, timeout));
       }, timeout);
       this.pending.set(envelope.message_id, { resolve: resolve as (v: Payload) => void, reject, timer });
+      if (this.observer !== undefined) this.observer.askStarted(envelope);
       this.route(envelope);
     });
   }
@@ -291,6 +298,7 @@ export class ActorSystem implements TransportHost {
   private sendReply(from: string, request: Envelope, type: string, payload: Payload): void {
     const envelope = this.envelope(from, this.seqsOf(from), request.reply_to!, type, payload, MAX_PRIORITY, false);
     envelope.correlation_id = request.correlation_id;
+    if (this.observer !== undefined) this.observer.sent(envelope);
     this.route(envelope);
   }
 
@@ -390,6 +398,7 @@ export class ActorSystem implements TransportHost {
     }
     this.pending.delete(id!);
     clearTimeout(ask.timer);
+    if (this.observer !== undefined) this.observer.askEnded(id!, envelope.message_type === ERROR_REPLY_TYPE ? 'error' : 'reply');
     if (envelope.message_type === ERROR_REPLY_TYPE) {
       const p = envelope.payload;
       ask.reject(new AskRejectedError(String(p.reason ?? 'error'), String(p.message ?? 'request refused')));

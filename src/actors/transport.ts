@@ -10,6 +10,10 @@ import type { DeadLetterReason } from './events.js';
 export interface Transport {
   /** Called once by the node before any actor starts. */
   start(host: TransportHost): Promise<void>;
+  /** The queue group actor subscriptions use, if any (tracing: messaging.consumer.group.name). */
+  readonly queueGroup?: string;
+  /** Acked envelopes sent again so far (metrics: eldertree_acked_resends_total). */
+  readonly resends?: number;
   /** This node now hosts an actor at `path`: other nodes may route to it. */
   register(path: string): void;
   unregister(path: string): void;

@@ -9,20 +9,16 @@ export interface ActionTarget {
 }
 
 /**
- * Decides whether `role` (from the X-Eldertree-Role header or ?role=, undefined when
- * absent) may do `action` on `target`: true allows; false or a sentence refuses (the
- * sentence is what the caller reads). The role is asserted by the caller: put the
- * inspector behind something that sets the header when it is reachable by others.
+ * Decides whether `role` may do `action` on `target`: true allows; false or a sentence
+ * refuses (the sentence is what the caller reads). The role is the one the inspector's
+ * token configuration gives the caller's bearer token; never something the caller asserts.
  */
 export type Authorize = (
-  role: string | undefined,
+  role: string,
   action: InspectorAction,
   target: ActionTarget,
 ) => boolean | string | Promise<boolean | string>;
 
-export const ROLE_HEADER = 'x-eldertree-role';
-
 /** Default: only `operator` may act; everyone may look. */
 export const operatorOnly: Authorize = (role, action, target) =>
-  role === 'operator' ||
-  `role ${role === undefined ? '(none given)' : `"${role}"`} may not ${action} ${target.path}: only the operator role may act (send X-Eldertree-Role: operator)`;
+  role === 'operator' || `role "${role}" may not ${action} ${target.path}: only the operator role may act`;

@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import type { Node } from '../supervision/node.js';
 import { InspectorAgent } from './agent.js';
 import type { Authorize } from './authorize.js';
+import type { InspectorTokens } from './tokens.js';
 import { ClusterSource } from './cluster-source.js';
 import { LocalSource } from './local-source.js';
 import { startInspector } from './server.js';
@@ -18,8 +19,9 @@ export { LocalSource, checkEventType } from './local-source.js';
 export { ClusterSource, type ClusterSourceOptions } from './cluster-source.js';
 export { InspectorAgent, WATCH_LEASE_MS } from './agent.js';
 export { ActionError, type InspectorSource, type NodeSample, type SourceEvent } from './source.js';
-export { operatorOnly, ROLE_HEADER, type ActionTarget, type Authorize, type InspectorAction } from './authorize.js';
-export { prometheusText } from './metrics.js';
+export { operatorOnly, type ActionTarget, type Authorize, type InspectorAction } from './authorize.js';
+export { InspectorTokens, TokenConfigError, bearerToken, MIN_TOKEN_LENGTH, type TokenHolder } from './tokens.js';
+export { prometheusText, PROMETHEUS_CONTENT_TYPE } from './metrics.js';
 export { statechartOf, activePaths, enabledEvents, type Statechart } from './statechart.js';
 export { mergeTree, treePrefixes, type PlacedActor } from './tree.js';
 export type * from './protocol.js';
@@ -33,6 +35,8 @@ export interface RuntimeInspectorOptions {
   /** Default 127.0.0.1. */
   host?: string;
   logger?: Logger;
+  /** Bearer tokens for debug actions (required off loopback). */
+  tokens?: InspectorTokens;
   authorize?: Authorize;
 }
 
@@ -59,6 +63,8 @@ export async function startRuntimeInspector(options: RuntimeInspectorOptions): P
           port: options.port,
           ...(options.host !== undefined ? { host: options.host } : {}),
           ...(options.logger ? { logger: options.logger } : {}),
+          ...(options.tokens ? { tokens: options.tokens } : {}),
+          ...(options.node.telemetry?.metrics ? { metrics: [options.node.telemetry.metrics.registry] } : {}),
           ...(options.authorize ? { authorize: options.authorize } : {}),
         }).catch(async (err: unknown) => {
           agent?.close();

@@ -2,11 +2,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { silentLogger, type Logger } from '../log.js';
 import { PAGE_HTML, PageAssets } from './assets.js';
-import { operatorOnly, ROLE_HEADER, type Authorize, type InspectorAction } from './authorize.js';
+import { operatorOnly, type Authorize, type InspectorAction } from './authorize.js';
 import { HttpError, hostName, isLoopback, readJsonObject, sendError, sendJson, sendText, stringField } from './http-util.js';
 import { LiveState, type LiveOptions } from './live.js';
-import { prometheusText } from './metrics.js';
+import { PROMETHEUS_CONTENT_TYPE, prometheusText } from './metrics.js';
+import type { Registry } from 'prom-client';
 import { ActionError, type InspectorSource } from './source.js';
+import { bearerToken, InspectorTokens, TokenConfigError } from './tokens.js';
 
 export interface InspectorOptions extends Omit<LiveOptions, 'logger'> {
   source: InspectorSource;
@@ -15,8 +17,16 @@ export interface InspectorOptions extends Omit<LiveOptions, 'logger'> {
   /** Default 127.0.0.1; any other address must be asked for explicitly. */
   host?: string;
   logger?: Logger;
-  /** Who may send events, restart or stop; default: the operator role only. */
+  /**
+   * The bearer tokens that may act, each with its role. Without them debug actions are
+   * off; bound to a non-loopback address the inspector refuses to start without them.
+   * A string is one operator token.
+   */
+  tokens?: InspectorTokens | string;
+  /** Which role may do what, given the role of the caller's token; default: the operator role only. */
   authorize?: Authorize;
+  /** prom-client registries of nodes in this process (`node.telemetry.metrics.registry`): /metrics adds their families. */
+  metrics?: readonly Registry[];
   /** Close the source with the server (default true). */
   closeSource?: boolean;
 }
@@ -42,6 +52,10 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
   const host = options.host ?? '127.0.0.1';
   const logger = options.logger ?? silentLogger();
   const authorize = options.authorize ?? operatorOnly;
+  const tokens = typeof options.tokens === 'string' ? InspectorTokens.single(options.tokens) : options.tokens;
+  if (!isLoopback(host) && !tokens) {
+    throw new TokenConfigError(`refusing to serve the inspector on ${host} without a token: give --inspect-token or --inspect-token-file (or bind 127.0.0.1)`);
+  }
   const live = new LiveState(source, { ...options, logger });
   const assets = new PageAssets();
   if (!assets.available) logger.warn('inspector page modules not found (run `npm run build`); the API still works');
@@ -91,7 +105,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
         return act(req, res, url, url.pathname.slice('/api/actions/'.length) as InspectorAction);
       case 'GET /metrics': {
         const tree = await live.snapshot(1000);
-        return sendText(res, 200, 'text/plain; version=0.0.4; charset=utf-8', prometheusText(tree, live.deadLetters));
+        return sendText(res, 200, PROMETHEUS_CONTENT_TYPE, await prometheusText(tree, live.deadLetters, options.metrics ?? []));
       }
       case 'GET /healthz':
         return sendJson(res, 200, { status: 'ok' });
@@ -121,8 +135,8 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     if (origin && hostName(new URL(origin).host) !== hostName(req.headers.host)) {
       throw new HttpError(403, 'cross_origin', `actions are refused from another origin (${origin})`);
     }
-    const roleHeader = req.headers[ROLE_HEADER];
-    const role = (Array.isArray(roleHeader) ? roleHeader[0] : roleHeader) ?? url.searchParams.get('role') ?? undefined;
+    const holder = caller(req, action);
+    const role = holder.role;
     const body = await readJsonObject(req);
     const path = stringField(body, 'path', true)!;
     const type = action === 'send' ? stringField(body, 'type', true) : undefined;
@@ -132,11 +146,11 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     }
     const node = stringField(body, 'node', false) ?? (await onlyNode(path));
     const target = { node, path, ...(type !== undefined ? { type } : {}) };
-    const audit = { inspector: 'action', role: role ?? null, action, ...target };
+    const audit = { inspector: 'action', who: holder.who, role, action, ...target };
     const verdict = await authorize(role, action, target);
     if (verdict !== true) {
-      const why = typeof verdict === 'string' ? verdict : `role ${role ?? '(none)'} may not ${action} ${path}`;
-      logger.warn({ ...audit, outcome: 'forbidden', audit: true }, `inspector refused ${action} on ${path}: ${why}`);
+      const why = typeof verdict === 'string' ? verdict : `role ${role} may not ${action} ${path}`;
+      logger.warn({ ...audit, outcome: 'forbidden', audit: true }, `inspector refused ${action} on ${path} by ${holder.who}: ${why}`);
       throw new HttpError(403, 'forbidden', why);
     }
     try {
@@ -145,12 +159,30 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
       else if (action === 'restart') result = await source.restart(node, path);
       else result = (await source.stop(node, path), {});
       live.invalidate();
-      logger.info({ ...audit, outcome: 'done', audit: true }, `inspector ${action} ${path}${type ? ` ${type}` : ''} by ${role}`);
+      logger.info({ ...audit, outcome: 'done', audit: true }, `inspector ${action} ${path}${type ? ` ${type}` : ''} by ${holder.who} (${role})`);
       sendJson(res, 200, { ok: true, action, ...target, ...(result as object) });
     } catch (err) {
       logger.warn({ ...audit, outcome: 'failed', audit: true, err }, `inspector ${action} on ${path} failed: ${(err as Error).message}`);
       throw err;
     }
+  };
+
+  /** Who is asking, from the bearer token alone: 401 without one, 403 for one we do not know. */
+  const caller = (req: IncomingMessage, action: InspectorAction) => {
+    if (!tokens) {
+      throw new HttpError(403, 'actions_disabled', 'debug actions are off: start the inspector with --inspect-token or --inspect-token-file');
+    }
+    const token = bearerToken(req.headers.authorization);
+    if (token === undefined) {
+      logger.warn({ inspector: 'action', action, outcome: 'unauthenticated', audit: true }, `inspector refused ${action}: no token`);
+      throw new HttpError(401, 'unauthorized', `${action} needs the inspector token (send Authorization: Bearer TOKEN)`);
+    }
+    const holder = tokens.holder(token);
+    if (!holder) {
+      logger.warn({ inspector: 'action', action, outcome: 'bad_token', audit: true }, `inspector refused ${action}: unknown token`);
+      throw new HttpError(403, 'bad_token', 'that token is not one of this inspector\'s tokens');
+    }
+    return holder;
   };
 
   const openStream = (req: IncomingMessage, res: ServerResponse) => {
@@ -184,6 +216,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
         res.destroy();
         return;
       }
+      if (err instanceof HttpError && err.status === 401) res.setHeader('www-authenticate', 'Bearer realm="eldertree inspector"');
       if (err instanceof HttpError || err instanceof ActionError) return sendError(res, err.status, err.code, err.message);
       logger.error({ err }, `inspector request ${req.method} ${req.url} failed`);
       sendError(res, 500, 'internal', (err as Error)?.message ?? String(err));

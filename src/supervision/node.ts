@@ -11,6 +11,7 @@ import { DEFAULTS, isSupervisorSpec, type ChildSpec, type DynamicChildArgs, type
 import type { RegionView } from './region.js';
 import { Supervisor, type SupervisionContext } from './supervisor.js';
 import { validateTree } from './validate.js';
+import { Telemetry, type TelemetryOptions } from '../telemetry/index.js';
 
 export interface NodeOptions<T extends SupervisorSpec = SupervisorSpec> extends SystemOptions {
   tree: T;
@@ -18,6 +19,11 @@ export interface NodeOptions<T extends SupervisorSpec = SupervisorSpec> extends 
   now?: () => number;
   /** Subscribed before the tree starts, so it sees the first `started` events too. */
   onEvent?: SystemEventListener;
+  /**
+   * Metrics (prom-client histograms and counters, off by default) and OpenTelemetry
+   * tracing (on when the application registered an SDK before this call).
+   */
+  telemetry?: TelemetryOptions;
 }
 
 /** One actor as `status` and the inspector show it. */
@@ -84,6 +90,8 @@ export class TreeSpecError extends EldertreeError {
 export class Node<TPaths extends PathMap = any> {
   readonly system: ActorSystem;
   readonly root: Supervisor;
+  /** Metrics (`telemetry.metrics.registry`, a prom-client Registry) and tracing, when on. */
+  telemetry: Telemetry | undefined;
   /** Settles once, when the node has stopped (on request, or after a root failure). */
   readonly done: Promise<NodeExit>;
   private settle!: (exit: NodeExit) => void;
@@ -99,6 +107,7 @@ export class Node<TPaths extends PathMap = any> {
     if (options.onEvent) system.subscribe(options.onEvent);
     await system.start();
     const node = new Node<PathsOf<T>>(system, options.tree, options.now ?? (() => performance.now()));
+    node.telemetry = Telemetry.attach(system, { ...options.telemetry, ...(options.transport ? { transport: options.transport } : {}) });
     try {
       await node.root.start();
       // Started means reachable: the actors' subscriptions are live at the broker.
@@ -322,6 +331,7 @@ export class Node<TPaths extends PathMap = any> {
         await this.root.stop(true);
       } finally {
         await this.system.stop();
+        this.telemetry?.detach();
         this.settle(exit);
       }
       return exit;

@@ -39,7 +39,7 @@ const recordPackr = new Packr({ ...STANDARD, useRecords: true });
 export type BatchEncoding = 'rows' | 'maps' | 'records';
 
 const BASE_KEYS = ['message_id', 'source_elder', 'target_elder', 'message_type', 'payload', 'priority', 'timestamp', 'requires_ack', 'seq'];
-const OPTIONAL_KEYS = ['reply_to', 'correlation_id', 'stream', 'ack_base', 'v'] as const;
+const OPTIONAL_KEYS = ['reply_to', 'correlation_id', 'stream', 'ack_base', 'v', 'traceparent'] as const;
 /** Key lists by which optional fields a batch uses (a bit each, in OPTIONAL_KEYS order). */
 const KEY_LISTS = Array.from({ length: 1 << OPTIONAL_KEYS.length }, (_, mask) => [
   ...BASE_KEYS,
@@ -67,6 +67,7 @@ function toRows(envelopes: readonly Envelope[]): { keys: string[]; rows: unknown
     if (e.stream !== undefined) mask |= 4;
     if (e.ack_base !== undefined) mask |= 8;
     if (e.v !== undefined) mask |= 16;
+    if (e.traceparent !== undefined) mask |= 32;
   }
   const rows = new Array<unknown[]>(envelopes.length);
   for (let i = 0; i < envelopes.length; i++) {
@@ -77,6 +78,7 @@ function toRows(envelopes: readonly Envelope[]): { keys: string[]; rows: unknown
     if (mask & 4) row.push(e.stream ?? null);
     if (mask & 8) row.push(e.ack_base ?? null);
     if (mask & 16) row.push(e.v ?? null);
+    if (mask & 32) row.push(e.traceparent ?? null);
     rows[i] = row;
   }
   return { keys: KEY_LISTS[mask]!, rows };

@@ -108,6 +108,9 @@ const REPLY_SUBJECT = /^[^\s*>]+$/;
  */
 export class NatsTransport implements Transport {
   readonly subjects: Subjects;
+  /** Acked envelopes sent again because no ack came in time (eldertree_acked_resends_total). */
+  resends = 0;
+  readonly queueGroup = QUEUE;
   private nc: NatsConnection | undefined;
   private host: TransportHost | undefined;
   private readonly ownsConnection: boolean;
@@ -535,6 +538,7 @@ export class NatsTransport implements Transport {
     this.answers.sent.sweep((id) => this.outbox.has(id));
     if (this.outbox.size === 0) return;
     const { resend, expired } = this.outbox.due();
+    this.resends += resend.length;
     for (const envelope of resend) {
       const subject = this.subjectOf(envelope);
       if (subject !== undefined) this.enqueue(envelope, subject, false);

@@ -28,7 +28,8 @@ export class ActorView {
 
   constructor(
     private readonly store: Store,
-    private readonly role: () => string,
+    /** The inspector token, and what to do when the server turns it down. */
+    private readonly auth: { token(): string | undefined; rejected(): void },
   ) {
     const button = (id: string, text: string, title: string, onclick: () => void) =>
       h('button', { id, type: 'button', title, onclick }, text);
@@ -259,12 +260,12 @@ export class ActorView {
     if (!type && payload && typeof payload === 'object' && 'type' in payload) type = String((payload as { type: unknown }).type);
     if (!type) return this.show('choose an event type', true);
     try {
-      await act('send', this.role(), { ...sel, type, payload });
+      await act('send', this.auth.token(), { ...sel, type, payload });
       this.show(`sent ${type} to ${sel.path}`, false);
       this.store.step = undefined;
       void this.load();
     } catch (err) {
-      this.show(err instanceof ApiFailure ? `${err.code}: ${err.message}` : (err as Error).message, true);
+      this.failed(err);
     }
   }
 
@@ -272,12 +273,17 @@ export class ActorView {
     const sel = this.store.selected;
     if (!sel) return;
     try {
-      const r = await act(what, this.role(), sel);
+      const r = await act(what, this.auth.token(), sel);
       this.show(what === 'restart' ? `restarted ${sel.path} as incarnation #${String(r.incarnation)}` : `stopped ${sel.path}`, false);
       void this.load();
     } catch (err) {
-      this.show(err instanceof ApiFailure ? `${err.code}: ${err.message}` : (err as Error).message, true);
+      this.failed(err);
     }
+  }
+
+  private failed(err: unknown): void {
+    this.show(err instanceof ApiFailure ? `${err.code}: ${err.message}` : (err as Error).message, true);
+    if (err instanceof ApiFailure && (err.status === 401 || err.code === 'bad_token')) this.auth.rejected();
   }
 
   private show(text: string, error: boolean): void {

@@ -25,14 +25,15 @@ export async function fetchDetail(node: string, path: string): Promise<ActorDeta
   return parse<ActorDetail>(await fetch(`/api/actor?${q}`));
 }
 
+/** A debug action, sent with the inspector token (the server derives the role from it). */
 export async function act(
   action: 'send' | 'restart' | 'stop',
-  role: string,
+  token: string | undefined,
   body: { node: string; path: string; type?: string; payload?: unknown },
 ): Promise<Record<string, unknown>> {
   const res = await fetch(`/api/actions/${action}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-eldertree-role': role },
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify(body),
   });
   return parse<Record<string, unknown>>(res);

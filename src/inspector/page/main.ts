@@ -11,13 +11,31 @@ import { TreeView } from './tree-view.js';
 /** The inspector page: lays out the views and feeds them from the live stream (SSE). */
 
 const store = new Store();
-const roleSelect = h('select', { id: 'role', 'aria-label': 'role' }, ...['viewer', 'operator'].map((r) => h('option', { value: r }, r)));
-const initialRole = new URLSearchParams(location.search).get('role') ?? localStorage.getItem('eldertree.role') ?? 'viewer';
-if (![...roleSelect.options].some((o) => o.value === initialRole)) roleSelect.append(h('option', { value: initialRole }, initialRole));
-roleSelect.value = initialRole;
-roleSelect.addEventListener('change', () => localStorage.setItem('eldertree.role', roleSelect.value));
+// The token is asked for once and kept for this tab only (sessionStorage): the server
+// gives it its role; the page asserts nothing about who is asking.
+const TOKEN_KEY = 'eldertree.token';
+const tokenInput = h('input', {
+  id: 'token',
+  type: 'password',
+  autocomplete: 'off',
+  placeholder: 'token for actions',
+  'aria-label': 'inspector token',
+}) as HTMLInputElement;
+tokenInput.value = sessionStorage.getItem(TOKEN_KEY) ?? '';
+tokenInput.addEventListener('change', () => {
+  const t = tokenInput.value.trim();
+  if (t) sessionStorage.setItem(TOKEN_KEY, t);
+  else sessionStorage.removeItem(TOKEN_KEY);
+});
 
-const actorView = new ActorView(store, () => roleSelect.value);
+const actorView = new ActorView(store, {
+  token: () => sessionStorage.getItem(TOKEN_KEY) ?? undefined,
+  rejected: () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    tokenInput.value = '';
+    tokenInput.focus();
+  },
+});
 const treeView = new TreeView(store, (a) => {
   actorView.select(a);
   treeView.render();
@@ -65,7 +83,7 @@ document.getElementById('app')!.replaceChildren(
     source,
     conn,
     h('span', { class: 'spacer' }),
-    h('label', { class: 'role', title: 'sent as X-Eldertree-Role with debug actions' }, 'role ', roleSelect),
+    h('label', { class: 'role', title: 'sent as Authorization: Bearer with debug actions; kept for this tab only' }, 'token ', tokenInput),
   ),
   h(
     'main',

@@ -19,7 +19,7 @@ header.top h1 { font-size: 16px; margin: 0; font-weight: 650; letter-spacing: .2
 header.top h1 span { color: #61dafb; font-weight: 500; }
 header.top .source { color: #aab; }
 header.top .spacer { flex: 1; }
-header.top select { background: #2c313a; color: #eee; border: 1px solid #444; border-radius: 5px; padding: 2px 6px; }
+header.top select, header.top input { background: #2c313a; color: #eee; border: 1px solid #444; border-radius: 5px; padding: 2px 6px; }
 .conn { font-size: 12px; padding: 1px 8px; border-radius: 10px; background: #444; }
 .conn[data-state=live] { background: #1b5e20; color: #b9f6ca; }
 .conn[data-state=down] { background: #7f1d1d; color: #fecaca; }
