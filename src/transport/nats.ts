@@ -343,6 +343,13 @@ export class NatsTransport implements Transport {
     this.queueAck(ackTo, envelope.message_id);
   }
 
+  refused(envelope: Envelope): boolean {
+    if (!this.awaitingAck.delete(envelope.message_id)) return false;
+    // Unacknowledged: the sender resends it (backing off), and the resend is taken as new.
+    this.inOrder.rewind(envelope);
+    return true;
+  }
+
   private queueAck(to: string, id: string): void {
     const ids = this.acks.get(to);
     if (ids) ids.push(id);
