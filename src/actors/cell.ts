@@ -279,9 +279,11 @@ export class ActorCell implements Runnable {
     if (this.status === 'running') this.system.dispatcher.schedule(this);
   }
 
-  process(max: number): boolean {
+  process(max: number, deadline = Infinity): boolean {
     let n = 0;
     while (this.status === 'running' && n < max) {
+      // A slow actor gives the thread back within the slice (timers, heartbeats, sockets).
+      if ((n & 7) === 7 && performance.now() > deadline) break;
       if (this.gate !== undefined && !this.gate()) {
         this.system.fenced(this);
         return false;
