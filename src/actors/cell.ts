@@ -426,12 +426,16 @@ export class ActorCell implements Runnable {
 
   /** Waits for the save in flight (a graceful stop hands the newest state over). */
   async saved(): Promise<void> {
-    if (this.saveTimer !== undefined) {
-      clearTimeout(this.saveTimer as NodeJS.Timeout);
-      clearImmediate(this.saveTimer as NodeJS.Immediate);
-      this.flushSnapshot();
+    // A save that ends with newer state processed meanwhile queues the next one: wait for that too.
+    for (;;) {
+      if (this.saveTimer !== undefined) {
+        clearTimeout(this.saveTimer as NodeJS.Timeout);
+        clearImmediate(this.saveTimer as NodeJS.Immediate);
+        this.flushSnapshot();
+      }
+      if (this.saving === undefined) return;
+      await this.saving;
     }
-    while (this.saving !== undefined) await this.saving;
   }
 
   private ended(incarnation: number, exit: Exit): void {
