@@ -176,8 +176,9 @@ const CASES: Case[] = [
   {
     name: 'cluster-tell',
     args: ['--n', String(n.remoteTell)],
-    sides: { raw: ['--side', 'raw'], eldertree: ['--side', 'eldertree'], records: ['--side', 'records'], acked: ['--side', 'acked'], moleculer: ['--side', 'moleculer'] },
+    sides: { raw: ['--side', 'raw'], ceiling: ['--side', 'ceiling'], eldertree: ['--side', 'eldertree'], records: ['--side', 'records'], acked: ['--side', 'acked'], moleculer: ['--side', 'moleculer'] },
     rows: (m) => [
+      ratioRow(`remote tell, msg/s (same) vs the design's ceiling (nats.js, frames of <= 512 rows, receiver decodes + actor.send of the same machine)`, m('eldertree', 'rate'), m('ceiling', 'rate'), k, 0.8, true, 'ceiling'),
       ratioRow(`remote tell, msg/s (same), standard msgpack batch frames vs v0 msgpackr-record frames`, m('eldertree', 'rate'), m('records', 'rate'), k, 0.9, true, 'record frames'),
       ratioRow(`remote tell, msg/s, 100 B, 2 processes (${k(n.remoteTell)} msgs) vs nats.js pub/sub + msgpackr`, m('eldertree', 'rate'), m('raw', 'rate'), k, 0.75, true),
       ratioRow(`remote tell, msg/s (same) vs Moleculer 0.15 emit`, m('eldertree', 'rate'), m('moleculer', 'rate'), k, 3, true, 'Moleculer'),
