@@ -98,7 +98,12 @@ const n = {
   failovers: quick ? 2 : 4,
   lease: quick ? 500 : 2000,
   schema: quick ? 200_000 : 1_000_000,
+  flood: quick ? 1_000_000 : 5_000_000,
 };
+/** The unbounded side of the flood queues every message: past ~1M it meets the heap limit. */
+const FLOOD_UNBOUNDED = 1_000_000;
+/** What a flooded node may hold (the flood test's bound for a runtime process is 250 MB). */
+const FLOOD_RSS_MB = 256;
 // The first ~2000 restarts of a process run cold code (JIT, young-generation sizing)
 // and are several times slower; they are not recorded, on either side.
 const RESTART_WARMUP = 2000;
@@ -213,6 +218,33 @@ const CASES: Case[] = [
       ratioRow('lease acquire p50 (fresh key) vs kv.create, µs', m('kv', 'acquire'), m('kv', 'create'), us, 1.2, false),
       ratioRow('lease renew p50 vs kv.update, µs', m('kv', 'renew'), m('kv', 'update'), us, 1.2, false),
     ],
+  },
+  // Overload: a flood at a slow actor, with the default mailbox capacity and without one.
+  {
+    name: 'flood',
+    args: [],
+    sides: { bounded: ['--side', 'bounded', '--n', String(n.flood)], unbounded: ['--side', 'unbounded', '--n', String(FLOOD_UNBOUNDED)] },
+    rows: (m, max) => {
+      const series = (side: string) => Array.from({ length: 8 }, (_, i) => Math.round(m(side, `rss${i}`))).join(' ');
+      return [
+        {
+          benchmark: `overload: ${k(n.flood)} tells at a 1 ms/message actor (one node), RSS max MB: default capacity (100k) vs capacity Infinity (${k(FLOOD_UNBOUNDED)} tells); RSS over the flood: ${series('bounded')} vs ${series('unbounded')}`,
+          eldertree: String(Math.round(max('bounded', 'rssMax'))),
+          raw: String(Math.round(max('unbounded', 'rssMax'))),
+          ratio: m('bounded', 'rssMax') / m('unbounded', 'rssMax'),
+          goal: `max <= ${FLOOD_RSS_MB} MB`,
+          met: max('bounded', 'rssMax') <= FLOOD_RSS_MB,
+        },
+        {
+          benchmark: `same, tells/s offered while flooded (processed ${Math.round(m('bounded', 'processed'))}, overflow ${k(m('bounded', 'overflow'))}, still queued ${k(m('bounded', 'queued'))}) vs capacity Infinity`,
+          eldertree: k(m('bounded', 'rate')),
+          raw: k(m('unbounded', 'rate')),
+          ratio: m('bounded', 'rate') / m('unbounded', 'rate'),
+          goal: 'processed + overflow + queued = sent',
+          met: max('bounded', 'lost') === 0,
+        },
+      ];
+    },
   },
   // The inspector's cost: local tell with it off, serving with nobody connected, and with one live client.
   {
