@@ -435,6 +435,12 @@ export class NatsTransport implements Transport {
     const host = this.host!;
     const reply = this.answerable(msg.reply) ? msg.reply : undefined;
     if (value !== null && typeof value === 'object') {
+      // Decoded here, so ours: the payload becomes the XState event by taking its type,
+      // instead of a copy of it per message when it is delivered (as checkEvent does).
+      const payload = value.payload as Record<string, unknown> | null | undefined;
+      if (payload !== null && typeof payload === 'object' && !Array.isArray(payload) && payload.type === undefined && typeof value.message_type === 'string') {
+        payload.type = value.message_type;
+      }
       if (typeof value.correlation_id === 'string') {
         // An ask: its reply goes back on the reply subject it came with, and nowhere
         // else, whatever reply_to says (a node's inbox, someone else's request).
