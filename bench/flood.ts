@@ -53,4 +53,3 @@ const queued = cell.mailbox.size;
 const series: Record<string, number> = {};
 for (let k = 0; k < 8; k++) series[`rss${k}`] = rss[Math.min(rss.length - 1, Math.round((k * (rss.length - 1)) / 7))]!;
 report({ rate: (n / ms) * 1000, ms, rssMax: Math.max(...rss), processed, overflow, queued, lost: n - processed - overflow - queued, ...series });
-process.exit(0);
