@@ -3,6 +3,8 @@
  *   --side raw        nats.js: counts `bench.tell` (msgpackr per message), answers `bench.ask`
  *   --side eldertree  a ClusterNode: actor /bench/counter counts `inc`, /bench/echo replies
  *   --side records    the same, sending v0 batch frames (msgpackr records)
+ *   --side ceiling    nats.js: decodes `bench.ceiling` row frames, actor.send per row to the
+ *                     same counter machine as eldertree's (the design's ceiling)
  *   --side moleculer  a broker: event `bench.inc` counts, action `counter.ask` replies
  *   --side raw-node   the failover baseline (see rawNode below), with --node NAME
  * All take --url. It sends { ready: true } once it can receive, then { count } every
@@ -12,7 +14,7 @@ import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { ClusterNode, reply, supervisor, worker } from 'eldertree';
 import { Packr } from 'msgpackr';
-import { assign, setup } from 'xstate';
+import { assign, createActor, setup } from 'xstate';
 import { moleculerBroker, PROGRESS, sleep } from './cluster-lib.js';
 import { caseArgs } from './lib.js';
 
@@ -43,12 +45,18 @@ if (args.side === 'raw') {
     },
   });
   await nc.flush();
-} else if (args.side === 'eldertree' || args.side === 'records') {
-  // 1 state + assign, as the local tell case: a transition that changes the snapshot.
-  const counter = setup({ types: { context: {} as { n: number } } }).createMachine({
-    context: { n: 0 },
-    on: { inc: { actions: [assign({ n: ({ context }) => context.n + 1 }), counted] } },
+} else if (args.side === 'ceiling') {
+  const actor = createActor(counterMachine()).start();
+  const nc = await connect({ servers: url, noAsyncTraces: true });
+  nc.subscribe('bench.ceiling', {
+    callback: (_, msg) => {
+      const { rows } = packr.unpack(msg.data) as { rows: [string, unknown][] };
+      for (const row of rows) actor.send({ type: row[0], payload: row[1] } as { type: 'inc' });
+    },
   });
+  await nc.flush();
+} else if (args.side === 'eldertree' || args.side === 'records') {
+  const counter = counterMachine();
   const echo = setup({}).createMachine({ on: { ask: { actions: reply({ ok: true }) } } });
   const node = await ClusterNode.start({
     nodeId: 'receiver',
@@ -70,6 +78,14 @@ if (args.side === 'raw') {
   throw new Error(`unknown --side ${args.side}`);
 }
 send({ ready: true });
+
+/** 1 state + assign, as the local tell case: a transition that changes the snapshot. */
+function counterMachine() {
+  return setup({ types: { context: {} as { n: number } } }).createMachine({
+    context: { n: 0 },
+    on: { inc: { actions: [assign({ n: ({ context }) => context.n + 1 }), counted] } },
+  });
+}
 
 /**
  * The failover baseline: eldertree's mechanism and defaults, written with nats.js alone.

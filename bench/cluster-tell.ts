@@ -6,6 +6,9 @@
  *   records:   the same with v0's batch frames (msgpackr records, not standard msgpack)
  *   acked:     the same with requiresAck: true (acknowledged, deduplicated)
  *   moleculer: broker.emit('bench.inc', payload) -> a broker's event handler (JSON)
+ *   ceiling:   the design's ceiling, nothing of a runtime: nats.js, messages batched per
+ *              turn into frames of <= 512 (plain msgpack rows, as eldertree's), the
+ *              receiver decodes and runs the same machine's transition (actor.send)
  * Every side sends in batches of BATCH, yielding between batches, and keeps at most
  * WINDOW messages not yet counted by the receiver: the rate is what gets through end to
  * end, and no side can run ahead into the broker's slow-consumer limit or its own heap.
@@ -44,6 +47,28 @@ if (side === 'raw') {
   const options = { requiresAck: side === 'acked' };
   send = (seq) => client.tell('/bench/counter', 'inc', payload(seq), options);
   close = () => client.close();
+} else if (side === 'ceiling') {
+  const nc = await connect({ servers: nats.url, noAsyncTraces: true });
+  const packr = new Packr({ useRecords: false });
+  let rows: unknown[][] = [];
+  const flush = () => {
+    if (rows.length === 0) return;
+    nc.publish('bench.ceiling', packr.pack({ keys: ['type', 'payload'], rows }));
+    rows = [];
+  };
+  let queued = false;
+  send = (seq) => {
+    rows.push(['inc', payload(seq)]);
+    if (rows.length >= 512) flush();
+    if (!queued) {
+      queued = true;
+      queueMicrotask(() => {
+        queued = false;
+        flush();
+      });
+    }
+  };
+  close = () => nc.close();
 } else if (side === 'moleculer') {
   const broker = moleculerBroker('sender', nats.url);
   await broker.start();

@@ -31,7 +31,7 @@ const progress = (count: number) => {
 };
 
 const node = await Node.start({
-  tree: supervisor('bench', {}, [worker('pinger', pinger), worker('counter', counter, { input: { n, progress } })]),
+  tree: supervisor('bench', {}, [worker('pinger', pinger), worker('counter', counter, { input: { n, progress }, capacity: Infinity })]),
 });
 next = () => {
   if (bursts-- > 0) node.tell('/bench/pinger', 'burst');

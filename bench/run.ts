@@ -99,7 +99,12 @@ const n = {
   lease: quick ? 500 : 2000,
   schema: quick ? 200_000 : 1_000_000,
   activations: quick ? 2000 : 10_000,
+  flood: quick ? 1_000_000 : 5_000_000,
 };
+/** The unbounded side of the flood queues every message: past ~1M it meets the heap limit. */
+const FLOOD_UNBOUNDED = 1_000_000;
+/** What a flooded node may hold (the flood test's bound for a runtime process is 250 MB). */
+const FLOOD_RSS_MB = 256;
 // The first ~2000 restarts of a process run cold code (JIT, young-generation sizing)
 // and are several times slower; they are not recorded, on either side.
 const RESTART_WARMUP = 2000;
@@ -226,8 +231,9 @@ const CASES: Case[] = [
   {
     name: 'cluster-tell',
     args: ['--n', String(n.remoteTell)],
-    sides: { raw: ['--side', 'raw'], eldertree: ['--side', 'eldertree'], records: ['--side', 'records'], acked: ['--side', 'acked'], moleculer: ['--side', 'moleculer'] },
+    sides: { raw: ['--side', 'raw'], ceiling: ['--side', 'ceiling'], eldertree: ['--side', 'eldertree'], records: ['--side', 'records'], acked: ['--side', 'acked'], moleculer: ['--side', 'moleculer'] },
     rows: (m) => [
+      ratioRow(`remote tell, msg/s (same) vs the design's ceiling (nats.js, frames of <= 512 rows, receiver decodes + actor.send of the same machine)`, m('eldertree', 'rate'), m('ceiling', 'rate'), k, 0.8, true, 'ceiling'),
       ratioRow(`remote tell, msg/s (same), standard msgpack batch frames vs v0 msgpackr-record frames`, m('eldertree', 'rate'), m('records', 'rate'), k, 0.9, true, 'record frames'),
       ratioRow(`remote tell, msg/s, 100 B, 2 processes (${k(n.remoteTell)} msgs) vs nats.js pub/sub + msgpackr`, m('eldertree', 'rate'), m('raw', 'rate'), k, 0.75, true),
       ratioRow(`remote tell, msg/s (same) vs Moleculer 0.15 emit`, m('eldertree', 'rate'), m('moleculer', 'rate'), k, 3, true, 'Moleculer'),
@@ -262,6 +268,33 @@ const CASES: Case[] = [
       ratioRow('lease acquire p50 (fresh key) vs kv.create, µs', m('kv', 'acquire'), m('kv', 'create'), us, 1.2, false),
       ratioRow('lease renew p50 vs kv.update, µs', m('kv', 'renew'), m('kv', 'update'), us, 1.2, false),
     ],
+  },
+  // Overload: a flood at a slow actor, with the default mailbox capacity and without one.
+  {
+    name: 'flood',
+    args: [],
+    sides: { bounded: ['--side', 'bounded', '--n', String(n.flood)], unbounded: ['--side', 'unbounded', '--n', String(FLOOD_UNBOUNDED)] },
+    rows: (m, max) => {
+      const series = (side: string) => Array.from({ length: 8 }, (_, i) => Math.round(m(side, `rss${i}`))).join(' ');
+      return [
+        {
+          benchmark: `overload: ${k(n.flood)} tells at a 1 ms/message actor (one node), RSS max MB: default capacity (100k) vs capacity Infinity (${k(FLOOD_UNBOUNDED)} tells); RSS over the flood: ${series('bounded')} vs ${series('unbounded')}`,
+          eldertree: String(Math.round(max('bounded', 'rssMax'))),
+          raw: String(Math.round(max('unbounded', 'rssMax'))),
+          ratio: m('bounded', 'rssMax') / m('unbounded', 'rssMax'),
+          goal: `max <= ${FLOOD_RSS_MB} MB`,
+          met: max('bounded', 'rssMax') <= FLOOD_RSS_MB,
+        },
+        {
+          benchmark: `same, tells/s offered while flooded (processed ${Math.round(m('bounded', 'processed'))}, overflow ${k(m('bounded', 'overflow'))}, still queued ${k(m('bounded', 'queued'))}) vs capacity Infinity`,
+          eldertree: k(m('bounded', 'rate')),
+          raw: k(m('unbounded', 'rate')),
+          ratio: m('bounded', 'rate') / m('unbounded', 'rate'),
+          goal: 'processed + overflow + queued = sent',
+          met: max('bounded', 'lost') === 0,
+        },
+      ];
+    },
   },
   // The inspector's cost: local tell with it off, serving with nobody connected, and with one live client.
   {

@@ -25,7 +25,7 @@ const progress = (count: number) => {
   else next();
 };
 const node = await Node.start({
-  tree: supervisor('bench', {}, [worker('pinger', stylePinger(style)), worker('counter', counter, { input: { n, progress } })]),
+  tree: supervisor('bench', {}, [worker('pinger', stylePinger(style)), worker('counter', counter, { input: { n, progress }, capacity: Infinity })]),
 });
 let bursts = n / BURST;
 next = () => {

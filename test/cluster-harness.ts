@@ -18,7 +18,8 @@ export interface Cluster {
   servers: NatsServer[];
   client: ClusterClient;
   nodes: Map<string, NodeProcess>;
-  start(name: string): NodeProcess;
+  /** `extra`: flags for this node only (e.g. its own --inspect port). */
+  start(name: string, extra?: string[]): NodeProcess;
   /** Waits until `names` all answer inspect and see each other up. */
   ready(names: string[], ms?: number): Promise<void>;
   kill(name: string, signal?: NodeJS.Signals): void;
@@ -40,7 +41,7 @@ export async function startCluster(
   const nodes = new Map<string, NodeProcess>();
   let started = 0;
   const order = new Map<string, number>();
-  const start = (name: string): NodeProcess => {
+  const start = (name: string, extra: string[] = []): NodeProcess => {
     if (!order.has(name)) order.set(name, started++);
     const k = order.get(name)! % servers.length;
     const urls = [...servers.slice(k), ...servers.slice(0, k)].map((s) => s.url);
@@ -57,6 +58,7 @@ export async function startCluster(
         'warn',
         ...(fastMembership ? ['--heartbeat-ms', '100', '--down-after-ms', '500'] : []),
         ...extraArgs,
+        ...extra,
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );

@@ -201,7 +201,7 @@ describe('flags and specs are validated as supervisor.erl does', () => {
   it('an unknown key in a supervisor, a child, a backoff or a placement is an error', () => {
     expect(problems({ type: 'supervisor', id: 's', stratgy: 'one_for_all', children: [{ id: 'w', machine: testMachine, restrat: 'temporary' }] })).toEqual([
       '/s: unknown key stratgy (expected one of id, type, restart, shutdown, backoff, placement, significant, strategy, intensity, period, autoShutdown, maxChildren, children, agent, entities)',
-      '/s/w: unknown key restrat (expected one of id, type, restart, shutdown, backoff, placement, significant, machine, kind, input, persist)',
+      '/s/w: unknown key restrat (expected one of id, type, restart, shutdown, backoff, placement, significant, machine, kind, input, persist, capacity)',
     ]);
     expect(problems(supervisor('s', {}, [{ ...w, backoff: { initial: 1, max: 2, reset: 5 } } as never]))).toEqual([
       '/s/w: unknown key backoff.reset (expected one of backoff.initial, backoff.max, backoff.factor, backoff.resetAfter)',
@@ -376,6 +376,7 @@ describe('whichChild and getChildspec, also as asks', () => {
           machine: testMachine,
           input: undefined,
           persist: { version: '1', every: 'message' },
+          capacity: 100_000,
         },
       ],
     });

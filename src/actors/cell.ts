@@ -16,6 +16,8 @@ export interface Behavior {
   persist?: Persistence;
   /** The kind's schemas: messages from the wire are checked against them. */
   schemas?: Readonly<Record<string, StandardSchemaV1>>;
+  /** Envelopes the mailbox holds before new mail overflows; default DEFAULT_MAILBOX_CAPACITY, Infinity for no bound. */
+  capacity?: number;
 }
 
 /**
@@ -34,6 +36,12 @@ export type Shutdown = number | 'brutal_kill' | 'infinity';
 export const SHUTDOWN_EVENT = 'eldertree.shutdown';
 
 const ACK_MEMORY = 65_536;
+
+/**
+ * Envelopes a mailbox holds by default before new mail overflows (Akka's bounded
+ * mailbox): a flood at a slow actor costs dead letters or backpressure, not the heap.
+ */
+export const DEFAULT_MAILBOX_CAPACITY = 100_000;
 
 // XState's per-actor `system` object -> the cell running it, so actions can reach the
 // runtime (runtimeOf). System objects are unique, so one map serves every node.
@@ -54,15 +62,17 @@ class DedupMemory {
 
   constructor(private readonly generation: number) {}
 
-  /** False if the id was seen. */
-  add(id: string): boolean {
-    if (this.young.has(id) || this.old.has(id)) return false;
+  has(id: string): boolean {
+    return this.young.has(id) || this.old.has(id);
+  }
+
+  /** Remembers an id not seen before. */
+  add(id: string): void {
     if (this.young.size >= this.generation) {
       this.old = this.young;
       this.young = new Set();
     }
     this.young.add(id);
-    return true;
   }
 }
 
@@ -250,7 +260,7 @@ export class ActorCell implements Runnable {
         return;
       }
       const seen = (this.acked ??= new DedupMemory(ACK_MEMORY));
-      if (!seen.add(envelope.message_id)) {
+      if (seen.has(envelope.message_id)) {
         this.system.counters.duplicates++;
         return;
       }
@@ -259,14 +269,22 @@ export class ActorCell implements Runnable {
       this.system.undeliverable(envelope, 'stopped', `${this.path} is stopped`);
       return;
     }
+    // Over capacity: refused before it is remembered, so a resend can still get in.
+    if (this.mailbox.size >= (this.behavior.capacity ?? DEFAULT_MAILBOX_CAPACITY)) {
+      this.system.overflow(envelope, `${this.path} has ${this.mailbox.size} messages waiting (its capacity)`);
+      return;
+    }
+    if (envelope.requires_ack) this.acked!.add(envelope.message_id);
     if (this.system.observer !== undefined) this.system.observer.enqueued(this, envelope);
     this.mailbox.push(envelope);
     if (this.status === 'running') this.system.dispatcher.schedule(this);
   }
 
-  process(max: number): boolean {
+  process(max: number, deadline = Infinity): boolean {
     let n = 0;
     while (this.status === 'running' && n < max) {
+      // A slow actor gives the thread back within the slice (timers, heartbeats, sockets).
+      if ((n & 7) === 7 && performance.now() > deadline) break;
       if (this.gate !== undefined && !this.gate()) {
         this.system.fenced(this);
         return false;
@@ -412,12 +430,16 @@ export class ActorCell implements Runnable {
 
   /** Waits for the save in flight (a graceful stop hands the newest state over). */
   async saved(): Promise<void> {
-    if (this.saveTimer !== undefined) {
-      clearTimeout(this.saveTimer as NodeJS.Timeout);
-      clearImmediate(this.saveTimer as NodeJS.Immediate);
-      this.flushSnapshot();
+    // A save that ends with newer state processed meanwhile queues the next one: wait for that too.
+    for (;;) {
+      if (this.saveTimer !== undefined) {
+        clearTimeout(this.saveTimer as NodeJS.Timeout);
+        clearImmediate(this.saveTimer as NodeJS.Immediate);
+        this.flushSnapshot();
+      }
+      if (this.saving === undefined) return;
+      await this.saving;
     }
-    while (this.saving !== undefined) await this.saving;
   }
 
   private ended(incarnation: number, exit: Exit): void {

@@ -10,6 +10,7 @@ export type DeadLetterReason =
   | 'malformed' // a frame that does not decode or validate
   | 'forbidden' // the sender's role may not send this type
   | 'no_reply_target' // reply() outside of an ask
+  | 'overflow' // the target's mailbox was at its capacity (a plain tell; an ask is rejected with it)
   | 'undelivered'; // an acked message was never acknowledged within the give-up time
 
 export type LifecycleType = 'started' | 'crashed' | 'exited' | 'restarted' | 'stopped' | 'escalated';

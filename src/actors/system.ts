@@ -97,7 +97,8 @@ export class ActorSystem implements TransportHost {
   readonly address: string;
   readonly logger: Logger;
   readonly dispatcher: Dispatcher;
-  readonly counters = { sent: 0, deadLetters: 0, duplicates: 0 };
+  /** refused: acked envelopes from the wire turned away by a full mailbox, left to their sender's resend. */
+  readonly counters = { sent: 0, deadLetters: 0, duplicates: 0, refused: 0 };
   readonly nextId: () => string;
   /** This run's stream name for acked messages: a restart is a new stream, never a resend. */
   readonly stream = createStreamId();
@@ -449,6 +450,19 @@ export class ActorSystem implements TransportHost {
     }
   }
 
+  /**
+   * A full mailbox (OTP/Akka overflow): an ask is rejected at once; an acked envelope
+   * from the wire is left unacknowledged, so its sender's resends are the backpressure;
+   * anything else is a dead letter `overflow`.
+   */
+  overflow(envelope: Envelope, detail: string): void {
+    if (envelope.requires_ack && !(envelope.reply_to && envelope.correlation_id) && this.transport?.refused?.(envelope)) {
+      this.counters.refused++;
+      return;
+    }
+    this.undeliverable(envelope, 'overflow', detail);
+  }
+
   // ---- events --------------------------------------------------------------------
 
   /** An acked envelope met its fate (processed or dead letter): let the transport ack it. */
@@ -459,7 +473,9 @@ export class ActorSystem implements TransportHost {
   deadLetter(reason: DeadLetterReason, envelope: Envelope | undefined, detail: string, error?: Error): void {
     this.counters.deadLetters++;
     if (envelope?.requires_ack) this.settledAck(envelope);
-    this.logger.warn({ deadLetter: reason, envelope: envelope && summary(envelope) }, detail);
+    // A flood overflows once per message: one line per target every few seconds, not one per message.
+    if (reason === 'overflow') rateLimited(this.logger).warn(`overflow ${envelope?.target_elder ?? ''}`, { deadLetter: reason, envelope: envelope && summary(envelope) }, detail);
+    else this.logger.warn({ deadLetter: reason, envelope: envelope && summary(envelope) }, detail);
     if (this.listeners.size === 0) return;
     this.publish({ type: 'dead_letter', node: this.nodeId, reason, detail, envelope, error, at: Date.now() });
   }

@@ -32,6 +32,12 @@ export interface Transport {
    */
   settled?(envelope: Envelope): void;
   /**
+   * An acked envelope that came in through this transport was refused (its target's
+   * mailbox is full): it stays unacknowledged, and the transport must take its resend
+   * as new. Returns false if it did not come in through this transport.
+   */
+  refused?(envelope: Envelope): boolean;
+  /**
    * Mail left in an actor stopped here (it moved, or this node is leaving): send it on
    * to whoever hosts the path now. Returns false to let the node dead-letter it.
    */

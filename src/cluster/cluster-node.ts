@@ -4,7 +4,7 @@ import { Node, type NodeOptions } from '../supervision/node.js';
 import { diagnoseConnect } from '../transport/connect-diagnosis.js';
 import { closeConnection, connectionRole, NatsTransport, type NatsTransportOptions } from '../transport/nats.js';
 import { requestInboxPrefix } from '../transport/subjects.js';
-import { encodeMsg, encodeWire, toWire } from './events-wire.js';
+import { encodeMsg, encodeWire, overflowSummarizer } from './events-wire.js';
 import { encodeInspectReply, type InspectReply } from './inspect-wire.js';
 import { openKvLeases } from './lease-kv.js';
 import { KvSnapshotStore } from './snapshots.js';
@@ -125,6 +125,7 @@ export class ClusterNode {
       const publish = (data: Uint8Array) => {
         if (!nc.isClosed()) nc.publish(eventsSubject, data);
       };
+      const wire = overflowSummarizer((event) => publish(encodeWire(event)));
       membership.start();
       node = await Node.start({
         ...nodeOptions,
@@ -133,7 +134,7 @@ export class ClusterNode {
         transport,
         onEvent: (event) => {
           onEvent?.(event);
-          publish(encodeWire(toWire(event)));
+          wire.event(event);
         },
       });
       const cluster = new ClusterNode(node, transport, membership, nc, control);
@@ -146,7 +147,10 @@ export class ClusterNode {
         publish(encodeWire({ ...event, observer: options.nodeId }));
       });
       cluster.serveControl(control);
-      void node.done.then(() => cluster.close());
+      void node.done.then(() => {
+        wire.flush();
+        return cluster.close();
+      });
       return cluster;
     } catch (err) {
       if (!nats.connection) await Promise.all([nc.close(), control.close()]);

@@ -7,6 +7,12 @@ export type WireEvent =
   | (Omit<Extract<SystemEvent, { type: 'dead_letter' }>, 'envelope' | 'error'> & {
       envelope?: { id: string; from: string; to: string; type: string };
       error?: string;
+      /**
+       * Overflow only: this many dead letters `overflow` of the same type to the same
+       * target since the last such event (the envelope is the latest). A flood must not cost one
+       * published event per refused message. Absent means 1.
+       */
+      count?: number;
     })
   | (Omit<Exclude<SystemEvent, { type: 'dead_letter' }>, 'error'> & { error?: string })
   | (MembershipEvent & { observer: string });
@@ -52,4 +58,41 @@ export function decodeMsg<T>(data: Uint8Array): T | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** How long overflow dead letters to one target are summed into one wire event. */
+export const OVERFLOW_SUMMARY_MS = 250;
+
+/**
+ * Sums `overflow` dead letters per target and type into one event per OVERFLOW_SUMMARY_MS
+ * (`count`); every other event goes out as it is. `flush` sends what is summed now.
+ */
+export function overflowSummarizer(publish: (event: WireEvent) => void): { event(e: SystemEvent): void; flush(): void } {
+  // The latest event and the count per target: converted once per summary, not per message.
+  const summed = new Map<string, { event: SystemEvent; count: number }>();
+  let timer: NodeJS.Timeout | undefined;
+  const flush = () => {
+    timer = undefined;
+    const all = [...summed.values()];
+    summed.clear();
+    for (const { event, count } of all) publish({ ...(toWire(event) as Extract<WireEvent, { type: 'dead_letter' }>), count });
+  };
+  return {
+    event(e) {
+      if (e.type !== 'dead_letter' || e.reason !== 'overflow') return publish(toWire(e));
+      // Per target and message type: the summary's envelope names both truly.
+      const to = e.envelope === undefined ? '' : e.envelope.target_elder + '\u0000' + e.envelope.message_type;
+      const before = summed.get(to);
+      if (before === undefined) summed.set(to, { event: e, count: 1 });
+      else {
+        before.event = e;
+        before.count++;
+      }
+      timer ??= setTimeout(flush, OVERFLOW_SUMMARY_MS);
+    },
+    flush() {
+      clearTimeout(timer);
+      flush();
+    },
+  };
 }

@@ -28,6 +28,9 @@ export interface LiveOptions {
   logger?: Logger;
 }
 
+
+/** Dead-letter times kept for the 10 s alert, at most. */
+const RECENT_DEAD_LETTERS = 20_000;
 /** Per node and path: what the counters were at the previous sample, for rates. */
 interface RateState {
   processed: number;
@@ -330,7 +333,8 @@ export class LiveState {
     alerts.push(...treeAlerts(nodes, actors));
     this.recentDeadLetters = this.recentDeadLetters.filter((t) => now - t < 10_000);
     if (this.recentDeadLetters.length > 0) {
-      alerts.push({ key: 'dead-letters', severity: 'info', message: `${this.recentDeadLetters.length} dead letters in the last 10 s` });
+      const n = this.recentDeadLetters.length;
+      alerts.push({ key: 'dead-letters', severity: 'info', message: `${n >= RECENT_DEAD_LETTERS / 2 ? 'at least ' : ''}${n} dead letters in the last 10 s` });
     }
     const live = new Set(alerts.map((a) => a.key));
     for (const k of this.alertSince.keys()) if (!live.has(k)) this.alertSince.delete(k);
@@ -390,10 +394,13 @@ export class LiveState {
     switch (e.type) {
       case 'dead_letter': {
         if (e.reason === 'crashed' && e.envelope) this.unmatchedCrashes.delete(key(e.node, e.envelope.to));
-        this.deadLettersSinceTick++;
+        const count = e.count ?? 1;
+        this.deadLettersSinceTick += count;
+        // Bounded (a flood of overflow dead letters with nobody watching): old times go first.
+        if (this.recentDeadLetters.length >= RECENT_DEAD_LETTERS) this.recentDeadLetters = this.recentDeadLetters.filter((t) => e.at - t < 10_000).slice(-RECENT_DEAD_LETTERS / 2);
         this.recentDeadLetters.push(e.at);
         const k = `${e.node}\u0000${e.reason ?? 'unknown'}`;
-        this.deadLetters.set(k, (this.deadLetters.get(k) ?? 0) + 1);
+        this.deadLetters.set(k, (this.deadLetters.get(k) ?? 0) + count);
         // Waits for the next sample, to be merged in time order with the traced messages.
         if (e.envelope && this.pendingDeadLetters.length < MESSAGE_SIZE) {
           this.pendingDeadLetters.push({ ...e.envelope, seq: 0, at: e.at, node: e.node, deadLetter: e.reason ?? 'unknown' });

@@ -56,6 +56,8 @@ export interface SourceEvent {
   envelope?: EnvelopeSummary;
   /** node_up / node_down: the node that noticed. */
   observer?: string;
+  /** dead_letter `overflow` from the wire: how many it sums (absent: 1). */
+  count?: number;
 }
 
 /** A debug action the caller got wrong or that the runtime refused: an HTTP 4xx/5xx. */

@@ -1,4 +1,5 @@
 import type { ActorCell, Shutdown } from '../actors/cell.js';
+import { DEFAULT_MAILBOX_CAPACITY } from '../actors/cell.js';
 import type { ChildInfo } from './machine.js';
 import { DEFAULTS, isSupervisorSpec, type ChildSpec, type RestartType, type SupervisorSpec, type WorkerSpec } from './spec.js';
 
@@ -88,6 +89,7 @@ export function fullSpec(spec: ChildSpec): ChildSpec {
     machine: spec.machine,
     input: spec.input,
     ...(spec.persist ? { persist: { every: 'message', ...spec.persist } } : {}),
+    capacity: spec.capacity ?? DEFAULT_MAILBOX_CAPACITY,
   };
   return full;
 }

@@ -32,6 +32,8 @@ export interface EntityOptions {
   maxChildren?: number;
   /** Per entity: graceful stop on passivation and shutdown; default 5000 ms. */
   shutdown?: Shutdown;
+  /** Per entity: its mailbox capacity, mail waiting for its activation included; default 100_000. */
+  capacity?: number;
 }
 
 export const ENTITY_DEFAULTS = { shards: 16 as ShardCount, idleAfter: 60_000, intensity: 100, period: 5000 };
@@ -49,11 +51,12 @@ export type EntitiesSpec<TId extends string = string, K extends AnyKind = AnyKin
  * final state is done); a crash restarts that entity only.
  */
 export function entities<const TId extends string, K extends AnyKind>(id: TId, kind: K, options: EntityOptions = {}): EntitiesSpec<TId, K> {
-  const { shards, idleAfter, persist, intensity, period, maxChildren, shutdown } = options;
+  const { shards, idleAfter, persist, intensity, period, maxChildren, shutdown, capacity } = options;
   const template = worker(kind.name, kind, {
     restart: 'transient',
     ...(persist === undefined ? {} : { persist }),
     ...(shutdown === undefined ? {} : { shutdown }),
+    ...(capacity === undefined ? {} : { capacity }),
   }) as WorkerSpec<K['machine'], K['name'], K>;
   return {
     type: 'supervisor',

@@ -6,7 +6,7 @@
  * sending the rest on. Mail that arrives while an entity starts or passivates waits here,
  * in order, and goes to the next incarnation.
  */
-import type { ActorCell } from '../actors/cell.js';
+import { DEFAULT_MAILBOX_CAPACITY, type ActorCell } from '../actors/cell.js';
 import { shardOf, type ShardCount } from '../actors/entity-address.js';
 import type { Envelope } from '../actors/envelope.js';
 import { toError } from '../actors/errors.js';
@@ -63,6 +63,8 @@ export class EntityRegion implements EntityRouter, RegionHandle {
   readonly shards: ShardCount;
   readonly idleAfter: number;
   readonly schemas: Readonly<Record<string, StandardSchemaV1>> | undefined;
+  /** Each entity's mailbox capacity; mail waiting for its activation counts against it. */
+  readonly capacity: number;
   private readonly system: ActorSystem;
   /** Keys by last mail, least recent first (a Map keeps insertion order: touching re-inserts). */
   private readonly lastMail = new Map<string, number>();
@@ -86,6 +88,7 @@ export class EntityRegion implements EntityRouter, RegionHandle {
     this.shards = spec.entities.shards;
     this.idleAfter = spec.entities.idleAfter;
     this.schemas = spec.children[0].kind?.schemas;
+    this.capacity = spec.children[0].capacity ?? DEFAULT_MAILBOX_CAPACITY;
   }
 
   get path(): string {
@@ -143,7 +146,12 @@ export class EntityRegion implements EntityRouter, RegionHandle {
     this.lastMail.delete(key);
     this.lastMail.set(key, performance.now());
     const waiting = this.waiting.get(key);
-    if (waiting !== undefined) return void waiting.push(envelope);
+    if (waiting !== undefined) {
+      if (waiting.length >= this.capacity) {
+        return this.system.overflow(envelope, `${this.kind}/${key} has ${waiting.length} messages waiting for its activation (its capacity)`);
+      }
+      return void waiting.push(envelope);
+    }
     const cell = this.system.cell(`${this.path}/${key}`);
     if (cell !== undefined && cell.status !== 'stopped') return this.system.deliverTo(cell, envelope, role);
     this.waiting.set(key, [envelope]);

@@ -64,6 +64,12 @@ export interface WorkerSpec<
   input?: InputFrom<TMachine>;
   /** Opt-in: the snapshot is saved after each message (or every n ms) and restored at every start. */
   persist?: Persistence;
+  /**
+   * Messages its mailbox holds before new mail overflows (a tell: dead letter `overflow`;
+   * an acked tell from another node: not acknowledged, so resent; an ask: rejected).
+   * Default 100_000; `Infinity` for no bound.
+   */
+  capacity?: number;
 }
 
 export interface SupervisorSpec<TId extends string = string, TChildren extends readonly ChildSpec[] = readonly ChildSpec[]>

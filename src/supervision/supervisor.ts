@@ -299,7 +299,7 @@ export class Supervisor {
       return child;
     }
     // An entity is reached through its shard's subscription, not one of its own.
-    const cell = this.system.createCell(path, { machine: spec.machine, input: spec.input, persist: spec.persist, schemas: spec.kind?.schemas }, 'worker', this.region === undefined);
+    const cell = this.system.createCell(path, { machine: spec.machine, input: spec.input, persist: spec.persist, schemas: spec.kind?.schemas, capacity: spec.capacity }, 'worker', this.region === undefined);
     const child = new Child(spec, path, spec.shutdown ?? DEFAULTS.workerShutdown, cell, undefined);
     cell.onExit = (_c, incarnation, exit) => this.childExited(child, incarnation, exit);
     return child;

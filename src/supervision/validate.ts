@@ -10,7 +10,7 @@ const AUTO_SHUTDOWNS: readonly string[] = ['never', 'any_significant', 'all_sign
 
 // Every key a spec may have: a typo (`stratgy`) is an error, not a silent default.
 const COMMON_KEYS = ['id', 'type', 'restart', 'shutdown', 'backoff', 'placement', 'significant'];
-const WORKER_KEYS = new Set([...COMMON_KEYS, 'machine', 'kind', 'input', 'persist']);
+const WORKER_KEYS = new Set([...COMMON_KEYS, 'machine', 'kind', 'input', 'persist', 'capacity']);
 const SUPERVISOR_KEYS = new Set([
   ...COMMON_KEYS,
   'strategy',
@@ -95,6 +95,10 @@ function checkChild(spec: Record<string, unknown>, parent: ParentFlags, problems
       say('kind must be the kind(...) of this worker\'s machine (worker(id, Kind) sets both)');
     }
     if (spec.persist !== undefined) checkPersist(spec.persist, say);
+    const capacity = spec.capacity;
+    if (capacity !== undefined && capacity !== Infinity && !(Number.isInteger(capacity) && (capacity as number) >= 1)) {
+      say(`capacity must be an integer >= 1 or Infinity, got ${show(capacity)}`);
+    }
   } else {
     say(`type must be "worker" or "supervisor", got ${show(spec.type)}`);
   }

@@ -104,10 +104,27 @@ export function fromRows(value: Record<string, unknown>): { ok: true; items: Rec
   if (new Set(keys).size !== keys.length) return { ok: false, reason: "a rows batch's keys must not repeat" };
   if (!Array.isArray(rows) || rows.length === 0) return { ok: false, reason: 'a rows batch needs rows: a non-empty array' };
   const n = keys.length;
+  const base = n === BASE_KEYS.length && BASE_KEYS.every((k, j) => keys[j] === k);
   const items = new Array<Record<string, unknown>>(rows.length);
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i];
     if (!Array.isArray(row) || row.length !== n) return { ok: false, reason: `row ${i} of a rows batch is not an array of ${n} values` };
+    if (base && !row.includes(null) && !row.includes(undefined)) {
+      // The usual frame (plain tells): one object literal, so every envelope has the same
+      // shape from the start instead of growing key by key (allocation and GC per message).
+      items[i] = {
+        message_id: row[0],
+        source_elder: row[1],
+        target_elder: row[2],
+        message_type: row[3],
+        payload: row[4],
+        priority: row[5],
+        timestamp: row[6],
+        requires_ack: row[7],
+        seq: row[8],
+      };
+      continue;
+    }
     const item: Record<string, unknown> = {};
     for (let j = 0; j < n; j++) {
       const v = row[j];

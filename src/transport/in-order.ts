@@ -7,6 +7,9 @@ interface PairState {
   lastUsed: number;
 }
 
+/** Frames held ahead of a gap per stream, at most. */
+const MAX_AHEAD = 65_536;
+
 export type Arrival =
   /** Deliver these, in this order (the frame, and any it unblocked). */
   | { kind: 'deliver'; frames: { envelope: Envelope; ackTo: string }[] }
@@ -37,7 +40,8 @@ export class InOrder {
     }
     if (envelope.seq < state.expected) return { kind: 'duplicate' };
     if (envelope.seq > state.expected) {
-      if (!state.ahead.has(envelope.seq)) state.ahead.set(envelope.seq, { envelope, ackTo });
+      // Bounded: past it, a frame is not kept (its sender resends it, as for a lost one).
+      if (!state.ahead.has(envelope.seq) && state.ahead.size < MAX_AHEAD) state.ahead.set(envelope.seq, { envelope, ackTo });
       return { kind: 'held' };
     }
     const frames = [{ envelope, ackTo }];
@@ -48,6 +52,15 @@ export class InOrder {
       state.expected++;
     }
     return { kind: 'deliver', frames };
+  }
+
+  /**
+   * A delivered frame was refused (a full mailbox) and stays unacknowledged: its resend
+   * is delivered again, and the frames after it wait for it, so the stream keeps its order.
+   */
+  rewind(envelope: Envelope): void {
+    const state = this.pairs.get(pairKey(envelope));
+    if (state !== undefined && envelope.seq < state.expected) state.expected = envelope.seq;
   }
 
   /**

@@ -346,6 +346,13 @@ export class NatsTransport implements Transport {
     this.queueAck(ackTo, envelope.message_id);
   }
 
+  refused(envelope: Envelope): boolean {
+    if (!this.awaitingAck.delete(envelope.message_id)) return false;
+    // Unacknowledged: the sender resends it (backing off), and the resend is taken as new.
+    this.inOrder.rewind(envelope);
+    return true;
+  }
+
   private queueAck(to: string, id: string): void {
     const ids = this.acks.get(to);
     if (ids) ids.push(id);
@@ -431,6 +438,12 @@ export class NatsTransport implements Transport {
     const host = this.host!;
     const reply = this.answerable(msg.reply) ? msg.reply : undefined;
     if (value !== null && typeof value === 'object') {
+      // Decoded here, so ours: the payload becomes the XState event by taking its type,
+      // instead of a copy of it per message when it is delivered (as checkEvent does).
+      const payload = value.payload as Record<string, unknown> | null | undefined;
+      if (payload !== null && typeof payload === 'object' && !Array.isArray(payload) && payload.type === undefined && typeof value.message_type === 'string') {
+        payload.type = value.message_type;
+      }
       if (typeof value.correlation_id === 'string') {
         // An ask: its reply goes back on the reply subject it came with, and nowhere
         // else, whatever reply_to says (a node's inbox, someone else's request).
