@@ -6,7 +6,7 @@
  *   activate:  --side raw-activate | entity-activate: p50 / p99 µs from a cold key's first
  *              message to its answer (raw: createActor().start() then a send that answers).
  *   rate:      --side one-actor | many-keys: msgs/s of --n tells, to one pre-placed actor or
- *              to random keys among 100k (each activated on first use).
+ *              to random keys among 100k active entities (activated before the clock starts).
  * Result: { bytes } or { p50, p99 } or { rate }.
  */
 import { entities, kind, Node, reply, supervisor, worker, type Ask } from 'eldertree';
@@ -102,6 +102,14 @@ switch (args.side) {
     const KEYS = 100_000;
     let x = 0x9e3779b9;
     const keys = Array.from({ length: n }, () => `k${((x = Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) >>> 0) % KEYS)}`);
+    if (args.side === 'many-keys') {
+      // Every key active first: this measures messages to live entities, not activations.
+      for (let i = 0; i < KEYS; i++) {
+        node.entity(Tally, `k${i}`).tell({ type: 'inc' });
+        if ((i & 1023) === 1023) await new Promise((r) => setImmediate(r));
+      }
+      await node.settled(600_000);
+    }
     gc();
     const t0 = performance.now();
     for (let i = 0; i < n; i++) {

@@ -35,23 +35,8 @@ export const counter = setup({
   },
 });
 
-export const pinger = setup({ types: { events: {} as { type: 'burst' } } }).createMachine({
-  initial: 'on',
-  states: {
-    on: {
-      on: {
-        burst: {
-          actions: ({ system }) => {
-            const runtime = runtimeOf(system);
-            for (let i = 0; i < BURST; i++) runtime.tell('/bench/counter', 'inc');
-          },
-        },
-      },
-    },
-  },
-});
-
 export const Counter = kind('counter', counter);
+
 
 /** How a burst tells the counter: the string API or a typed reference, with or without a payload field. */
 export type TellStyle = 'string' | 'typed' | 'string-field' | 'typed-field';
@@ -79,3 +64,6 @@ export function stylePinger(style: TellStyle) {
     },
   });
 }
+
+/** The pinger of the tell benchmarks: string tells, no payload. */
+export const pinger = stylePinger('string');

@@ -3,12 +3,14 @@
  * (1 state + assign, plus a check that reports progress every 1000th inc):
  *   raw:       actor.send({ type: 'inc' }) N times.
  *   eldertree: the bench tells a `pinger` worker `burst`s; each makes it tell the
- *              `counter` worker 1000 `inc`s from inside an XState action.
+ *              `counter` worker 1000 `inc`s from inside an XState action, in the way
+ *              --style says (tell-machines.ts: the string API or a typed reference,
+ *              with or without a payload field; default the string API).
  * Result: { rate } in messages/s, timed from the first send to the N-th inc.
  */
 import { Node, supervisor, worker } from 'eldertree';
 import { createActor } from 'xstate';
-import { BURST, counter, pinger } from './tell-machines.js';
+import { BURST, counter, stylePinger, type TellStyle } from './tell-machines.js';
 import { caseArgs, gc, intArg, report } from './lib.js';
 
 const args = caseArgs();
@@ -37,7 +39,7 @@ if (args.side === 'raw') {
   for (let i = 0; i < n; i++) actor.send({ type: 'inc' });
 } else {
   const node = await Node.start({
-    tree: supervisor('bench', {}, [worker('pinger', pinger), worker('counter', counter, { input: { n, progress }, capacity: Infinity })]),
+    tree: supervisor('bench', {}, [worker('pinger', stylePinger((args.style ?? 'string') as TellStyle)), worker('counter', counter, { input: { n, progress }, capacity: Infinity })]),
     // --metrics 1: latency histograms on; --tracing 1: spans on with no SDK registered (no-op tracer).
     telemetry: { metrics: args.metrics === '1', tracing: args.tracing === '1' ? true : 'auto' },
   });
