@@ -72,6 +72,13 @@ async function injectFaults(cluster: Cluster, seconds: number, pids?: Map<number
   return faults;
 }
 
+/** The acked messages `client` gave up on (dead letters `undelivered`), as they happen. */
+function undeliveredAt(client: Cluster['client']): string[] {
+  const undelivered: string[] = [];
+  client.system.subscribe((e) => e.type === 'dead_letter' && e.reason === 'undelivered' && undelivered.push(e.detail));
+  return undelivered;
+}
+
 /**
  * Owners by time from answers that say which node answered: tenures, and the flips
  * (ownership going away and back faster than a lease can change hands twice).
@@ -93,8 +100,7 @@ it(`chaos for ${SECONDS} s: acked messages exactly once, never two owners, tree 
   try {
     await cluster.ready(NODES);
     const { client } = cluster;
-    const undelivered: string[] = [];
-    client.system.subscribe((e) => e.type === 'dead_letter' && e.reason === 'undelivered' && undelivered.push(e.detail));
+    const undelivered = undeliveredAt(client);
 
     let sent = 0;
     const hits: Hit[] = [];
@@ -159,8 +165,7 @@ it(`chaos for ${SECONDS} s on keyed entities: acked messages once per key throug
   try {
     await cluster.ready(NODES);
     const { client } = cluster;
-    const undelivered: string[] = [];
-    client.system.subscribe((e) => e.type === 'dead_letter' && e.reason === 'undelivered' && undelivered.push(e.detail));
+    const undelivered = undeliveredAt(client);
     const sent = new Map<string, number>();
     let total = 0;
     let running = true;

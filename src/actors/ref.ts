@@ -1,6 +1,6 @@
 import { checkKey, entityTarget, parseEntityTarget } from './entity-address.js';
 import { EldertreeError } from './errors.js';
-import type { Address, AnyKind, AskEvent, EventFields, EventOf, KindName, Payload, ReplyOf } from './kind.js';
+import { isKind, type Address, type AnyKind, type AskEvent, type EventFields, type EventOf, type KindName, type Payload, type ReplyOf } from './kind.js';
 import type { AskOptions, TellOptions } from './system.js';
 
 /** Whoever sends through a reference: a node, a client, or an actor (its runtime). */
@@ -60,7 +60,7 @@ export class Ref<K extends AnyKind = AnyKind> implements Address<K> {
  */
 export function bindRef<K extends AnyKind>(sender: RefSender, kindOrRef: K | Address<K> | string, path?: string | Address<AnyKind | string>): Ref<K> {
   if (typeof kindOrRef === 'string') return new Ref<K>(sender, checkPath(kindOrRef), ANY_KIND);
-  if (isKindValue(kindOrRef)) {
+  if (isKind(kindOrRef)) {
     if (path === undefined) throw new EldertreeError(`ref(${kindOrRef.name}, path): the path is missing`);
     if (typeof path === 'object' && path !== null) {
       const given = path as Address<string>;
@@ -85,9 +85,6 @@ export function bindRef<K extends AnyKind>(sender: RefSender, kindOrRef: K | Add
 /** The kind name of a reference made from a bare path, whose kind is not known here. */
 export const ANY_KIND = '*';
 
-function isKindValue(value: unknown): value is AnyKind {
-  return typeof value === 'object' && value !== null && 'machine' in value && 'name' in value && typeof (value as AnyKind).at === 'function';
-}
 
 /** An actor path (`/app/x`) or an entity address (`cart/key`). */
 function checkPath(path: string): string {

@@ -114,6 +114,8 @@ export class ActorSystem implements TransportHost {
   /** Metrics and tracing (src/telemetry) while on; undefined costs one check per hook. */
   observer: MessageObserver | undefined;
   private readonly cells = new Map<string, ActorCell>();
+  /** Cells whose kind has schemas: while none, messages from the wire skip the schema lookup. */
+  private schemaCells = 0;
   /** Entity regions on this node, by kind name. */
   readonly regions = new Map<string, EntityRouter>();
   private readonly pending = new Map<string, PendingAsk>();
@@ -165,6 +167,7 @@ export class ActorSystem implements TransportHost {
     const cell = new ActorCell(this, path, behavior, kind);
     for (const gate of this.gates) if (under(path, gate.prefix)) cell.gate = gate.check;
     this.cells.set(path, cell);
+    if (behavior.schemas !== undefined) this.schemaCells++;
     if (reachable) this.transport?.register(path);
     return cell;
   }
@@ -173,6 +176,7 @@ export class ActorSystem implements TransportHost {
     if (this.cells.get(cell.path) !== cell) return;
     // Unsubscribe first, so mail forwarded from the mailbox cannot come back here.
     this.cells.delete(cell.path);
+    if (cell.behavior.schemas !== undefined) this.schemaCells--;
     this.transport?.unregister(cell.path);
     cell.close();
   }
@@ -417,7 +421,9 @@ export class ActorSystem implements TransportHost {
       return;
     }
     const envelope = result.envelope;
-    // The node boundary: a kind's schemas check what comes from the wire.
+    // The node boundary: a kind's schemas check what comes from the wire (looked up only
+    // on a node that has any: route() finds the cell again, a second lookup per message).
+    if (this.schemaCells === 0 && this.regions.size === 0) return this.route(envelope, role);
     const target = envelope.target_elder;
     const schemas = this.cells.get(target)?.behavior.schemas ?? (isEntityTarget(target) ? this.regions.get(target.slice(0, target.indexOf('/')))?.schemas : undefined);
     if (schemas !== undefined) {
