@@ -2,6 +2,8 @@
  * Remote ask (request/reply) between two processes over one nats-server (this process
  * asks; a forked cluster-peer answers { ok: true }), 100 B payload:
  *   raw:       nats.js request (noAsyncTraces: true), msgpackr both ways
+ *   ceiling:   the design's ceiling on request/reply: the same, and the receiver runs an
+ *              echo machine's transition per request (actor.send), whose action responds
  *   eldertree: ClusterClient.ask('/bench/echo', 'ask', payload) -> a ClusterNode's actor
  *   records:   the same with v0's batch frames both ways (msgpackr records, not standard msgpack)
  *   moleculer: broker.call('counter.ask', payload) (JSON)
@@ -26,10 +28,11 @@ await message<{ ready?: boolean }>(peer, (m) => m.ready === true);
 
 let ask: (seq: number) => Promise<unknown>;
 let close: () => Promise<unknown>;
-if (side === 'raw') {
+if (side === 'raw' || side === 'ceiling') {
   const nc = await connect({ servers: nats.url, noAsyncTraces: true });
   const packr = new Packr({ useRecords: false });
-  ask = async (seq) => packr.unpack((await nc.request('bench.ask', packr.pack(payload(seq)), { timeout: 5000 })).data);
+  const subject = side === 'raw' ? 'bench.ask' : 'bench.ceiling.ask';
+  ask = async (seq) => packr.unpack((await nc.request(subject, packr.pack(payload(seq)), { timeout: 5000 })).data);
   close = () => nc.close();
 } else if (side === 'eldertree' || side === 'records') {
   const batchEncoding = side === 'records' ? 'records' : 'standard';

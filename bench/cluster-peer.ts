@@ -4,14 +4,15 @@
  *   --side eldertree  a ClusterNode: actor /bench/counter counts `inc`, /bench/echo replies
  *   --side records    the same, sending v0 batch frames (msgpackr records)
  *   --side ceiling    nats.js: decodes `bench.ceiling` row frames, actor.send per row to the
- *                     same counter machine as eldertree's (the design's ceiling)
+ *                     same counter machine as eldertree's (the design's ceiling); answers
+ *                     `bench.ceiling.ask` through an echo machine whose action responds
  *   --side moleculer  a broker: event `bench.inc` counts, action `counter.ask` replies
  *   --side raw-node   the failover baseline (see rawNode below), with --node NAME
  * All take --url. It sends { ready: true } once it can receive, then { count } every
  * PROGRESS counted messages: the sender's flow control, the same for every side.
  */
 import { Kvm } from '@nats-io/kv';
-import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { ClusterNode, reply, supervisor, worker } from 'eldertree';
 import { Packr } from 'msgpackr';
 import { assign, createActor, setup } from 'xstate';
@@ -54,6 +55,12 @@ if (args.side === 'raw') {
       for (const row of rows) actor.send({ type: row[0], payload: row[1] } as { type: 'inc' });
     },
   });
+  const echo = createActor(
+    setup({ types: { events: {} as { type: 'ask'; payload: unknown; msg: Msg } } }).createMachine({
+      on: { ask: { actions: ({ event }) => void event.msg.respond(packr.pack({ ok: true })) } },
+    }),
+  ).start();
+  nc.subscribe('bench.ceiling.ask', { callback: (_, msg) => echo.send({ type: 'ask', payload: packr.unpack(msg.data), msg }) });
   await nc.flush();
 } else if (args.side === 'eldertree' || args.side === 'records') {
   const counter = counterMachine();

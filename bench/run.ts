@@ -18,7 +18,8 @@ interface Row {
   /** eldertree / raw. */
   ratio: number;
   goal: string;
-  met: boolean;
+  /** undefined: a reference row, no goal. */
+  met: boolean | undefined;
 }
 
 interface Case {
@@ -62,16 +63,21 @@ function ratioRow(
   };
 }
 
-function latencyRow(benchmark: string, side: string, m: (side: string, key: string) => number): Row {
+function latencyRow(benchmark: string, side: string, m: (side: string, key: string) => number, limitUs: number): Row {
   const p99 = m(side, 'p99');
   return {
     benchmark,
     eldertree: `${us(m(side, 'p50'))} / ${us(p99)} µs`,
     raw: `${us(m('raw', 'p50'))} / ${us(m('raw', 'p99'))} µs`,
     ratio: p99 / m('raw', 'p99'),
-    goal: 'p99 <= 1 ms',
-    met: p99 <= 1000,
+    goal: `p99 <= ${limitUs} µs`,
+    met: p99 <= limitUs,
   };
+}
+
+/** A figure beside its baseline for reference only: no goal is set on it. */
+function infoRow(row: Row): Row {
+  return { ...row, goal: '(reference)', met: undefined };
 }
 
 /** A time in ms, median / max over every run, judged on the max. */
@@ -105,6 +111,8 @@ const n = {
 const FLOOD_UNBOUNDED = 1_000_000;
 /** What a flooded node may hold (the flood test's bound for a runtime process is 250 MB). */
 const FLOOD_RSS_MB = 256;
+/** Issue 17: Erlang's sustained restart p99 on this machine is 137-544 µs. */
+const RESTART_P99_US = 250;
 // The first ~2000 restarts of a process run cold code (JIT, young-generation sizing)
 // and are several times slower; they are not recorded, on either side.
 const RESTART_WARMUP = 2000;
@@ -215,8 +223,8 @@ const CASES: Case[] = [
       short: ['--side', 'eldertree', '--period', '1'],
     },
     rows: (m) => [
-      latencyRow(`restart p50 / p99 (${k(n.restart)} after ${k(RESTART_WARMUP)} warm-up; intensity 1e6 per 1000 ms)`, 'eldertree', m),
-      latencyRow(`restart p50 / p99 (same, intensity 1e6 per 1 ms)`, 'short', m),
+      latencyRow(`restart p50 / p99 (${k(n.restart)} after ${k(RESTART_WARMUP)} warm-up; intensity 1e6 per 1000 ms)`, 'eldertree', m, RESTART_P99_US),
+      latencyRow(`restart p50 / p99 (same, intensity 1e6 per 1 ms)`, 'short', m, RESTART_P99_US),
     ],
   },
   {
@@ -243,18 +251,19 @@ const CASES: Case[] = [
     rows: (m) => [
       ratioRow(`remote tell, msg/s (same) vs the design's ceiling (nats.js, frames of <= 512 rows, receiver decodes + actor.send of the same machine)`, m('eldertree', 'rate'), m('ceiling', 'rate'), k, 0.8, true, 'ceiling'),
       ratioRow(`remote tell, msg/s (same), standard msgpack batch frames vs v0 msgpackr-record frames`, m('eldertree', 'rate'), m('records', 'rate'), k, 0.9, true, 'record frames'),
-      ratioRow(`remote tell, msg/s, 100 B, 2 processes (${k(n.remoteTell)} msgs) vs nats.js pub/sub + msgpackr`, m('eldertree', 'rate'), m('raw', 'rate'), k, 0.75, true),
-      ratioRow(`remote tell, msg/s (same) vs Moleculer 0.15 emit`, m('eldertree', 'rate'), m('moleculer', 'rate'), k, 3, true, 'Moleculer'),
-      ratioRow(`remote tell with requiresAck, msg/s (same) vs plain remote tell`, m('acked', 'rate'), m('eldertree', 'rate'), k, 0.5, true, 'plain tell'),
+      infoRow(ratioRow(`remote tell, msg/s, 100 B, 2 processes (${k(n.remoteTell)} msgs) vs nats.js pub/sub + msgpackr, no XState`, m('eldertree', 'rate'), m('raw', 'rate'), k, 0.75, true)),
+      ratioRow(`remote tell, msg/s (same) vs Moleculer 0.15 emit`, m('eldertree', 'rate'), m('moleculer', 'rate'), k, 1.5, true, 'Moleculer'),
+      ratioRow(`remote tell with requiresAck, msg/s (same) vs plain remote tell`, m('acked', 'rate'), m('eldertree', 'rate'), k, 0.6, true, 'plain tell'),
     ],
   },
   {
     name: 'cluster-ask',
     args: ['--n', String(n.remoteAsk), '--samples', String(n.askSamples), '--warmup', '1000'],
-    sides: { raw: ['--side', 'raw'], eldertree: ['--side', 'eldertree'], records: ['--side', 'records'], moleculer: ['--side', 'moleculer'] },
+    sides: { raw: ['--side', 'raw'], ceiling: ['--side', 'ceiling'], eldertree: ['--side', 'eldertree'], records: ['--side', 'records'], moleculer: ['--side', 'moleculer'] },
     rows: (m) => [
+      ratioRow(`remote ask, asks/s, 64 in flight (${k(n.remoteAsk)} asks) vs the design's ceiling on request/reply (nats.js request, the receiver decodes, actor.send of an echo machine whose action responds)`, m('eldertree', 'rate'), m('ceiling', 'rate'), k, 0.8, true, 'ceiling'),
       ratioRow(`remote ask, asks/s, 64 in flight (same), standard msgpack batch frames vs v0 msgpackr-record frames`, m('eldertree', 'rate'), m('records', 'rate'), k, 0.9, true, 'record frames'),
-      ratioRow(`remote ask, asks/s, 64 in flight (${k(n.remoteAsk)} asks) vs Moleculer 0.15 call`, m('eldertree', 'rate'), m('moleculer', 'rate'), k, 2, true, 'Moleculer'),
+      ratioRow(`remote ask, asks/s, 64 in flight (same) vs Moleculer 0.15 call`, m('eldertree', 'rate'), m('moleculer', 'rate'), k, 1.5, true, 'Moleculer'),
       ratioRow(`remote ask p50, sequential, µs (${k(n.askSamples)} asks) vs nats.js request`, m('eldertree', 'p50'), m('raw', 'p50'), us, 1.2, false),
     ],
   },
@@ -353,7 +362,7 @@ for (const c of CASES) {
 const table = [
   '| benchmark | eldertree | raw baseline | ratio | goal | met |',
   '|---|---:|---:|---:|---|:---:|',
-  ...rows.map((r) => `| ${r.benchmark} | ${r.eldertree} | ${r.raw} | ${r.ratio >= 0.1 ? r.ratio.toFixed(2) : r.ratio.toPrecision(2)}x | ${r.goal} | ${r.met ? 'yes' : 'no'} |`),
+  ...rows.map((r) => `| ${r.benchmark} | ${r.eldertree} | ${r.raw} | ${r.ratio >= 0.1 ? r.ratio.toFixed(2) : r.ratio.toPrecision(2)}x | ${r.goal} | ${r.met === undefined ? '–' : r.met ? 'yes' : 'no'} |`),
 ].join('\n');
 const cpu = cpus();
 const header =
