@@ -175,9 +175,13 @@ describe('inspector API on a local node', () => {
   });
 
   it('/metrics is Prometheus text: messages, restarts, mailbox depth, dead letters, node up', async () => {
-    // /metrics reads a tree snapshot up to 1 s old: wait for the one with the 300 messages.
+    // /metrics reads a tree snapshot up to 1 s old: wait for the one with the 300 messages
+    // processed and none left waiting (on a busy machine a snapshot can catch the tail queued).
+    const settled = (text: string) =>
+      /eldertree_messages_processed_total\{node="n1",supervisor="\/elders"\} (\d{3,})/.test(text) &&
+      /eldertree_mailbox_depth\{[^}]*supervisor="\/elders"[^}]*\} 0\b/.test(text);
     let r = await call('GET', '/metrics');
-    for (let i = 0; i < 50 && !/eldertree_messages_processed_total\{node="n1",supervisor="\/elders"\} (\d{3,})/.test(r.text); i++) {
+    for (let i = 0; i < 50 && !settled(r.text); i++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
       r = await call('GET', '/metrics');
     }

@@ -8,7 +8,7 @@ import type {
   ParameterizedObject,
   ProvidedActor,
 } from 'xstate';
-import type { Envelope } from './envelope.js';
+import { plainEnvelope, type Envelope } from './envelope.js';
 import { EldertreeError, toError } from './errors.js';
 import type { Address, AddressFor, AnyKind, AskEvent, EventOf, ReplyOf } from './kind.js';
 import { bindEntity, bindRef, type AskMessage, type AskType, type Ref, type ReplyTo } from './ref.js';
@@ -82,7 +82,7 @@ class CellRuntime implements ActorRuntime {
     this.cell.system.reply(this.cell, request, payload);
   }
   forward(envelope: Envelope | undefined, target: string): void {
-    if (envelope) this.cell.system.route({ ...envelope, target_elder: target });
+    if (envelope) this.cell.system.route({ ...plainEnvelope(envelope), target_elder: target });
   }
   ref<K extends AnyKind>(kindOrRef: K | Address<K>, path?: string | AddressFor<K>): Ref<K> {
     return bindRef<K>(this, kindOrRef, path);

@@ -3,12 +3,12 @@ import { rateLimited, silentLogger } from '../log.js';
 import { ActorCell, type Behavior } from './cell.js';
 import { Dispatcher } from './dispatcher.js';
 import {
-  createIdGenerator,
   createStreamId,
   DEFAULT_PRIORITY,
   EMPTY_PAYLOAD,
   ERROR_REPLY_TYPE,
   isNodeAddress,
+  MadeEnvelope,
   MAX_PRIORITY,
   MIN_PRIORITY,
   nodeAddress,
@@ -99,7 +99,6 @@ export class ActorSystem implements TransportHost {
   readonly dispatcher: Dispatcher;
   /** refused: acked envelopes from the wire turned away by a full mailbox, left to their sender's resend. */
   readonly counters = { sent: 0, deadLetters: 0, duplicates: 0, refused: 0 };
-  readonly nextId: () => string;
   /** This run's stream name for acked messages: a restart is a new stream, never a resend. */
   readonly stream = createStreamId();
   private readonly transport: Transport | undefined;
@@ -135,7 +134,6 @@ export class ActorSystem implements TransportHost {
     this.services = { ...options.services };
     this.trace = undefined;
     this.observer = undefined;
-    this.nextId = createIdGenerator();
   }
 
   async start(): Promise<void> {
@@ -322,18 +320,15 @@ export class ActorSystem implements TransportHost {
     const seq = (seqs.get(key) ?? 0) + 1;
     seqs.set(key, seq);
     this.counters.sent++;
-    const envelope: Envelope = {
-      message_id: this.nextId(),
-      source_elder: source,
-      target_elder: target,
-      message_type: type,
+    const envelope: Envelope = new MadeEnvelope(
+      source,
+      target,
+      type,
       payload,
-      priority:
-        priority >= MIN_PRIORITY && priority <= MAX_PRIORITY ? priority | 0 : clampPriority(priority),
-      timestamp: Date.now(),
-      requires_ack: requiresAck,
+      priority >= MIN_PRIORITY && priority <= MAX_PRIORITY ? priority | 0 : clampPriority(priority),
+      requiresAck,
       seq,
-    };
+    );
     if (requiresAck) envelope.stream = this.stream;
     return envelope;
   }

@@ -1,5 +1,5 @@
 import { Packr, type Options } from 'msgpackr';
-import type { Envelope } from '../actors/envelope.js';
+import { wireEnvelope, type Envelope } from '../actors/envelope.js';
 
 /** Frames larger than this are refused before decoding (1 MiB, NATS' default max_payload). */
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
@@ -50,13 +50,13 @@ const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 const MAX_KEYS = 64;
 
 export function encodeEnvelope(envelope: Envelope): Uint8Array {
-  return packr.pack(envelope);
+  return packr.pack(wireEnvelope(envelope));
 }
 
 /** Several envelopes for one subject, in send order. */
 export function encodeBatch(envelopes: readonly Envelope[], encoding: BatchEncoding = 'rows'): Uint8Array {
   if (encoding === 'rows') return packr.pack(toRows(envelopes));
-  return (encoding === 'records' ? recordPackr : packr).pack(envelopes);
+  return (encoding === 'records' ? recordPackr : packr).pack(envelopes.map(wireEnvelope));
 }
 
 function toRows(envelopes: readonly Envelope[]): { keys: string[]; rows: unknown[][] } {
