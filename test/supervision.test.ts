@@ -413,6 +413,30 @@ describe('dynamic children and supervisor queries', () => {
     expect(sup.state).toBe('stopped');
     node = undefined;
   });
+
+  it("its status machine shows `restarting` only for a restart that takes time: a one_for_one restart done at once leaves it untouched", async () => {
+    await run(three('one_for_one'));
+    const actor = node!.supervisor('/s').cell.actor!;
+    const seen: unknown[] = [];
+    actor.subscribe((s) => seen.push(s.value));
+    const before = actor.getSnapshot();
+    await crash('/s/b');
+    expect(incarnations()).toEqual(['a#1', 'b#2', 'c#1']);
+    // No transition of the supervisor's own machine: the same snapshot object.
+    expect(actor.getSnapshot()).toBe(before);
+    expect(seen).toEqual([]);
+    await node!.stop();
+    node = undefined;
+
+    // one_for_all stops the siblings first (it awaits them): the status is shown.
+    await run(three('one_for_all'));
+    const all = node!.supervisor('/s').cell.actor!;
+    const shown: unknown[] = [];
+    all.subscribe((s) => shown.push(s.value));
+    await crash('/s/b');
+    expect(incarnations()).toEqual(['a#2', 'b#2', 'c#2']);
+    expect(shown).toEqual(['restarting', 'running']);
+  });
 });
 
 describe('a supervisor with an agent', () => {

@@ -1,4 +1,4 @@
-import { assign, setup } from 'xstate';
+import { setup } from 'xstate';
 import { reply, runtimeOf } from '../actors/effects.js';
 import type { Strategy } from './spec.js';
 
@@ -41,15 +41,15 @@ function notFound(id: unknown) {
  */
 export const supervisorMachine = setup({
   types: {
-    context: {} as SupervisorInput & { restarts: number },
+    context: {} as SupervisorInput,
     input: {} as SupervisorInput,
     events: {} as
       | { type: 'eldertree.sup.starting' }
       | { type: 'eldertree.sup.running' }
-      | { type: 'eldertree.sup.restarting'; restarts: number }
+      | { type: 'eldertree.sup.restarting' }
       | { type: 'eldertree.sup.stopping' }
       | { type: 'eldertree.sup.stopped' }
-      | { type: 'eldertree.sup.failed'; restarts: number }
+      | { type: 'eldertree.sup.failed' }
       | { type: 'supervisor.which_children' }
       | { type: 'supervisor.which_child'; id: string }
       | { type: 'supervisor.get_childspec'; id: string }
@@ -67,17 +67,14 @@ export const supervisorMachine = setup({
 }).createMachine({
   id: 'supervisor',
   initial: 'starting',
-  context: ({ input }) => ({ ...input, restarts: 0 }),
+  context: ({ input }) => input,
   on: {
     'eldertree.sup.starting': '.starting',
     'eldertree.sup.running': '.running',
-    'eldertree.sup.restarting': {
-      target: '.restarting',
-      actions: assign({ restarts: ({ event }) => event.restarts }),
-    },
+    'eldertree.sup.restarting': '.restarting',
     'eldertree.sup.stopping': '.stopping',
     'eldertree.sup.stopped': '.stopped',
-    'eldertree.sup.failed': { target: '.failed', actions: assign({ restarts: ({ event }) => event.restarts }) },
+    'eldertree.sup.failed': '.failed',
     'supervisor.which_children': { actions: reply(({ context }) => ({ children: context.describe() })) },
     'supervisor.which_child': {
       actions: reply(({ context, event }) => {

@@ -361,7 +361,17 @@ export class Supervisor {
   private async restart(child: Child): Promise<void> {
     if (!this.intensity.add()) return this.giveUp();
     const group = this.groupFor(child);
-    this.signal('restarting');
+    // The status machine shows `restarting` only for a restart that outlasts the moment:
+    // one that stops siblings, waits a backoff or starts asynchronously. A one_for_one
+    // restart done at once would cost two transitions of the supervisor's own machine
+    // (about a third of what a restart allocated) for a state no observer could see.
+    let shown = false;
+    const showRestarting = () => {
+      if (shown) return;
+      shown = true;
+      this.signal('restarting');
+    };
+    if (group.length > 1) showRestarting();
     // The others in the group are alive: stop them last-started first. A temporary
     // child is never restarted for a sibling's crash, so it is deleted (OTP).
     for (let i = group.length - 1; i >= 0; i--) {
@@ -375,12 +385,13 @@ export class Supervisor {
     // A retry has waited its backoff already.
     const delay = child.restarting ? 0 : this.backoffFor(child);
     if (delay > 0) {
+      showRestarting();
       child.restarting = true;
       this.later(delay, () => (child.restarting && this.has(child) ? this.sweep(toStart) : undefined));
     } else {
-      await this.sweep(toStart);
+      await this.sweep(toStart, showRestarting);
     }
-    if (this.state === 'running') this.signal('running');
+    if (shown && this.state === 'running') this.signal('running');
   }
 
   private groupFor(child: Child): Child[] {
@@ -393,12 +404,13 @@ export class Supervisor {
    * OTP start_children during a restart: in order, and the sweep stops at a child that
    * fails to start; those after it stay down until it starts (its retry goes on from it).
    */
-  private async sweep(group: readonly Child[]): Promise<void> {
+  private async sweep(group: readonly Child[], onAsync?: () => void): Promise<void> {
     for (const child of group) {
       if (this.state !== 'running') return;
       if (!this.has(child) || child.up) continue;
       child.restarting = false;
       const launched = launch(child, this.system, this.intensity);
+      if (launched instanceof Promise) onAsync?.();
       const result = launched instanceof Promise ? await launched : launched;
       if (result instanceof Error) {
         child.restarting = true;
@@ -494,7 +506,7 @@ export class Supervisor {
 
   /** Moves the status machine; the inspector reads it like any actor's state. */
   private signal(status: SupervisorStatus): void {
-    const event = { type: `eldertree.sup.${status}`, restarts: this.intensity.count };
+    const event = { type: `eldertree.sup.${status}` };
     this.cell.actor?.send(event);
   }
 }

@@ -122,6 +122,7 @@ export class NatsTransport implements Transport {
   private readonly inboxRoot: string;
   private readonly roles = new Map<string, string>();
   private readonly dottedPaths = new Map<string, string>();
+  private readonly actorSubjects = new Map<string, Map<string, string>>();
   private readonly outbox: Outbox;
   private readonly inOrder = new InOrder();
   private readonly answers: ReplyInbox;
@@ -273,7 +274,7 @@ export class NatsTransport implements Transport {
   /** The subject of an envelope to an actor path or an entity (kind/key); undefined for neither. */
   private subjectOf(envelope: Envelope): string | undefined {
     const target = envelope.target_elder;
-    if (isActorPath(target)) return `${this.actorPrefix}${this.roleFor(envelope.source_elder)}${this.dotted(target)}`;
+    if (isActorPath(target)) return this.actorSubject(target, this.roleFor(envelope.source_elder));
     if (!isEntityTarget(target)) return undefined;
     const address = parseEntityTarget(target);
     if (typeof address === 'string') return undefined;
@@ -320,6 +321,21 @@ export class NatsTransport implements Transport {
   };
 
   /** `/a/b` -> `.a.b`, once per path: it was recomputed twice per message. */
+  /**
+   * The subject of a path for a role, made once: a subject built per message is a new
+   * string to allocate, flatten and hash in the batch map, for every message sent.
+   */
+  private actorSubject(path: string, role: string): string {
+    let byRole = this.actorSubjects.get(path);
+    if (byRole === undefined) {
+      if (this.actorSubjects.size >= CACHE_LIMIT) this.actorSubjects.clear();
+      this.actorSubjects.set(path, (byRole = new Map()));
+    }
+    let subject = byRole.get(role);
+    if (subject === undefined) byRole.set(role, (subject = `${this.actorPrefix}${role}${this.dotted(path)}`));
+    return subject;
+  }
+
   private dotted(path: string): string {
     let dotted = this.dottedPaths.get(path);
     if (dotted === undefined) {
