@@ -106,17 +106,26 @@ export function fromRows(value: Record<string, unknown>): { ok: true; items: Rec
   const n = keys.length;
   const base = n === BASE_KEYS.length && BASE_KEYS.every((k, j) => keys[j] === k);
   const items = new Array<Record<string, unknown>>(rows.length);
+  // A frame's rows mostly repeat sender, target and type: envelopes waiting in a mailbox
+  // share one string of each instead of holding a decoded copy apiece (less to copy at
+  // every young-generation collection; the copies die at once).
+  let source: unknown;
+  let target: unknown;
+  let type: unknown;
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i];
     if (!Array.isArray(row) || row.length !== n) return { ok: false, reason: `row ${i} of a rows batch is not an array of ${n} values` };
     if (base && !row.includes(null) && !row.includes(undefined)) {
+      if (row[1] !== source) source = row[1];
+      if (row[2] !== target) target = row[2];
+      if (row[3] !== type) type = row[3];
       // The usual frame (plain tells): one object literal, so every envelope has the same
       // shape from the start instead of growing key by key (allocation and GC per message).
       items[i] = {
         message_id: row[0],
-        source_elder: row[1],
-        target_elder: row[2],
-        message_type: row[3],
+        source_elder: source,
+        target_elder: target,
+        message_type: type,
         payload: row[4],
         priority: row[5],
         timestamp: row[6],
