@@ -28,7 +28,7 @@ describe('priority mailbox', () => {
           box.push({ priority, n });
           model.push({ priority, n });
           if (take) {
-            out.push(box.shift()!.n);
+            out.push((box.shift() as { n: number }).n);
             model.sort((a, b) => b.priority - a.priority || a.n - b.n);
             expected.push(model.shift()!.n);
           }
@@ -37,6 +37,48 @@ describe('priority mailbox', () => {
         expect(box.size).toBe(model.length);
       }),
       { numRuns: 500 },
+    );
+  });
+
+  it('keeps local tells as fields among message objects: one FIFO per priority, growing past its first rings, drained as messages (property, 300 runs)', () => {
+    type M = { priority: number; n: number; local?: { type: string; payload: unknown; source: string; t: number } };
+    const made = (type: string, payload: Record<string, unknown>, source: string, seq: number, n: number, t: number, priority: number): M => ({ priority, n, local: { type, payload, source, t: t + seq } });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 9 }), fc.boolean(), fc.boolean()), { maxLength: 400 }), fc.boolean(), (ops, drainAtEnd) => {
+        const box = new Mailbox<M>(made);
+        const model: M[] = [];
+        const out: M[] = [];
+        const expected: M[] = [];
+        const take = () => {
+          const item = box.shift();
+          out.push(typeof item === 'string' ? box.made(item) : item!);
+          model.sort((a, b) => b.priority - a.priority || a.n - b.n);
+          expected.push(model.shift()!);
+        };
+        ops.forEach(([priority, local, shift], n) => {
+          if (local) {
+            const payload = { n };
+            box.pushLocal(priority, `t${n}`, payload, `/s${n}`, 1, n, n * 10);
+            model.push({ priority, n, local: { type: `t${n}`, payload, source: `/s${n}`, t: n * 10 + 1 } });
+          } else {
+            const m = { priority, n };
+            box.push(m);
+            model.push(m);
+          }
+          if (shift) take();
+        });
+        if (drainAtEnd) {
+          model.sort((a, b) => b.priority - a.priority || a.n - b.n);
+          expected.push(...model.splice(0));
+          out.push(...box.drain());
+        } else {
+          while (model.length > 0) take();
+        }
+        expect(out).toEqual(expected);
+        expect(box.size).toBe(0);
+        expect(box.shift()).toBeUndefined();
+      }),
+      { numRuns: 300 },
     );
   });
 });

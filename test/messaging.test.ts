@@ -299,3 +299,48 @@ describe('a crash leaves nothing behind', () => {
     expect(ticks).toBe(after);
   });
 });
+
+describe('a local tell kept as fields (no envelope object while it waits)', () => {
+  it('is the same message wherever it is read: runtime.current, the id tell returned, sender, seq, time; and its dead letters', async () => {
+    const seen: { id: string; from: string; seq: number; at: number; type: string; n?: unknown }[] = [];
+    const recorder = setup({ types: { events: {} as { type: 'note'; n?: number } | { type: 'boom' } } }).createMachine({
+      on: {
+        note: {
+          actions: ({ system, event }) => {
+            const c = runtimeOf(system).current!;
+            // Read twice: the same object, made once.
+            expect(runtimeOf(system).current).toBe(c);
+            seen.push({ id: c.message_id, from: c.source_elder, seq: c.seq, at: c.timestamp, type: c.message_type, n: (c.payload as { n?: number }).n ?? event.n });
+          },
+        },
+        boom: {
+          actions: () => {
+            throw new Error('boom');
+          },
+        },
+      },
+    });
+    const started = await startNode(supervisor('app', { intensity: 10 }, [worker('r', recorder)]));
+    node = started.node;
+    const before = Date.now();
+    const a = node.tell('/app/r', 'note', { n: 1 }, { from: '/outside' });
+    const b = node.tell('/app/r', 'note');
+    const crashId = node.tell('/app/r', 'boom');
+    const unhandled = node.tell('/app/r', 'nobody-handles-this');
+    await eventually(() => seen.length === 2 && started.rec.deadLetters().length === 2);
+    expect(seen.map((s) => s.id)).toEqual([a, b]);
+    expect(seen.map((s) => s.type)).toEqual(['note', 'note']);
+    expect(seen[0]!.from).toBe('/outside');
+    expect(seen[0]!.n).toBe(1);
+    expect(seen[1]!.seq).toBeGreaterThan(0);
+    for (const s of seen) expect(s.at).toBeGreaterThanOrEqual(before - 1);
+    const dead = started.rec.deadLetters();
+    expect(dead.map((d) => [d.reason, d.envelope?.message_id])).toEqual([
+      ['crashed', crashId],
+      ['unhandled', unhandled],
+    ]);
+    // A spread-free copy carries every field (what encoders and JSON see).
+    expect(JSON.parse(JSON.stringify(dead[0]!.envelope))).toMatchObject({ message_id: crashId, message_type: 'boom', target_elder: '/app/r', seq: expect.any(Number), timestamp: expect.any(Number) });
+    expect(plainEnvelope(dead[1]!.envelope!)).toMatchObject({ message_id: unhandled, target_elder: '/app/r' });
+  });
+});

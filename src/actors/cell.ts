@@ -2,7 +2,7 @@ import { rateLimited } from '../log.js';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { createActor, type AnyActor, type AnyStateMachine } from 'xstate';
 import type { Runnable } from './dispatcher.js';
-import { EMPTY_PAYLOAD, pairKey, type Envelope } from './envelope.js';
+import { EMPTY_PAYLOAD, MadeEnvelope, madeClock, pairKey, type Envelope } from './envelope.js';
 import { Mailbox } from './mailbox.js';
 import { EldertreeError, toError } from './errors.js';
 import { migrateSnapshot, SNAPSHOTS_SERVICE, type Persistence, type SnapshotStore } from './persistence.js';
@@ -120,10 +120,21 @@ export class ActorCell implements Runnable {
   status: CellStatus = 'idle';
   incarnation = 0;
   actor: AnyActor | undefined;
-  readonly mailbox = new Mailbox<Envelope>();
+  readonly mailbox = new Mailbox<Envelope>(
+    (type, payload, source, seq, n, t, priority) => new MadeEnvelope(source, this.path, type, payload, priority, false, seq, n, t),
+  );
   private outgoing: Map<string, number> | undefined;
-  /** The envelope being processed, so reply() knows whom to answer. */
-  current: Envelope | undefined;
+  /** The envelope being processed, so reply() knows whom to answer (see `current`). */
+  private currentEnvelope: Envelope | undefined;
+  /** A local tell being processed, kept as fields: its type, or undefined (see `current`). */
+  private localType: string | undefined;
+  // Its other fields, copied off the mailbox (a drain while it is processed must not change them).
+  private localPayload: Record<string, unknown> = EMPTY_PAYLOAD;
+  private localSource = '';
+  private localSeq = 0;
+  private localN = 0;
+  private localT = 0;
+  private localPriority = 0;
   /** Told when an incarnation ends by itself; the supervisor sets it. */
   onExit: ((cell: ActorCell, incarnation: number, exit: Exit) => void) | undefined;
   processed = 0;
@@ -157,6 +168,20 @@ export class ActorCell implements Runnable {
    * them; the askers time out and ask again.
    */
   private unsavedReplies: (() => void)[] = [];
+
+  /**
+   * The envelope being processed. A local tell kept as fields becomes one only when
+   * something asks for it (reply, forward, `runtime.current`, a dead letter), once.
+   */
+  get current(): Envelope | undefined {
+    if (this.currentEnvelope === undefined && this.localType !== undefined) this.currentEnvelope = this.madeLocal(this.localType);
+    return this.currentEnvelope;
+  }
+
+  set current(envelope: Envelope | undefined) {
+    this.currentEnvelope = envelope;
+    this.localType = undefined;
+  }
 
   /** Next outgoing seq per target path (per-pair order); made on the first send. */
   get seqs(): Map<string, number> {
@@ -280,6 +305,20 @@ export class ActorCell implements Runnable {
     if (this.status === 'running') this.system.dispatcher.schedule(this);
   }
 
+  /**
+   * A plain tell from this node, kept as fields in the mailbox (no envelope object). The
+   * same checks as enqueue's for a plain message; refusals are made into envelopes.
+   */
+  enqueueLocal(type: string, payload: Record<string, unknown>, source: string, seq: number, n: number, priority: number): void {
+    if (this.status === 'stopped' || this.mailbox.size >= (this.behavior.capacity ?? DEFAULT_MAILBOX_CAPACITY)) {
+      const envelope = new MadeEnvelope(source, this.path, type, payload, priority, false, seq, n);
+      this.enqueue(envelope); // the dead letter, as for any envelope
+      return;
+    }
+    this.mailbox.pushLocal(priority, type, payload, source, seq, n, madeClock());
+    if (this.status === 'running') this.system.dispatcher.schedule(this);
+  }
+
   process(max: number, deadline = Infinity): boolean {
     let n = 0;
     while (this.status === 'running' && n < max) {
@@ -289,12 +328,17 @@ export class ActorCell implements Runnable {
         this.system.fenced(this);
         return false;
       }
-      const envelope = this.mailbox.shift();
-      if (envelope === undefined) return false;
+      const item = this.mailbox.shift();
+      if (item === undefined) return false;
       n++;
       const observer = this.system.observer;
-      if (observer === undefined) this.deliver(envelope);
-      else observer.process(this, envelope);
+      if (typeof item === 'string') {
+        // A local tell: delivered from its fields unless someone times or traces it.
+        if (observer === undefined && this.system.trace === undefined) this.deliverLocal(item);
+        else if (observer === undefined) this.deliver(this.mailbox.made(item));
+        else observer.process(this, this.mailbox.made(item));
+      } else if (observer === undefined) this.deliver(item);
+      else observer.process(this, item);
     }
     return this.status === 'running' && this.mailbox.size > 0;
   }
@@ -341,6 +385,51 @@ export class ActorCell implements Runnable {
     if (this.behavior.persist !== undefined) this.persist();
     const trace = this.system.trace;
     if (trace !== undefined) trace(this, envelope, actor.getSnapshot());
+  }
+
+  private madeLocal(type: string): Envelope {
+    return new MadeEnvelope(this.localSource, this.path, type, this.localPayload, this.localPriority, false, this.localSeq, this.localN, this.localT);
+  }
+
+  /** deliver() for the local tell the mailbox just gave (its fields are on the mailbox). */
+  private deliverLocal(type: string): void {
+    const actor = this.actor!;
+    const mailbox = this.mailbox;
+    const payload = mailbox.payload;
+    this.localPayload = payload;
+    this.localSource = mailbox.source;
+    this.localSeq = mailbox.seq;
+    this.localN = mailbox.n;
+    this.localT = mailbox.t;
+    this.localPriority = mailbox.priority;
+    const event =
+      payload === EMPTY_PAYLOAD
+        ? bareEvent(type)
+        : payload.type === type
+          ? (payload as { type: string })
+          : { ...payload, type };
+    const before = actor.getSnapshot();
+    this.currentEnvelope = undefined;
+    this.localType = type;
+    actor.send(event);
+    // ended() clears `current` when this message crashed the actor (it took the culprit).
+    if (this.localType === undefined) return;
+    // Read back after send: `current` may have made it meanwhile (a reply, a forward).
+    let envelope = this.currentEnvelope as Envelope | undefined;
+    this.currentEnvelope = undefined;
+    this.localType = undefined;
+    if (this.status === 'running' && actor.getSnapshot() === before && !before.can(event)) {
+      envelope ??= this.madeLocal(type);
+      this.system.undeliverable(
+        envelope,
+        'unhandled',
+        `${this.path} in state ${JSON.stringify(before.value)} does not handle ${type}`,
+      );
+      return;
+    }
+    this.localPayload = EMPTY_PAYLOAD; // not kept alive by an idle actor
+    this.processed++;
+    if (this.behavior.persist !== undefined) this.persist();
   }
 
   private store(): SnapshotStore {

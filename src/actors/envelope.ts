@@ -111,7 +111,18 @@ export class MadeEnvelope implements Envelope {
   /** Set only when someone assigns an id (a forward keeps the original's). */
   #id: string | undefined;
 
-  constructor(source: string, target: string, type: string, payload: Record<string, unknown>, priority: number, requiresAck: boolean, seq: number) {
+  /** `n` and `t`: a local tell's id number and clock, when it is made into an envelope later. */
+  constructor(
+    source: string,
+    target: string,
+    type: string,
+    payload: Record<string, unknown>,
+    priority: number,
+    requiresAck: boolean,
+    seq: number,
+    n = ++madeCount,
+    t = Date.now() - MADE_EPOCH,
+  ) {
     this.source_elder = source;
     this.target_elder = target;
     this.message_type = type;
@@ -119,14 +130,14 @@ export class MadeEnvelope implements Envelope {
     this.priority = priority;
     this.requires_ack = requiresAck;
     this.seq = seq;
-    this.#n = ++madeCount;
-    this.#t = Date.now() - MADE_EPOCH;
+    this.#n = n;
+    this.#t = t;
     this.#id = undefined;
   }
 
   /** Not cached: a tell that returns its id leaves nothing behind in the queued envelope. */
   get message_id(): string {
-    return this.#id ?? MADE_ID_PREFIX + this.#n.toString(36);
+    return this.#id ?? madeId(this.#n);
   }
 
   set message_id(id: string) {
@@ -144,6 +155,21 @@ export class MadeEnvelope implements Envelope {
   toJSON(): Envelope {
     return plainEnvelope(this);
   }
+}
+
+/** The id number of the next message made here (a local tell kept as fields takes one too). */
+export function nextMadeNumber(): number {
+  return ++madeCount;
+}
+
+/** The clock of messages made here: ms since MADE_EPOCH, a small integer. */
+export function madeClock(): number {
+  return Date.now() - MADE_EPOCH;
+}
+
+/** The id of the message made here with number `n`. */
+export function madeId(n: number): string {
+  return MADE_ID_PREFIX + n.toString(36);
 }
 
 /** A plain-object copy of any envelope (own fields only; what an encoder or a spread sees). */

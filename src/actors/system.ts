@@ -9,6 +9,8 @@ import {
   ERROR_REPLY_TYPE,
   isNodeAddress,
   MadeEnvelope,
+  madeId,
+  nextMadeNumber,
   MAX_PRIORITY,
   MIN_PRIORITY,
   nodeAddress,
@@ -231,6 +233,21 @@ export class ActorSystem implements TransportHost {
     payload: Payload = EMPTY,
     options?: Omit<TellOptions, 'from'>,
   ): string {
+    // The hot path: a plain tell to an actor of this node, with nobody timing messages,
+    // waits in the mailbox as fields (no envelope object; see Mailbox) and is made into an
+    // envelope only if something asks for one.
+    if ((options === undefined || (options.requiresAck !== true && options.priority === undefined)) && this.observer === undefined && this.authorize === undefined) {
+      const local = this.cells.get(target);
+      if (local !== undefined && !isReservedType(type)) {
+        const seqs = cell?.seqs ?? this.seqsOf(from);
+        const seq = (seqs.get(target) ?? 0) + 1;
+        seqs.set(target, seq);
+        this.counters.sent++;
+        const n = nextMadeNumber();
+        local.enqueueLocal(type, payload, from, seq, n, DEFAULT_PRIORITY);
+        return madeId(n);
+      }
+    }
     const envelope = this.envelope(
       from,
       cell?.seqs ?? this.seqsOf(from),
