@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assign, setup } from 'xstate';
 import { AskRejectedError, ClusterClient, NatsTransport, supervisor, worker, type DeadLetterEvent } from '../src/internals.js';
 import { eventually, sleep, startNode, testMachine } from './helpers.js';
+import { parsePrometheus } from './inspector-fixtures.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';
 
 /** Records the `i` of each `work`; each costs ~costMs of CPU. */
@@ -111,9 +112,9 @@ describe('the send window for acked tells (real nats-server)', () => {
     }
   }, 60_000);
 
-  it('stop turns what waits behind the window into dead letters, as what is on the wire', async () => {
+  it('the outbox gauge counts in flight and waiting; stop turns both into dead letters', async () => {
     const sender = new NatsTransport({ servers: server.url, retry: { window: 2 } });
-    const a = await startNode(supervisor('a', {}, [worker('w', testMachine)]), { nodeId: 'wd', transport: sender });
+    const a = await startNode(supervisor('a', {}, [worker('w', testMachine)]), { nodeId: 'wd', transport: sender, telemetry: { metrics: true } });
     const b = await startNode(supervisor('b', {}, [worker('slow', slow, { input: { costMs: 500 } })]), {
       nodeId: 'we',
       transport: new NatsTransport({ servers: server.url }),
@@ -121,6 +122,10 @@ describe('the send window for acked tells (real nats-server)', () => {
     try {
       for (let i = 0; i < 6; i++) a.node.tell('/b/slow', 'work', { i }, { requiresAck: true });
       expect(sender.outboxCounts).toMatchObject({ inFlight: 2, waiting: 4 });
+      const { samples, types } = parsePrometheus(await a.node.telemetry!.metrics!.registry.metrics());
+      expect(types.get('eldertree_acked_outbox')).toBe('gauge');
+      const gauge = (state: string) => samples.find((x) => x.name === 'eldertree_acked_outbox' && x.labels.state === state)?.value;
+      expect([gauge('in_flight'), gauge('waiting')]).toEqual([2, 4]);
       await a.node.stop();
       const dead = a.rec.deadLetters();
       expect(dead.map((d) => d.reason)).toEqual(Array(6).fill('undelivered'));
