@@ -135,3 +135,13 @@ describe('the send window for acked tells (real nats-server)', () => {
     }
   }, 60_000);
 });
+
+describe('send window options', () => {
+  it('a bad window or bound is a clear error before anything connects', async () => {
+    expect(() => new NatsTransport({ servers: server.url, retry: { window: 0 } })).toThrow('retry.window must be a positive integer, got 0');
+    await expect(ClusterClient.connect({ servers: server.url, retry: { maxWaiting: -5 } })).rejects.toThrow('retry.maxWaiting must be an integer >= 0 or Infinity, got -5');
+    // Infinity is a bound (none); Infinity is no window.
+    expect(() => new NatsTransport({ servers: server.url, retry: { maxWaiting: Infinity } })).not.toThrow();
+    expect(() => new NatsTransport({ servers: server.url, retry: { window: Infinity } })).toThrow(/retry.window/);
+  });
+});
