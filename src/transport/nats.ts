@@ -280,7 +280,7 @@ export class NatsTransport implements Transport {
       if (taken === 'wait') return; // goes out when an ack frees a slot of its stream
       if (taken === 'overflow') {
         const { window, maxWaiting } = this.outbox.policy;
-        host.undeliverable(envelope, 'overflow', `${maxWaiting} acked messages to ${target} already wait behind ${window} unacknowledged ones`);
+        host.undeliverable(envelope, 'overflow', `send window to ${target} full: ${window} acked messages unacknowledged and ${maxWaiting} waiting (retry.window, retry.maxWaiting)`);
         return;
       }
     }
