@@ -10,7 +10,8 @@
  *              turn into frames of <= 512 (plain msgpack rows, as eldertree's), the
  *              receiver decodes and runs the same machine's transition (actor.send)
  * Every side sends in batches of BATCH, yielding between batches, and keeps at most
- * WINDOW messages not yet counted by the receiver: the rate is what gets through end to
+ * WINDOW messages not yet counted by the receiver (--window N: N x 1000; acked tells also
+ * have the transport's own window, --send-window N): the rate is what gets through end to
  * end, and no side can run ahead into the broker's slow-consumer limit or its own heap.
  * Result: { rate } in messages/s, from the first send to the receiver's count of n.
  */
@@ -43,7 +44,9 @@ if (side === 'raw') {
 } else if (side === 'eldertree' || side === 'acked' || side === 'records') {
   // records: batch frames as v0 sent them (msgpackr records), to price standard frames.
   const batchEncoding = side === 'records' ? 'records' : 'standard';
-  const client = await ClusterClient.connect({ servers: nats.url, nodeId: 'sender', batchEncoding });
+  // --send-window N: the transport's send window for acked tells (default DEFAULT_RETRY's).
+  const retry = args['send-window'] === undefined ? undefined : { window: Number(args['send-window']) };
+  const client = await ClusterClient.connect({ servers: nats.url, nodeId: 'sender', batchEncoding, retry });
   const options = { requiresAck: side === 'acked' };
   send = (seq) => client.tell('/bench/counter', 'inc', payload(seq), options);
   close = () => client.close();

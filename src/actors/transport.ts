@@ -14,6 +14,8 @@ export interface Transport {
   readonly queueGroup?: string;
   /** Acked envelopes sent again so far (metrics: eldertree_acked_resends_total). */
   readonly resends?: number;
+  /** Acked envelopes not acknowledged yet: on the wire, and waiting behind a send window (metrics: eldertree_acked_outbox). */
+  readonly outboxCounts?: { readonly inFlight: number; readonly waiting: number };
   /** This node now hosts an actor at `path`: other nodes may route to it. */
   register(path: string): void;
   unregister(path: string): void;

@@ -4,6 +4,7 @@ import type { Address, AddressFor, AnyKind } from '../actors/kind.js';
 import { bindEntity, bindRef, type Ref } from '../actors/ref.js';
 import { ActorSystem, type AskOptions, type Payload, type TellOptions } from '../actors/system.js';
 import { closeConnection, NatsTransport, type NatsTransportOptions } from '../transport/nats.js';
+import { retryPolicy } from '../transport/outbox.js';
 import { connectOrExplain } from './cluster-node.js';
 import { decodeWire, type WireEvent } from './events-wire.js';
 import { collectInspect, type InspectReply, type InspectResult } from './inspect-wire.js';
@@ -23,6 +24,7 @@ export class ClusterClient {
 
   static async connect(options: NatsTransportOptions & { nodeId?: string }): Promise<ClusterClient> {
     const nodeId = options.nodeId ?? `client-${process.pid}-${Date.now().toString(36)}`;
+    retryPolicy(options.retry); // a bad retry option fails here, before a connection is opened
     const connection = options.connection ?? (await connectOrExplain(options, `eldertree-${nodeId}`));
     // A client hosts nothing: it takes no routed frames (routes: false).
     const transport = new NatsTransport({ routes: false, ...options, connection });

@@ -2,7 +2,7 @@ import type { ActorCell } from '../actors/cell.js';
 import type { Envelope } from '../actors/envelope.js';
 import type { MessageObserver } from '../actors/observer.js';
 import type { ActorSystem } from '../actors/system.js';
-import { NodeMetrics } from './metrics.js';
+import { NodeMetrics, type ResendCounter } from './metrics.js';
 import { MessageTracer, tracerProviderRegistered } from './tracing.js';
 
 export { NodeMetrics, type ResendCounter } from './metrics.js';
@@ -19,7 +19,7 @@ export interface TelemetryOptions {
    */
   tracing?: boolean | 'auto';
   /** The node's transport: its acked resends and queue group (Node.start passes it). */
-  transport?: { readonly resends?: number; readonly queueGroup?: string };
+  transport?: ResendCounter & { readonly queueGroup?: string };
 }
 
 /**

@@ -6,9 +6,10 @@ import type { ActorSystem } from '../actors/system.js';
 import { FastHistogram, type HistogramSeries } from './histogram.js';
 import { supervisorOf } from './labels.js';
 
-/** What a transport may count for us (NatsTransport: acked frames sent again). */
+/** What a transport may count for us (NatsTransport: acked frames sent again, and its outbox). */
 export interface ResendCounter {
   readonly resends?: number;
+  readonly outboxCounts?: { readonly inFlight: number; readonly waiting: number };
 }
 
 /**
@@ -88,6 +89,17 @@ export class NodeMetrics {
       [...self.restarts].map(([supervisor, n]) => [{ supervisor }, n]),
     );
     counter('eldertree_acked_resends_total', 'Acknowledged frames sent again because no ack came in time.', [], () => [[{}, self.transport?.resends ?? 0]]);
+    new Gauge({
+      name: 'eldertree_acked_outbox',
+      help: 'Acked messages sent and not acknowledged yet: on the wire (in_flight) or waiting behind their send window (waiting).',
+      labelNames: ['state'],
+      registers: [this.registry],
+      collect() {
+        const counts = self.transport?.outboxCounts;
+        this.set({ state: 'in_flight' }, counts?.inFlight ?? 0);
+        this.set({ state: 'waiting' }, counts?.waiting ?? 0);
+      },
+    });
     const gauge = (name: string, help: string, pick: (cell: ActorCell) => number) =>
       new Gauge({
         name,

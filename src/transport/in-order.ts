@@ -34,24 +34,33 @@ export class InOrder {
     let state = this.pairs.get(key);
     if (!state) this.pairs.set(key, (state = { expected: base, ahead: new Map(), lastUsed: 0 }));
     state.lastUsed = performance.now();
+    let skipped = false;
     if (base > state.expected) {
+      // The sender waits for nothing below base (given up, or refused there): skip it.
       state.expected = base;
+      skipped = true;
       for (const seq of state.ahead.keys()) if (seq < base) state.ahead.delete(seq);
     }
     if (envelope.seq < state.expected) return { kind: 'duplicate' };
     if (envelope.seq > state.expected) {
       // Bounded: past it, a frame is not kept (its sender resends it, as for a lost one).
       if (!state.ahead.has(envelope.seq) && state.ahead.size < MAX_AHEAD) state.ahead.set(envelope.seq, { envelope, ackTo });
-      return { kind: 'held' };
+      // Frames held from the new base on need not wait for a resend of the base's frame.
+      const frames = skipped ? this.release(state, []) : [];
+      return frames.length > 0 ? { kind: 'deliver', frames } : { kind: 'held' };
     }
-    const frames = [{ envelope, ackTo }];
     state.expected++;
+    return { kind: 'deliver', frames: this.release(state, [{ envelope, ackTo }]) };
+  }
+
+  /** Appends the held frames that follow on from `expected` to `frames`, removing them. */
+  private release(state: PairState, frames: { envelope: Envelope; ackTo: string }[]): { envelope: Envelope; ackTo: string }[] {
     for (let next = state.ahead.get(state.expected); next; next = state.ahead.get(state.expected)) {
       state.ahead.delete(state.expected);
       frames.push(next);
       state.expected++;
     }
-    return { kind: 'deliver', frames };
+    return frames;
   }
 
   /**

@@ -2,4 +2,4 @@ export { decodeFrame, encodeEnvelope, DEFAULT_MAX_FRAME_BYTES, type Decoded } fr
 export { LocalHub, LocalTransport, type LocalTransportOptions } from './local.js';
 export { NatsTransport, type NatsTransportOptions } from './nats.js';
 export { subjects, isActorPath, type Subjects } from './subjects.js';
-export { DEFAULT_RETRY, type RetryPolicy } from './outbox.js';
+export { DEFAULT_RETRY, type OutboxCounts, type RetryPolicy } from './outbox.js';

@@ -13,7 +13,7 @@ import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { decodeFrame, DEFAULT_MAX_FRAME_BYTES, encodeAcks, encodeBatch, encodeEnvelope, fromRows, isRowsFrame } from './codec.js';
 import { InOrder } from './in-order.js';
-import { DEFAULT_RETRY, Outbox, type RetryPolicy } from './outbox.js';
+import { Outbox, type OutboxCounts, type RetryPolicy } from './outbox.js';
 import { recordFrame, recordRoute, ReplyInbox } from './reply-inbox.js';
 import { isActorPath, isSubjectToken, requestInboxPrefix, subjects, type Subjects } from './subjects.js';
 
@@ -27,6 +27,10 @@ export interface NatsTransportOptions {
   /** user/pass, tls, name…: passed to nats.js connect(). */
   connectOptions?: Partial<ConnectionOptions>;
   maxFrameBytes?: number;
+  /**
+   * Acked messages: resend backoff and give-up, and the send window per stream
+   * (`window` on the wire unacknowledged, `maxWaiting` behind it; DEFAULT_RETRY).
+   */
   retry?: Partial<RetryPolicy>;
   logger?: Logger;
   /**
@@ -143,7 +147,7 @@ export class NatsTransport implements Transport {
     this.inboxRoot = `elders.${this.subjects.cluster}.inbox.`;
     this.ownsConnection = options.connection === undefined;
     this.nc = options.connection;
-    this.outbox = new Outbox({ ...DEFAULT_RETRY, ...options.retry });
+    this.outbox = new Outbox(options.retry, (envelope) => this.release(envelope));
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.batchEncoding = options.batchEncoding === 'records' ? 'records' : 'rows';
     this.logger = options.logger ?? silentLogger();
@@ -160,6 +164,11 @@ export class NatsTransport implements Transport {
   /** Whether an acked envelope this transport sent still waits for its acknowledgement. */
   unacknowledged(messageId: string): boolean {
     return this.outbox.has(messageId);
+  }
+
+  /** Acked envelopes on the wire and waiting behind their window (eldertree_acked_outbox). */
+  get outboxCounts(): Readonly<OutboxCounts> {
+    return this.outbox.stats;
   }
 
   get connection(): NatsConnection {
@@ -267,8 +276,22 @@ export class NatsTransport implements Transport {
       host.undeliverable(envelope, 'unknown_target', `${target} is not a valid actor path, entity address or node address`);
       return;
     }
-    if (envelope.requires_ack) this.outbox.add(envelope);
+    if (envelope.requires_ack) {
+      const taken = this.outbox.add(envelope);
+      if (taken === 'wait') return; // goes out when an ack frees a slot of its stream
+      if (taken === 'overflow') {
+        const { window, maxWaiting } = this.outbox.policy;
+        host.undeliverable(envelope, 'overflow', `send window to ${target} full: ${window} acked messages unacknowledged and ${maxWaiting} waiting (retry.window, retry.maxWaiting)`);
+        return;
+      }
+    }
     this.enqueue(envelope, subject, false);
+  }
+
+  /** A waiting acked envelope whose turn came: on the wire, behind what this turn sent. */
+  private release(envelope: Envelope): void {
+    const subject = this.subjectOf(envelope);
+    if (subject !== undefined) this.enqueue(envelope, subject, false);
   }
 
   /** The subject of an envelope to an actor path or an entity (kind/key); undefined for neither. */
