@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Mailbox } from '../src/internals.js';
+import { Mailbox, shifted, type LocalFields } from '../src/internals.js';
 
 describe('priority mailbox', () => {
   it('takes 9 first and keeps FIFO within a priority', () => {
@@ -42,16 +42,16 @@ describe('priority mailbox', () => {
 
   it('keeps local tells as fields among message objects: one FIFO per priority, growing past its first rings, drained as messages (property, 300 runs)', () => {
     type M = { priority: number; n: number; local?: { type: string; payload: unknown; source: string; t: number } };
-    const made = (type: string, payload: Record<string, unknown>, source: string, seq: number, n: number, t: number, priority: number): M => ({ priority, n, local: { type, payload, source, t: t + seq } });
+    const maker = { made: (type: string, f: LocalFields): M => ({ priority: f.priority, n: f.n, local: { type, payload: f.payload, source: f.source, t: f.t + f.seq } }) };
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 9 }), fc.boolean(), fc.boolean()), { maxLength: 400 }), fc.boolean(), (ops, drainAtEnd) => {
-        const box = new Mailbox<M>(made);
+        const box = new Mailbox<M>();
         const model: M[] = [];
         const out: M[] = [];
         const expected: M[] = [];
         const take = () => {
           const item = box.shift();
-          out.push(typeof item === 'string' ? box.made(item) : item!);
+          out.push(typeof item === 'string' ? maker.made(item, shifted) : item!);
           model.sort((a, b) => b.priority - a.priority || a.n - b.n);
           expected.push(model.shift()!);
         };
@@ -70,7 +70,7 @@ describe('priority mailbox', () => {
         if (drainAtEnd) {
           model.sort((a, b) => b.priority - a.priority || a.n - b.n);
           expected.push(...model.splice(0));
-          out.push(...box.drain());
+          out.push(...box.drain(maker));
         } else {
           while (model.length > 0) take();
         }

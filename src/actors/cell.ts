@@ -3,7 +3,7 @@ import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { createActor, type AnyActor, type AnyStateMachine } from 'xstate';
 import type { Runnable } from './dispatcher.js';
 import { EMPTY_PAYLOAD, MadeEnvelope, madeClock, pairKey, type Envelope } from './envelope.js';
-import { Mailbox } from './mailbox.js';
+import { Mailbox, shifted, type LocalFields, type LocalMaker } from './mailbox.js';
 import { EldertreeError, toError } from './errors.js';
 import { migrateSnapshot, SNAPSHOTS_SERVICE, type Persistence, type SnapshotStore } from './persistence.js';
 import type { ActorSystem } from './system.js';
@@ -115,26 +115,19 @@ function bareEvent(type: string): { type: string } {
  * One actor path. The path outlives incarnations: the mailbox, per-pair sequence
  * numbers and the dedup memory stay with the cell; only the XState actor is replaced.
  */
-export class ActorCell implements Runnable {
+export class ActorCell implements Runnable, LocalMaker<Envelope> {
   scheduled = false;
   status: CellStatus = 'idle';
   incarnation = 0;
   actor: AnyActor | undefined;
-  readonly mailbox = new Mailbox<Envelope>(
-    (type, payload, source, seq, n, t, priority) => new MadeEnvelope(source, this.path, type, payload, priority, false, seq, n, t),
-  );
+  readonly mailbox = new Mailbox<Envelope>();
   private outgoing: Map<string, number> | undefined;
   /** The envelope being processed, so reply() knows whom to answer (see `current`). */
   private currentEnvelope: Envelope | undefined;
   /** A local tell being processed, kept as fields: its type, or undefined (see `current`). */
   private localType: string | undefined;
-  // Its other fields, copied off the mailbox (a drain while it is processed must not change them).
-  private localPayload: Record<string, unknown> = EMPTY_PAYLOAD;
-  private localSource = '';
-  private localSeq = 0;
-  private localN = 0;
-  private localT = 0;
-  private localPriority = 0;
+  /** Its other fields, copied off the mailbox; made at the first local tell, then reused. */
+  private local: LocalFields | undefined;
   /** Told when an incarnation ends by itself; the supervisor sets it. */
   onExit: ((cell: ActorCell, incarnation: number, exit: Exit) => void) | undefined;
   processed = 0;
@@ -174,7 +167,7 @@ export class ActorCell implements Runnable {
    * something asks for it (reply, forward, `runtime.current`, a dead letter), once.
    */
   get current(): Envelope | undefined {
-    if (this.currentEnvelope === undefined && this.localType !== undefined) this.currentEnvelope = this.madeLocal(this.localType);
+    if (this.currentEnvelope === undefined && this.localType !== undefined) this.currentEnvelope = this.made(this.localType, this.local!);
     return this.currentEnvelope;
   }
 
@@ -335,8 +328,8 @@ export class ActorCell implements Runnable {
       if (typeof item === 'string') {
         // A local tell: delivered from its fields unless someone times or traces it.
         if (observer === undefined && this.system.trace === undefined) this.deliverLocal(item);
-        else if (observer === undefined) this.deliver(this.mailbox.made(item));
-        else observer.process(this, this.mailbox.made(item));
+        else if (observer === undefined) this.deliver(this.made(item, shifted));
+        else observer.process(this, this.made(item, shifted));
       } else if (observer === undefined) this.deliver(item);
       else observer.process(this, item);
     }
@@ -387,21 +380,22 @@ export class ActorCell implements Runnable {
     if (trace !== undefined) trace(this, envelope, actor.getSnapshot());
   }
 
-  private madeLocal(type: string): Envelope {
-    return new MadeEnvelope(this.localSource, this.path, type, this.localPayload, this.localPriority, false, this.localSeq, this.localN, this.localT);
+  /** A local tell's fields as an envelope (LocalMaker, for the mailbox's drain). */
+  made(type: string, f: LocalFields): Envelope {
+    return new MadeEnvelope(f.source, this.path, type, f.payload, f.priority, false, f.seq, f.n, f.t);
   }
 
-  /** deliver() for the local tell the mailbox just gave (its fields are on the mailbox). */
+  /** deliver() for the local tell the mailbox just gave (its other fields are in `shifted`). */
   private deliverLocal(type: string): void {
     const actor = this.actor!;
-    const mailbox = this.mailbox;
-    const payload = mailbox.payload;
-    this.localPayload = payload;
-    this.localSource = mailbox.source;
-    this.localSeq = mailbox.seq;
-    this.localN = mailbox.n;
-    this.localT = mailbox.t;
-    this.localPriority = mailbox.priority;
+    const local = (this.local ??= { payload: EMPTY_PAYLOAD, source: '', seq: 0, n: 0, t: 0, priority: 0 });
+    const payload = shifted.payload;
+    local.payload = payload;
+    local.source = shifted.source;
+    local.seq = shifted.seq;
+    local.n = shifted.n;
+    local.t = shifted.t;
+    local.priority = shifted.priority;
     const event =
       payload === EMPTY_PAYLOAD
         ? bareEvent(type)
@@ -419,7 +413,7 @@ export class ActorCell implements Runnable {
     this.currentEnvelope = undefined;
     this.localType = undefined;
     if (this.status === 'running' && actor.getSnapshot() === before && !before.can(event)) {
-      envelope ??= this.madeLocal(type);
+      envelope ??= this.made(type, local);
       this.system.undeliverable(
         envelope,
         'unhandled',
@@ -427,7 +421,7 @@ export class ActorCell implements Runnable {
       );
       return;
     }
-    this.localPayload = EMPTY_PAYLOAD; // not kept alive by an idle actor
+    local.payload = EMPTY_PAYLOAD; // not kept alive by an idle actor
     this.processed++;
     if (this.behavior.persist !== undefined) this.persist();
   }
@@ -458,7 +452,7 @@ export class ActorCell implements Runnable {
     const replay = this.unsavedAcks;
     if (replay.length === 0) return;
     this.unsavedAcks = [];
-    const waiting = this.mailbox.drain();
+    const waiting = this.mailbox.drain(this);
     for (const envelope of replay) this.mailbox.push(envelope);
     for (const envelope of waiting) this.mailbox.push(envelope);
   }
@@ -602,6 +596,6 @@ export class ActorCell implements Runnable {
       this.actor = undefined;
     }
     this.status = 'stopped';
-    for (const envelope of this.mailbox.drain()) this.system.orphaned(this, envelope);
+    for (const envelope of this.mailbox.drain(this)) this.system.orphaned(this, envelope);
   }
 }

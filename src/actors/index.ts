@@ -25,7 +25,7 @@ export {
   type SchemaEvents,
 } from './kind.js';
 export { bindRef, Ref, type AskMessage, type AskType, type RefSender, type ReplyTo } from './ref.js';
-export { Mailbox } from './mailbox.js';
+export { Mailbox, shifted, type LocalFields, type LocalMaker } from './mailbox.js';
 export { SNAPSHOTS_SERVICE, type Persistence, type SnapshotStore } from './persistence.js';
 export * from './entity-address.js';
 export { migrateSnapshot, type PersistedSnapshot } from './persistence.js';

@@ -14,8 +14,27 @@ const STRIDE = 6;
 // Small: an entity that took one message keeps its ring while it idles.
 const FIRST_RECORDS = 2;
 
-/** A local tell's fields, made into a message object (dead letters, `current`, drain). */
-export type Materialize<T> = (type: string, payload: Record<string, unknown>, source: string, seq: number, n: number, t: number, priority: number) => T;
+/** What makes a local tell's fields into a message object (dead letters, `current`, drain). */
+export interface LocalMaker<T> {
+  made(type: string, fields: LocalFields): T;
+}
+
+/** A local tell's fields besides its type. */
+export interface LocalFields {
+  payload: Record<string, unknown>;
+  source: string;
+  seq: number;
+  n: number;
+  t: number;
+  priority: number;
+}
+
+/**
+ * The fields of the local tell that `shift` returned last: one shared record, read at
+ * once by whoever shifted (JS runs one shift at a time), so no mailbox carries six
+ * more fields for it.
+ */
+export const shifted: LocalFields = { payload: {}, source: '', seq: 0, n: 0, t: 0, priority: 0 };
 
 class Ring {
   private slots: unknown[] = new Array(FIRST_RECORDS * STRIDE);
@@ -70,28 +89,10 @@ class Ring {
   }
 }
 
-interface LocalFields {
-  payload: Record<string, unknown>;
-  source: string;
-  seq: number;
-  n: number;
-  t: number;
-  priority: number;
-}
-
-export class Mailbox<T extends { priority: number }> implements LocalFields {
+export class Mailbox<T extends { priority: number }> {
   private rings: (Ring | undefined)[] | undefined;
   private mask = 0;
   size = 0;
-  /** The fields of the local tell `shift` returned last (its type was the return value). */
-  payload: Record<string, unknown> = {};
-  source = '';
-  seq = 0;
-  n = 0;
-  t = 0;
-  priority = 0;
-
-  constructor(private readonly materialize?: Materialize<T>) {}
 
   push(message: T): void {
     this.ring(message.priority).push(message, undefined, undefined, undefined, undefined, undefined);
@@ -110,28 +111,29 @@ export class Mailbox<T extends { priority: number }> implements LocalFields {
     return ring;
   }
 
-  /** The next message, or a local tell's type (its fields are then on this mailbox). */
+  /** The next message, or a local tell's type (its other fields are then in `shifted`). */
   shift(): T | string | undefined {
     if (this.mask === 0) return undefined;
     const p = 31 - Math.clz32(this.mask);
     const ring = this.rings![p]!;
-    const item = ring.shift(this) as T | string;
+    const item = ring.shift(shifted) as T | string;
     if (ring.size === 0) this.mask &= ~(1 << p);
     this.size--;
-    if (typeof item === 'string') this.priority = p;
+    if (typeof item === 'string') shifted.priority = p;
     return item;
   }
 
-  /** Removes everything, highest priority first, FIFO within a priority; local tells made into messages. */
-  drain(): T[] {
+  /**
+   * Removes everything, highest priority first, FIFO within a priority; local tells are
+   * made into messages by `maker` (a mailbox that never took one needs none).
+   */
+  drain(maker?: LocalMaker<T>): T[] {
     const out: T[] = [];
-    for (let m = this.shift(); m !== undefined; m = this.shift()) out.push(typeof m === 'string' ? this.made(m) : m);
+    for (let m = this.shift(); m !== undefined; m = this.shift()) {
+      if (typeof m !== 'string') out.push(m);
+      else if (maker === undefined) throw new Error('this mailbox holds local tells and was drained without a maker');
+      else out.push(maker.made(m, shifted));
+    }
     return out;
-  }
-
-  /** The local tell `shift` just returned, as a message object. */
-  made(type: string): T {
-    if (this.materialize === undefined) throw new Error('this mailbox holds local tells but cannot make messages of them');
-    return this.materialize(type, this.payload, this.source, this.seq, this.n, this.t, this.priority);
   }
 }

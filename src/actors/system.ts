@@ -281,7 +281,8 @@ export class ActorSystem implements TransportHost {
       options?.requiresAck ?? false,
     );
     envelope.reply_to = this.address;
-    envelope.correlation_id = envelope.message_id;
+    // Kept as a string (the getter would make a new one per read): the pending map keys on it.
+    envelope.message_id = envelope.correlation_id = envelope.message_id;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         if (!this.pending.delete(envelope.message_id)) return;
@@ -346,7 +347,11 @@ export class ActorSystem implements TransportHost {
       requiresAck,
       seq,
     );
-    if (requiresAck) envelope.stream = this.stream;
+    if (requiresAck) {
+      envelope.stream = this.stream;
+      // Kept as a string: the outbox and the dedup memory key on it, read after read.
+      envelope.message_id = envelope.message_id;
+    }
     return envelope;
   }
 
