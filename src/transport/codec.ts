@@ -104,7 +104,10 @@ export function fromRows(value: Record<string, unknown>): { ok: true; items: Rec
   if (new Set(keys).size !== keys.length) return { ok: false, reason: "a rows batch's keys must not repeat" };
   if (!Array.isArray(rows) || rows.length === 0) return { ok: false, reason: 'a rows batch needs rows: a non-empty array' };
   const n = keys.length;
-  const base = n === BASE_KEYS.length && BASE_KEYS.every((k, j) => keys[j] === k);
+  // The frames this runtime sends: plain tells, acked tells, asks. Their rows are made as
+  // object literals of one shape each (see below).
+  const layout = n === BASE_KEYS.length ? sameKeys(keys, 0) : n === BASE_KEYS.length + 2 ? (sameKeys(keys, 12) ?? sameKeys(keys, 3)) : undefined;
+  const base = layout === 0;
   const items = new Array<Record<string, unknown>>(rows.length);
   // A frame's rows mostly repeat sender, target and type: envelopes waiting in a mailbox
   // share one string of each instead of holding a decoded copy apiece (less to copy at
@@ -112,9 +115,49 @@ export function fromRows(value: Record<string, unknown>): { ok: true; items: Rec
   let source: unknown;
   let target: unknown;
   let type: unknown;
+  let extra: unknown;
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i];
     if (!Array.isArray(row) || row.length !== n) return { ok: false, reason: `row ${i} of a rows batch is not an array of ${n} values` };
+    if (layout !== undefined && layout !== 0 && !row.includes(null) && !row.includes(undefined)) {
+      if (row[1] !== source) source = row[1];
+      if (row[2] !== target) target = row[2];
+      if (row[3] !== type) type = row[3];
+      if (layout === 12) {
+        // Acked tells: the stream name repeats too.
+        if (row[9] !== extra) extra = row[9];
+        items[i] = {
+          message_id: row[0],
+          source_elder: source,
+          target_elder: target,
+          message_type: type,
+          payload: row[4],
+          priority: row[5],
+          timestamp: row[6],
+          requires_ack: row[7],
+          seq: row[8],
+          stream: extra,
+          ack_base: row[10],
+        };
+      } else {
+        // Asks: reply_to repeats (the asker's inbox).
+        if (row[9] !== extra) extra = row[9];
+        items[i] = {
+          message_id: row[0],
+          source_elder: source,
+          target_elder: target,
+          message_type: type,
+          payload: row[4],
+          priority: row[5],
+          timestamp: row[6],
+          requires_ack: row[7],
+          seq: row[8],
+          reply_to: extra,
+          correlation_id: row[10],
+        };
+      }
+      continue;
+    }
     if (base && !row.includes(null) && !row.includes(undefined)) {
       if (row[1] !== source) source = row[1];
       if (row[2] !== target) target = row[2];
@@ -142,6 +185,14 @@ export function fromRows(value: Record<string, unknown>): { ok: true; items: Rec
     items[i] = item;
   }
   return { ok: true, items };
+}
+
+/** `mask` if the frame's keys are exactly KEY_LISTS[mask], in order. */
+function sameKeys(keys: unknown[], mask: number): number | undefined {
+  const expected = KEY_LISTS[mask]!;
+  if (keys.length !== expected.length) return undefined;
+  for (let j = 0; j < expected.length; j++) if (keys[j] !== expected[j]) return undefined;
+  return mask;
 }
 
 /** The ids a receiver acknowledges to one reply subject: a msgpack array of strings. */

@@ -1,6 +1,10 @@
 import { pairKey, type Envelope } from '../actors/envelope.js';
 
 interface PairState {
+  key: string;
+  source: string;
+  target: string;
+  stream: string | undefined;
   expected: number;
   /** Frames that came ahead of a gap, by seq, with where to send their ack. */
   ahead: Map<number, { envelope: Envelope; ackTo: string }>;
@@ -27,12 +31,22 @@ export type Arrival =
  */
 export class InOrder {
   private readonly pairs = new Map<string, PairState>();
+  /** The stream of the last arrival, while it is still kept (a frame is mostly one stream). */
+  private last: PairState | undefined;
 
   arrive(envelope: Envelope, ackTo: string): Arrival {
-    const key = pairKey(envelope);
     const base = envelope.ack_base ?? envelope.seq;
-    let state = this.pairs.get(key);
-    if (!state) this.pairs.set(key, (state = { expected: base, ahead: new Map(), lastUsed: 0 }));
+    const last = this.last;
+    let state =
+      last !== undefined && last.source === envelope.source_elder && last.target === envelope.target_elder && last.stream === envelope.stream && this.pairs.get(last.key) === last
+        ? last
+        : undefined;
+    if (state === undefined) {
+      const key = pairKey(envelope);
+      state = this.pairs.get(key);
+      if (!state) this.pairs.set(key, (state = { key, source: envelope.source_elder, target: envelope.target_elder, stream: envelope.stream, expected: base, ahead: new Map(), lastUsed: 0 }));
+      this.last = state;
+    }
     state.lastUsed = performance.now();
     let skipped = false;
     if (base > state.expected) {

@@ -72,6 +72,9 @@ interface Pending {
 /** One sender-receiver stream. */
 interface Pair {
   key: string;
+  source: string;
+  target: string;
+  stream: string | undefined;
   /** Seqs the sender still waits for, on the wire or waiting. */
   unacked: Set<number>;
   /** Lowest of them (= ack_base); moves up as the front is acknowledged. */
@@ -110,6 +113,8 @@ export class Outbox {
   private readonly pairs = new Map<string, Pair>();
   /** Streams with something waiting (give-up scans only these). */
   private readonly queued = new Set<Pair>();
+  /** The stream of the last add (dropped with its pair). */
+  private lastPair: Pair | undefined;
   private readonly schedule: ResendSchedule;
   private readonly counts: OutboxCounts = { inFlight: 0, waiting: 0, peakInFlight: 0, peakWaiting: 0 };
 
@@ -143,11 +148,21 @@ export class Outbox {
   add(envelope: Envelope): Taken {
     const known = this.pending.get(envelope.message_id);
     if (known) return known.sent < 0 ? 'wait' : 'send'; // taken already (forwarded again)
-    const key = pairKey(envelope);
-    let pair = this.pairs.get(key);
-    if (!pair) {
-      pair = { key, unacked: new Set(), low: envelope.seq, next: envelope.seq, inFlight: 0, queue: [], head: 0, waiting: 0 };
-      this.pairs.set(key, pair);
+    // The stream of the last add, without building and hashing its key again: a burst of
+    // acked tells is one stream (source, target and stream, compared by identity first).
+    const last = this.lastPair;
+    let pair =
+      last !== undefined && last.source === envelope.source_elder && last.target === envelope.target_elder && last.stream === envelope.stream
+        ? last
+        : undefined;
+    if (pair === undefined) {
+      const key = pairKey(envelope);
+      pair = this.pairs.get(key);
+      if (!pair) {
+        pair = { key, source: envelope.source_elder, target: envelope.target_elder, stream: envelope.stream, unacked: new Set(), low: envelope.seq, next: envelope.seq, inFlight: 0, queue: [], head: 0, waiting: 0 };
+        this.pairs.set(key, pair);
+      }
+      this.lastPair = pair;
     }
     const free = pair.inFlight < this.policy.window && pair.waiting === 0;
     if (!free && pair.waiting >= this.policy.maxWaiting) return 'overflow';
@@ -217,6 +232,7 @@ export class Outbox {
     const all = [...this.pending.values()].map((p) => p.envelope);
     this.pending.clear();
     this.pairs.clear();
+    this.lastPair = undefined;
     this.queued.clear();
     this.schedule.clear();
     this.counts.inFlight = 0;
@@ -277,6 +293,7 @@ export class Outbox {
     if (pair.unacked.size === 0) {
       this.pairs.delete(pair.key);
       this.queued.delete(pair);
+      if (this.lastPair === pair) this.lastPair = undefined;
       return;
     }
     // Seqs are contiguous but for refused or given-up ones: walking up is amortized O(1).
