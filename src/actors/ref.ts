@@ -1,4 +1,5 @@
 import { checkKey, entityTarget, parseEntityTarget } from './entity-address.js';
+import { EMPTY_PAYLOAD } from './envelope.js';
 import { EldertreeError } from './errors.js';
 import { isKind, type Address, type AnyKind, type AskEvent, type EventFields, type EventOf, type KindName, type Payload, type ReplyOf } from './kind.js';
 import type { AskOptions, TellOptions } from './system.js';
@@ -41,7 +42,9 @@ export class Ref<K extends AnyKind = AnyKind> implements Address<K> {
 
   /** Sends the event; returns the message id. A bad target is a dead letter, never a throw. */
   tell(event: EventOf<K>, options?: Omit<TellOptions, 'from'>): string {
-    return this.#sender.tell(this.path, (event as { type: string }).type, event as unknown as Payload, options);
+    // An event that is only its type travels as one with no payload: the receiver then
+    // hands XState one shared `{ type }` and keeps nothing of this object while it waits.
+    return this.#sender.tell(this.path, (event as { type: string }).type, onlyType(event) ? EMPTY_PAYLOAD : (event as unknown as Payload), options);
   }
 
   /** Asks and resolves with the reply the event's `Ask<...>` declares. */
@@ -96,4 +99,9 @@ function checkPath(path: string): string {
 /** A reference to the entity `key` of kind `k`. */
 export function bindEntity<K extends AnyKind>(sender: RefSender, k: K, key: string): Ref<K> {
   return new Ref<K>(sender, entityTarget(k.name, checkKey(key)), k.name);
+}
+
+function onlyType(event: object): boolean {
+  for (const key in event) if (key !== 'type') return false;
+  return true;
 }
