@@ -103,3 +103,28 @@ export async function eventually(check: () => boolean, ms = 2000): Promise<boole
   }
   return check();
 }
+
+/** Records the `i` of each `work` in order; each costs ~costMs of CPU (a slow actor). */
+export const slow = setup({
+  types: { context: {} as { seen: number[]; costMs: number }, input: {} as { costMs: number } | undefined },
+}).createMachine({
+  context: ({ input }) => ({ seen: [], costMs: input?.costMs ?? 0 }),
+  on: {
+    get: { actions: reply(({ context }) => ({ n: context.seen.length })) },
+    work: {
+      actions: assign({
+        seen: ({ context, event }) => {
+          const end = performance.now() + context.costMs;
+          while (performance.now() < end);
+          context.seen.push((event as unknown as { i: number }).i);
+          return context.seen;
+        },
+      }),
+    },
+  },
+});
+
+/** The `i`s a slow actor at `path` has recorded so far. */
+export function seenOf(node: { system: { cell(path: string): { actor?: { getSnapshot(): { context: { seen: number[] } } } } | undefined } }, path: string): number[] {
+  return node.system.cell(path)?.actor?.getSnapshot().context.seen ?? [];
+}

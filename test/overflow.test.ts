@@ -4,37 +4,12 @@
  * sender's resends are the backpressure) and ends up processed, in order, once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assign, setup } from 'xstate';
 import { AskRejectedError, entities, kind, NatsTransport, reply, supervisor, validateTree, worker } from '../src/internals.js';
 import { DEFAULT_MAILBOX_CAPACITY } from '../src/actors/cell.js';
-import { eventually, startNode, testMachine } from './helpers.js';
+import { eventually, seenOf, slow, startNode, testMachine } from './helpers.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';
 
-/** Records the `i` of each `work` in order; each costs ~costMs of CPU (a slow actor). */
-const slow = setup({
-  types: { context: {} as { seen: number[]; costMs: number }, input: {} as { costMs: number } | undefined },
-}).createMachine({
-  context: ({ input }) => ({ seen: [], costMs: input?.costMs ?? 0 }),
-  on: {
-    get: { actions: reply(({ context }) => ({ n: context.seen.length })) },
-    work: {
-      actions: assign({
-        seen: ({ context, event }) => {
-          const end = performance.now() + context.costMs;
-          while (performance.now() < end);
-          context.seen.push((event as unknown as { i: number }).i);
-          return context.seen;
-        },
-      }),
-    },
-  },
-});
-
 const Slow = kind('slow', slow);
-
-function seenOf(node: { system: { cell(path: string): { actor?: { getSnapshot(): { context: { seen: number[] } } } } | undefined } }, path: string): number[] {
-  return node.system.cell(path)?.actor?.getSnapshot().context.seen ?? [];
-}
 
 describe('bounded mailboxes (one node)', () => {
   it('a plain tell over capacity is exactly one dead letter overflow; the rest is processed', async () => {

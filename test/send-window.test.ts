@@ -5,34 +5,10 @@
  * one dead letter `overflow` each, and everything else is processed once, in order.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assign, setup } from 'xstate';
 import { AskRejectedError, ClusterClient, NatsTransport, supervisor, worker, type DeadLetterEvent } from '../src/internals.js';
-import { eventually, sleep, startNode, testMachine } from './helpers.js';
+import { eventually, seenOf, sleep, slow, startNode, testMachine } from './helpers.js';
 import { parsePrometheus } from './inspector-fixtures.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';
-
-/** Records the `i` of each `work`; each costs ~costMs of CPU. */
-const slow = setup({
-  types: { context: {} as { seen: number[]; costMs: number }, input: {} as { costMs: number } | undefined },
-}).createMachine({
-  context: ({ input }) => ({ seen: [], costMs: input?.costMs ?? 0 }),
-  on: {
-    work: {
-      actions: assign({
-        seen: ({ context, event }) => {
-          const end = performance.now() + context.costMs;
-          while (performance.now() < end);
-          context.seen.push((event as unknown as { i: number }).i);
-          return context.seen;
-        },
-      }),
-    },
-  },
-});
-
-function seenOf(node: { system: { cell(path: string): { actor?: { getSnapshot(): { context: { seen: number[] } } } } | undefined } }, path: string): number[] {
-  return node.system.cell(path)?.actor?.getSnapshot().context.seen ?? [];
-}
 
 /** A ClusterClient's transport (private: its outbox counts are what the test checks). */
 const transportOf = (client: ClusterClient) => (client as unknown as { transport: NatsTransport }).transport;
