@@ -496,9 +496,11 @@ export class ActorSystem implements TransportHost {
   deadLetter(reason: DeadLetterReason, envelope: Envelope | undefined, detail: string, error?: Error): void {
     this.counters.deadLetters++;
     if (envelope?.requires_ack) this.settledAck(envelope);
-    // A flood overflows once per message: one line per target every few seconds, not one per message.
-    if (reason === 'overflow') rateLimited(this.logger).warn(`overflow ${envelope?.target_elder ?? ''}`, { deadLetter: reason, envelope: envelope && summary(envelope) }, detail);
-    else this.logger.warn({ deadLetter: reason, envelope: envelope && summary(envelope) }, detail);
+    if (this.logger.isLevelEnabled('warn')) {
+      // A flood overflows once per message: one line per target every few seconds, not one per message.
+      if (reason === 'overflow') rateLimited(this.logger).warn(`overflow ${envelope?.target_elder ?? ''}`, { deadLetter: reason, envelope: envelope && summary(envelope) }, detail);
+      else this.logger.warn({ deadLetter: reason, envelope: envelope && summary(envelope) }, detail);
+    }
     if (this.listeners.size === 0) return;
     this.publish({ type: 'dead_letter', node: this.nodeId, reason, detail, envelope, error, at: Date.now() });
   }
@@ -519,8 +521,11 @@ export class ActorSystem implements TransportHost {
       ...extra,
       at: Date.now(),
     };
-    const { error, at: _at, node: _node, ...fields } = event;
-    this.logger[level]({ ...fields, err: error }, `${type} ${cell.path}#${cell.incarnation}`);
+    // The log line's objects only when it is written: a restart storm builds none for a quiet logger.
+    if (this.logger.isLevelEnabled(level)) {
+      const { error, at: _at, node: _node, ...fields } = event;
+      this.logger[level]({ ...fields, err: error }, `${type} ${cell.path}#${cell.incarnation}`);
+    }
     this.publish(event);
   }
 
