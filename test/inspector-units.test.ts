@@ -2,6 +2,7 @@ import { createActor, setup } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { activePaths, enabledEvents, mergeTree, prometheusText, statechartOf, treePrefixes, type TreeSnapshot } from '../src/inspector/index.js';
 import { toPlain } from '../src/inspector/plain.js';
+import { MadeEnvelope } from '../src/actors/envelope.js';
 import { eventLabel, layoutChart, type ElkLike } from '../src/inspector/page/chart-layout.js';
 import { parsePrometheus, playerMachine } from './inspector-fixtures.js';
 import { isPlumbing, logicalTree } from '../src/inspector/tree.js';
@@ -75,6 +76,12 @@ describe('statechart layout (elkjs in Node, as the page runs it)', () => {
 });
 
 describe('toPlain', () => {
+  it("shows a node's own envelope in a machine's context with every field (its id and timestamp are getters)", () => {
+    const e = new MadeEnvelope('/a', '/b', 'ask', { x: 1 }, 5, false, 1);
+    const plain = toPlain({ pending: [{ envelope: e }] }) as { pending: { envelope: Record<string, unknown> }[] };
+    expect(plain.pending[0]!.envelope).toMatchObject({ message_id: e.message_id, timestamp: e.timestamp, source_elder: '/a', payload: { x: 1 } });
+  });
+
   it('makes any context showable: functions, cycles, maps, errors, depth and size limits', () => {
     const cyclic: Record<string, unknown> = { name: 'loop' };
     cyclic.self = cyclic;

@@ -310,6 +310,9 @@ describe('a local tell kept as fields (no envelope object while it waits)', () =
             const c = runtimeOf(system).current!;
             // Read twice: the same object, made once.
             expect(runtimeOf(system).current).toBe(c);
+            // A plain object: what user code spreads or clones keeps every field.
+            expect({ ...c }.message_id).toBe(c.message_id);
+            expect(structuredClone({ ...c, payload: {} }).timestamp).toBe(c.timestamp);
             seen.push({ id: c.message_id, from: c.source_elder, seq: c.seq, at: c.timestamp, type: c.message_type, n: (c.payload as { n?: number }).n ?? event.n });
           },
         },
@@ -339,8 +342,14 @@ describe('a local tell kept as fields (no envelope object while it waits)', () =
       ['crashed', crashId],
       ['unhandled', unhandled],
     ]);
-    // A spread-free copy carries every field (what encoders and JSON see).
+    // Every copy carries every field: JSON, plainEnvelope, a spread.
     expect(JSON.parse(JSON.stringify(dead[0]!.envelope))).toMatchObject({ message_id: crashId, message_type: 'boom', target_elder: '/app/r', seq: expect.any(Number), timestamp: expect.any(Number) });
     expect(plainEnvelope(dead[1]!.envelope!)).toMatchObject({ message_id: unhandled, target_elder: '/app/r' });
+    expect({ ...dead[1]!.envelope! }).toMatchObject({ message_id: unhandled, timestamp: expect.any(Number) });
+    // A dead letter of an envelope the node made (an ask nobody handles) is plain too.
+    await expect(node.ask('/app/r', 'nobody-handles-this-either')).rejects.toThrow();
+    const asked = started.rec.deadLetters().at(-1)!.envelope!;
+    expect({ ...asked }.message_id).toBe(asked.message_id);
+    expect(typeof { ...asked }.timestamp).toBe('number');
   });
 });

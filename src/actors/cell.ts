@@ -2,7 +2,7 @@ import { rateLimited } from '../log.js';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { createActor, type AnyActor, type AnyStateMachine } from 'xstate';
 import type { Runnable } from './dispatcher.js';
-import { EMPTY_PAYLOAD, MadeEnvelope, madeClock, pairKey, type Envelope } from './envelope.js';
+import { EMPTY_PAYLOAD, MadeEnvelope, madeClock, pairKey, plainEnvelope, type Envelope } from './envelope.js';
 import { Mailbox, shifted, type LocalFields, type LocalMaker } from './mailbox.js';
 import { EldertreeError, toError } from './errors.js';
 import { migrateSnapshot, SNAPSHOTS_SERVICE, type Persistence, type SnapshotStore } from './persistence.js';
@@ -167,7 +167,14 @@ export class ActorCell implements Runnable, LocalMaker<Envelope> {
    * something asks for it (reply, forward, `runtime.current`, a dead letter), once.
    */
   get current(): Envelope | undefined {
-    if (this.currentEnvelope === undefined && this.localType !== undefined) this.currentEnvelope = this.made(this.localType, this.local!);
+    const envelope = this.currentEnvelope;
+    if (envelope === undefined) {
+      if (this.localType !== undefined) this.currentEnvelope = this.made(this.localType, this.local!);
+    } else if (envelope instanceof MadeEnvelope) {
+      // What user code holds is a plain object: a spread, a structured clone or a walk of
+      // its keys sees every field (the getters of a made envelope are not own fields).
+      this.currentEnvelope = plainEnvelope(envelope);
+    }
     return this.currentEnvelope;
   }
 
@@ -352,7 +359,8 @@ export class ActorCell implements Runnable, LocalMaker<Envelope> {
     this.current = envelope;
     actor.send(event);
     // ended() clears `current` when this message crashed the actor: it is a dead letter.
-    if (this.current !== envelope) return;
+    // (Not an identity check: reading `current` may have replaced it with a plain copy.)
+    if (this.currentEnvelope === undefined) return;
     this.current = undefined;
     // Same snapshot object means no transition was taken, unless the transition only
     // ran side effects (reply): can() tells the two apart, off the hot path.
@@ -380,9 +388,9 @@ export class ActorCell implements Runnable, LocalMaker<Envelope> {
     if (trace !== undefined) trace(this, envelope, actor.getSnapshot());
   }
 
-  /** A local tell's fields as an envelope (LocalMaker, for the mailbox's drain). */
+  /** A local tell's fields as a plain envelope (LocalMaker, for the mailbox's drain). */
   made(type: string, f: LocalFields): Envelope {
-    return new MadeEnvelope(f.source, this.path, type, f.payload, f.priority, false, f.seq, f.n, f.t);
+    return plainEnvelope(new MadeEnvelope(f.source, this.path, type, f.payload, f.priority, false, f.seq, f.n, f.t));
   }
 
   /** deliver() for the local tell the mailbox just gave (its other fields are in `shifted`). */
@@ -407,13 +415,17 @@ export class ActorCell implements Runnable, LocalMaker<Envelope> {
     this.localType = type;
     actor.send(event);
     // ended() clears `current` when this message crashed the actor (it took the culprit).
-    if (this.localType === undefined) return;
+    if (this.localType === undefined) {
+      local.payload = EMPTY_PAYLOAD;
+      return;
+    }
     // Read back after send: `current` may have made it meanwhile (a reply, a forward).
     let envelope = this.currentEnvelope as Envelope | undefined;
     this.currentEnvelope = undefined;
     this.localType = undefined;
     if (this.status === 'running' && actor.getSnapshot() === before && !before.can(event)) {
       envelope ??= this.made(type, local);
+      local.payload = EMPTY_PAYLOAD;
       this.system.undeliverable(
         envelope,
         'unhandled',

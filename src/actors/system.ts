@@ -9,6 +9,7 @@ import {
   ERROR_REPLY_TYPE,
   isNodeAddress,
   MadeEnvelope,
+  wireEnvelope,
   madeId,
   nextMadeNumber,
   MAX_PRIORITY,
@@ -502,7 +503,8 @@ export class ActorSystem implements TransportHost {
       else this.logger.warn({ deadLetter: reason, envelope: envelope && summary(envelope) }, detail);
     }
     if (this.listeners.size === 0) return;
-    this.publish({ type: 'dead_letter', node: this.nodeId, reason, detail, envelope, error, at: Date.now() });
+    // Listeners get plain objects (a made envelope's id and timestamp are getters, which a spread would drop).
+    this.publish({ type: 'dead_letter', node: this.nodeId, reason, detail, envelope: envelope === undefined ? undefined : wireEnvelope(envelope), error, at: Date.now() });
   }
 
   lifecycle(

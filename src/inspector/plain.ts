@@ -43,6 +43,12 @@ export function toPlain(value: unknown, budget: Partial<PlainBudget> = {}): unkn
     // An XState actor ref in context (spawned children): its id, not its innards.
     const ref = obj as { sessionId?: unknown; id?: unknown; send?: unknown };
     if (typeof ref.send === 'function' && typeof ref.sessionId === 'string') return `[actor ${String(ref.id ?? ref.sessionId)}]`;
+    // An object that says how it serialises (a node's own envelope: id and timestamp are getters).
+    const json = (obj as { toJSON?: unknown }).toJSON;
+    if (typeof json === 'function' && !Array.isArray(obj)) {
+      const plain: unknown = json.call(obj);
+      if (plain !== obj) return walk(plain, depth);
+    }
     seen.add(obj);
     try {
       if (Array.isArray(obj)) return obj.slice(0, 200).map((x) => walk(x, depth + 1)).concat(obj.length > 200 ? [`… ${obj.length - 200} more`] : []);

@@ -599,7 +599,7 @@ export class NatsTransport implements Transport {
       this.host.undeliverable(
         envelope,
         'undelivered',
-        `no acknowledgement from ${envelope.target_elder} within ${this.outbox.policy.giveUpMs} ms`,
+        `no acknowledgement from ${envelope.target_elder} within ${this.outbox.policy.giveUpMs} ms (on the wire, or waiting behind the send window)`,
       );
     }
     this.inOrder.prune(10 * 60_000);
