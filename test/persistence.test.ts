@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FileSnapshotStore, MemorySnapshotStore, Node, StartError, supervisor, worker } from '../src/index.js';
+import { setup } from 'xstate';
+import { FileSnapshotStore, MemorySnapshotStore, Node, runtimeOf, StartError, supervisor, worker } from '../src/index.js';
 import { eventually, testMachine } from './helpers.js';
 
 let node: Node | undefined;
@@ -178,5 +179,31 @@ describe('persistent actors', () => {
   it('a persistent actor without a snapshot store fails to start, naming the problem', async () => {
     const err = await Node.start({ tree: tree() }).catch((e: unknown) => e);
     expect((err as Error).message).toBe('/p/kept failed to start: cannot load the snapshot of /p/kept: /p/kept is persistent but node ' + `node-${process.pid} has no snapshot store`);
+  });
+});
+
+describe('forwarding acked messages', () => {
+  it('an acked message forwarded to a persistent actor is processed even when its sender also tells that actor directly (the forward is sequenced in the forwarding node’s stream)', async () => {
+    const snapshots = new MemorySnapshotStore();
+    // A relay forwards every `inc` to /f/kept unchanged (id, sender, reply_to).
+    const relay = setup({}).createMachine({
+      on: { inc: { actions: ({ system }) => runtimeOf(system).forward(runtimeOf(system).current, '/f/kept') } },
+    });
+    node = await Node.start({
+      tree: supervisor('f', {}, [worker('kept', testMachine, { persist: { version: '1' } }), worker('relay', relay)]),
+      services: { snapshots },
+    });
+    // Three acked tells from /x straight to the persistent actor: seq 1..3 of (/x, /f/kept).
+    for (let i = 0; i < 3; i++) node.tell('/f/kept', 'inc', {}, { from: '/x', requiresAck: true });
+    await node.settled();
+    // Three more from /x to the relay: seq 1..3 of (/x, /f/relay), forwarded to /f/kept.
+    for (let i = 0; i < 3; i++) node.tell('/f/relay', 'inc', {}, { from: '/x', requiresAck: true });
+    let count = 0;
+    for (let i = 0; i < 50 && count < 6; i++) {
+      await node.settled();
+      count = (await node.ask<{ count: number }>('/f/kept', 'get')).count;
+    }
+    expect(count).toBe(6);
+    expect(node.system.counters.duplicates).toBe(0);
   });
 });

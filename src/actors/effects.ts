@@ -49,7 +49,7 @@ export interface ActorRuntime {
   replyTo(request: Envelope | undefined, payload: Payload): void;
   /** A service of the node (e.g. 'locks'); throws naming what is missing. */
   service<T>(name: string): T;
-  /** Sends `envelope` on to `target` unchanged (id, sender, reply_to): the target answers the asker. */
+  /** Sends `envelope` on to `target` unchanged (id, sender, reply_to): the target answers the asker. An acked one takes a new seq in this node's stream (see ActorSystem.resequence). */
   forward(envelope: Envelope | undefined, target: string): void;
   /** A typed reference that sends as this actor: `ref(Counter, '/app/counter')`, or a reference that came as data. */
   ref<K extends AnyKind>(kind: K, path: NoInfer<string | AddressFor<K>>): Ref<K>;
@@ -82,7 +82,10 @@ class CellRuntime implements ActorRuntime {
     this.cell.system.reply(this.cell, request, payload);
   }
   forward(envelope: Envelope | undefined, target: string): void {
-    if (envelope) this.cell.system.route({ ...plainEnvelope(envelope), target_elder: target });
+    if (!envelope) return;
+    const copy: Envelope = { ...plainEnvelope(envelope), target_elder: target };
+    if (copy.requires_ack) this.cell.system.resequence(copy);
+    this.cell.system.route(copy);
   }
   ref<K extends AnyKind>(kindOrRef: K | Address<K>, path?: string | AddressFor<K>): Ref<K> {
     return bindRef<K>(this, kindOrRef, path);

@@ -311,6 +311,22 @@ export class ActorSystem implements TransportHost {
     from.answer(() => this.sendReply(from.path, request, REPLY_TYPE, payload));
   }
 
+  /**
+   * An acked envelope sent on to another target (a forward) takes the next position in
+   * this node's own stream for (sender, new target). Kept as it was, its seq would count
+   * in the sender's stream to the new target too, where a receiver could take it for a
+   * message it has already processed.
+   */
+  resequence(envelope: Envelope): void {
+    const seqs = this.cells.get(envelope.source_elder)?.seqs ?? this.seqsOf(envelope.source_elder);
+    const key = ACKED + envelope.target_elder;
+    const seq = (seqs.get(key) ?? 0) + 1;
+    seqs.set(key, seq);
+    envelope.seq = seq;
+    envelope.stream = this.stream;
+    delete envelope.ack_base;
+  }
+
   private seqsOf(sender: string): Map<string, number> {
     let seqs = this.outsideSeqs.get(sender);
     if (!seqs) this.outsideSeqs.set(sender, (seqs = new Map()));
