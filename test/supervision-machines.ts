@@ -8,7 +8,8 @@ import { reply, worker, type RestartType, type WorkerSpec } from '../src/index.j
 export const failStarts = new Map<string, number>();
 export const ignoreStarts = new Map<string, number>();
 
-function take(plan: Map<string, number>, path: string): boolean {
+/** Uses up one planned start of `path`: true if one was planned. */
+export function take(plan: Map<string, number>, path: string): boolean {
   const left = plan.get(path) ?? 0;
   if (left <= 0) return false;
   plan.set(path, left - 1);

@@ -12,7 +12,7 @@ import {
   type SystemEvent,
 } from '../src/index.js';
 import { describeShape, OtpModel, workerPaths, type Shape, type SupShape } from './otp-model.js';
-import { failStarts, ignoreStarts } from './supervision-machines.js';
+import { failStarts, ignoreStarts, take } from './supervision-machines.js';
 
 const RUNS = 1000;
 
@@ -31,13 +31,6 @@ function record({ system }: { system: object }): void {
   const runtime = runtimeOf(system);
   const env = runtime.current!;
   processed.push({ id: env.message_id, path: runtime.path, seq: env.seq, source: env.source_elder, incarnation: runtime.incarnation });
-}
-
-function take(plan: Map<string, number>, key: string): boolean {
-  const left = plan.get(key) ?? 0;
-  if (left <= 0) return false;
-  plan.set(key, left - 1);
-  return true;
 }
 
 /**
