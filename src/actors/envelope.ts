@@ -198,11 +198,14 @@ export function wireEnvelope(envelope: Envelope): Envelope {
   return envelope instanceof MadeEnvelope ? plainEnvelope(envelope) : envelope;
 }
 
-const OPTIONAL_FIELDS = ['stream', 'reply_to', 'correlation_id', 'ack_base', 'v', 'traceparent'] as const;
+/** The envelope's optional fields, in the order the wire's rows frames list them (PROTOCOL.md). */
+export const OPTIONAL_FIELDS = ['reply_to', 'correlation_id', 'stream', 'ack_base', 'v', 'traceparent'] as const;
 
 export type Validation = { ok: true; envelope: Envelope } | { ok: false; reason: string };
 
 const STRING_FIELDS = ['message_id', 'source_elder', 'target_elder', 'message_type'] as const;
+/** Checked per message from the wire: one array, not one per call. */
+const OPTIONAL_STRING_FIELDS = ['reply_to', 'correlation_id', 'stream'] as const;
 
 /**
  * Checks a decoded frame against the envelope contract. Returns the reason in words
@@ -245,7 +248,7 @@ export function validateEnvelope(value: unknown): Validation {
   } else if (!Number.isInteger(v.seq) || (v.seq as number) < 0) {
     return { ok: false, reason: fieldReason('seq', 'a non-negative integer', v.seq) };
   }
-  for (const field of ['reply_to', 'correlation_id', 'stream'] as const) {
+  for (const field of OPTIONAL_STRING_FIELDS) {
     const f = v[field];
     if (f !== undefined && f !== null && typeof f !== 'string') {
       return { ok: false, reason: fieldReason(field, 'a string when present', f) };

@@ -1,5 +1,5 @@
 import { Packr, type Options } from 'msgpackr';
-import { wireEnvelope, type Envelope } from '../actors/envelope.js';
+import { OPTIONAL_FIELDS, wireEnvelope, type Envelope } from '../actors/envelope.js';
 
 /** Frames larger than this are refused before decoding (1 MiB, NATS' default max_payload). */
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
@@ -39,7 +39,7 @@ const recordPackr = new Packr({ ...STANDARD, useRecords: true });
 export type BatchEncoding = 'rows' | 'maps' | 'records';
 
 const BASE_KEYS = ['message_id', 'source_elder', 'target_elder', 'message_type', 'payload', 'priority', 'timestamp', 'requires_ack', 'seq'];
-const OPTIONAL_KEYS = ['reply_to', 'correlation_id', 'stream', 'ack_base', 'v', 'traceparent'] as const;
+const OPTIONAL_KEYS = OPTIONAL_FIELDS;
 /** Key lists by which optional fields a batch uses (a bit each, in OPTIONAL_KEYS order). */
 const KEY_LISTS = Array.from({ length: 1 << OPTIONAL_KEYS.length }, (_, mask) => [
   ...BASE_KEYS,
