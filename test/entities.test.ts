@@ -38,6 +38,14 @@ describe('entities on one node', () => {
     expect(node.findEntity(Cart, 'user-1')).toMatchObject({ kind: 'cart', key: 'user-1', owned: true, path: '/app/carts/user-1', status: 'running', incarnation: 1 });
   });
 
+  it('a region can be the root of a node\'s tree', async () => {
+    const { node, dead } = await start(entities('carts', Cart, { idleAfter: 60_000 }));
+    node.entity(Cart, 'root-1').tell({ type: 'add', item: 'tea' });
+    expect(await node.entity(Cart, 'root-1').ask({ type: 'get' })).toMatchObject({ key: 'root-1', items: ['tea'] });
+    expect(node.findEntity(Cart, 'root-1')).toMatchObject({ path: '/carts/root-1', status: 'running' });
+    expect(dead()).toEqual([]);
+  });
+
   it('idle entities passivate and the next message activates them again (from their snapshot when persistent)', async () => {
     const store = new MemorySnapshotStore();
     const { node, lifecycle } = await start(

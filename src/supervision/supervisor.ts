@@ -54,11 +54,9 @@ export class Supervisor {
   readonly strategy: Strategy;
   /** simple_one_for_one: children started from one template, in no order. */
   readonly dynamic: boolean;
-  /** Set when this supervisor is an entity region. */
-  region: EntityRegion | undefined;
+  /** Set when this supervisor is an entity region (it serves while its supervisor runs). */
+  readonly region: EntityRegion | undefined;
   state: State = 'idle';
-  /** Told of every state change (an entity region serves while its supervisor runs). */
-  onState: ((state: SupervisorStatus) => void) | undefined;
   /** Told when this supervisor ends by itself; its parent (or the node) decides. */
   onExit: ((sup: Supervisor, incarnation: number, exit: ChildExit) => void) | undefined;
   private readonly children: ChildList;
@@ -106,6 +104,8 @@ export class Supervisor {
       'supervisor',
     );
     context.supervisors.set(this.path, this);
+    // Made here, not by a parent: a region may be the root of a node's tree.
+    this.region = isEntitiesSpec(spec) ? new EntityRegion(this, spec) : undefined;
   }
 
   // ---- public operations (all queued) ----------------------------------------------
@@ -289,11 +289,6 @@ export class Supervisor {
     const path = `${this.path}/${spec.id}`;
     if (isSupervisorSpec(spec)) {
       const sup = new Supervisor(this.context, spec, this.path);
-      if (isEntitiesSpec(spec)) {
-        const region = new EntityRegion(sup, spec);
-        sup.onState = (state) => region.supervisorState(state);
-        sup.region = region;
-      }
       const child = new Child(spec, path, spec.shutdown ?? DEFAULTS.supervisorShutdown, sup.cell, sup);
       sup.onExit = (_s, incarnation, exit) => this.childExited(child, incarnation, exit);
       return child;
@@ -496,7 +491,7 @@ export class Supervisor {
   private setState(state: SupervisorStatus): void {
     this.state = state;
     this.signal(state);
-    this.onState?.(state);
+    this.region?.supervisorState(state);
   }
 
   /** How many children it has (a region's active entities), without listing them. */
