@@ -223,6 +223,16 @@ describe('roles enforced by the broker (generated nats.conf)', () => {
     expect(r.stdout).toContain('/grand-elder/claude-elder');
   });
 
+  it('a client with the grand elder\'s credentials inspects the cluster through its own request inboxes', async () => {
+    const elder = await ClusterClient.connect({ servers: server.url, nodeId: 'inspector2', connectOptions: { user: 'grand_elder', pass: pass('grand_elder') } });
+    try {
+      const view = await elder.inspect(3000);
+      expect(view.map((r) => r.node)).toContain('elders1');
+    } finally {
+      await elder.close();
+    }
+  });
+
   it('wrong credentials: one clear line, non-zero exit, no stack trace', () => {
     const r = spawnSync(process.execPath, [runtime, '--nats', server.url, '--node', 'x', '--nats-user', 'servant', '--nats-pass', 'wrong'], {
       encoding: 'utf8',

@@ -61,7 +61,9 @@ export interface InspectResult {
 export async function collectInspect(nc: NatsConnection, subject: string, timeoutMs: number): Promise<InspectResult> {
   const answers = new Map<string, { header?: Chunk; parts: Map<number, InspectReply['actors']>; count: number }>();
   const complete = new Set<string>();
-  const inbox = createInbox();
+  // The connection's own inbox prefix: under the generated nats.conf a role other than
+  // operator may subscribe only to _INBOX_<role>.> (the default _INBOX would be refused).
+  const inbox = createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
   let finish!: () => void;
   const done = new Promise<void>((resolve) => (finish = resolve));
   const knownUp = () => {
