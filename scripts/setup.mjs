@@ -6,6 +6,7 @@
 //
 //   node scripts/setup.mjs          dependencies only (npm start)
 //   node scripts/setup.mjs --test   dependencies, nats-server and chromium (npm test)
+//   node scripts/setup.mjs --nats   dependencies and nats-server (npm run cluster, chaos)
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
@@ -13,6 +14,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const forTests = process.argv.includes('--test');
+// --nats: dependencies and nats-server only (npm run cluster, npm run chaos).
+const forNats = process.argv.includes('--nats');
 
 function fail(line) {
   console.error(`setup: ${line}`);
@@ -47,16 +50,16 @@ if (stale) {
   run('npm', ['ci', '--no-audit', '--no-fund']);
 }
 
-if (forTests) {
+if (forTests || forNats) {
   // The cluster tests spawn `nats-server` from PATH; the browser tests launch /usr/bin/chromium.
   const missing = [];
   if (!onPath('nats-server')) missing.push('nats-server');
-  if (!existsSync('/usr/bin/chromium')) missing.push('chromium');
+  if (forTests && !existsSync('/usr/bin/chromium')) missing.push('chromium');
   if (missing.length > 0) {
     const install = `apt-get install -y --no-install-recommends ${missing.join(' ')}`;
     const root = typeof process.getuid === 'function' && process.getuid() === 0;
     if (!root || !onPath('apt-get')) {
-      fail(`the tests need ${missing.join(' and ')}: run \`sudo apt-get update && sudo ${install}\``);
+      fail(`${forTests ? 'the tests need' : 'a local cluster needs'} ${missing.join(' and ')}: run \`sudo apt-get update && sudo ${install}\``);
     }
     console.error(`setup: installing ${missing.join(' and ')} with apt-get`);
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };

@@ -60,6 +60,7 @@ Other options:
   --timeout MS        ask, send --ack: how long to wait; status: how long to wait for every node up (default 5000)
   --priority N        0..9 (default 5)
   --json              status as JSON
+  --find KIND/KEY     status: the shard of an entity's key and the node that owns it
   --nodes N           cluster up: how many nodes (default 3)
   --tree FILE         cluster up: the tree each node runs (default the Elder Tree)
   --port N            inspect: HTTP port (default 7070; 0 picks a free one)
@@ -443,7 +444,7 @@ async function clusterUp(values: Values): Promise<number> {
     children.push(proc);
   }
   const layout = servers > 1 ? ` (${servers} nats-servers with routes)` : '';
-  process.stdout.write(`cluster up: ${urls.join(',')} with ${n} nodes${layout}; eldertree status --nats ${urls.join(',')}; Ctrl-C stops all\n`);
+  process.stdout.write(`cluster up: ${urls.join(',')} with ${n} nodes${layout}; node dist/cli.js status --nats ${urls.join(',')}; Ctrl-C stops all\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
