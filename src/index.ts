@@ -67,7 +67,7 @@ export { SHUTDOWN_EVENT } from './actors/cell.js';
 
 // Messages, events, errors
 export type { Envelope } from './actors/envelope.js';
-// A node's own envelopes keep id and timestamp as getters: copy one with this, not a spread.
+// A plain copy of any envelope (the runtime's own keep id and timestamp as getters; user code is handed plain ones).
 export { plainEnvelope } from './actors/envelope.js';
 export type { AskOptions, TellOptions } from './actors/system.js';
 export type { DeadLetterEvent, DeadLetterReason, LifecycleEvent, LifecycleType, Subscription, SystemEvent, SystemEventListener } from './actors/events.js';

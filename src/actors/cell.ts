@@ -2,7 +2,7 @@ import { rateLimited } from '../log.js';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { createActor, type AnyActor, type AnyStateMachine } from 'xstate';
 import type { Runnable } from './dispatcher.js';
-import { EMPTY_PAYLOAD, MadeEnvelope, madeClock, pairKey, plainEnvelope, type Envelope } from './envelope.js';
+import { EMPTY_PAYLOAD, MadeEnvelope, madeClock, madeEnvelope, pairKey, plainEnvelope, type Envelope } from './envelope.js';
 import { Mailbox, shifted, type LocalFields, type LocalMaker } from './mailbox.js';
 import { EldertreeError, toError } from './errors.js';
 import { migrateSnapshot, SNAPSHOTS_SERVICE, type Persistence, type SnapshotStore } from './persistence.js';
@@ -390,7 +390,7 @@ export class ActorCell implements Runnable, LocalMaker<Envelope> {
 
   /** A local tell's fields as a plain envelope (LocalMaker, for the mailbox's drain). */
   made(type: string, f: LocalFields): Envelope {
-    return plainEnvelope(new MadeEnvelope(f.source, this.path, type, f.payload, f.priority, false, f.seq, f.n, f.t));
+    return madeEnvelope(f.source, this.path, type, f.payload, f.priority, f.seq, f.n, f.t);
   }
 
   /** deliver() for the local tell the mailbox just gave (its other fields are in `shifted`). */

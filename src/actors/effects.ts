@@ -83,7 +83,8 @@ class CellRuntime implements ActorRuntime {
   }
   forward(envelope: Envelope | undefined, target: string): void {
     if (!envelope) return;
-    const copy: Envelope = { ...plainEnvelope(envelope), target_elder: target };
+    const copy = plainEnvelope(envelope);
+    copy.target_elder = target;
     if (copy.requires_ack) this.cell.system.resequence(copy);
     this.cell.system.route(copy);
   }

@@ -167,6 +167,21 @@ export function madeClock(): number {
   return Date.now() - MADE_EPOCH;
 }
 
+/** A plain tell made here and kept as fields (a mailbox slot), as a plain envelope. */
+export function madeEnvelope(source: string, target: string, type: string, payload: Record<string, unknown>, priority: number, seq: number, n: number, t: number): Envelope {
+  return {
+    message_id: madeId(n),
+    source_elder: source,
+    target_elder: target,
+    message_type: type,
+    payload,
+    priority,
+    timestamp: MADE_EPOCH + t,
+    requires_ack: false,
+    seq,
+  };
+}
+
 /** The id of the message made here with number `n`. */
 export function madeId(n: number): string {
   return MADE_ID_PREFIX + n.toString(36);

@@ -1,3 +1,4 @@
+import { toError } from './errors.js';
 /**
  * What a persistent actor needs from storage. Implementations live above (cluster/:
  * NATS KV, a local file, memory); the node hands one over as its 'snapshots' service.
@@ -45,7 +46,7 @@ export function migrateSnapshot(path: string, saved: string, persist: Persistenc
     try {
       value = step(value);
     } catch (err) {
-      return { error: `snapshot of ${path}: migration step ${v} -> ${v + 1} threw: ${(err as Error).message}` };
+      return { error: `snapshot of ${path}: migration step ${v} -> ${v + 1} threw: ${toError(err).message}` };
     }
   }
   return { snapshot: value };

@@ -284,9 +284,10 @@ export class EntityRegion implements EntityRouter, RegionHandle {
     if (!this.owned.has(shard)) return;
     // Stop taking its mail first (it goes on to the new owner), then save and stop what runs here.
     this.owned.delete(shard);
-    const keys = [...this.lastMail.keys()].filter((k) => shardOf(k, this.shards) === shard);
-    for (const [key] of this.waiting) if (shardOf(key, this.shards) === shard && !keys.includes(key)) keys.push(key);
-    await Promise.all(keys.map((key) => this.passivate(key)));
+    const keys = new Set<string>();
+    for (const key of this.lastMail.keys()) if (shardOf(key, this.shards) === shard) keys.add(key);
+    for (const key of this.waiting.keys()) if (shardOf(key, this.shards) === shard) keys.add(key);
+    await Promise.all([...keys].map((key) => this.passivate(key)));
   }
 
   owns(shard: number): boolean {

@@ -48,6 +48,11 @@ type State = 'idle' | SupervisorStatus;
  * it. Every operation runs on one queue, as OTP's supervisor handles one message at a
  * time, so a child exit never interleaves with a restart or a shutdown in progress.
  */
+/** The status machine's events, made once (XState never mutates an event). */
+const STATUS_EVENTS = Object.fromEntries(
+  (['starting', 'running', 'restarting', 'stopping', 'stopped', 'failed'] as const).map((s) => [s, Object.freeze({ type: `eldertree.sup.${s}` as const })]),
+) as Record<SupervisorStatus, { readonly type: `eldertree.sup.${SupervisorStatus}` }>;
+
 export class Supervisor {
   readonly path: string;
   readonly cell: ActorCell;
@@ -501,7 +506,6 @@ export class Supervisor {
 
   /** Moves the status machine; the inspector reads it like any actor's state. */
   private signal(status: SupervisorStatus): void {
-    const event = { type: `eldertree.sup.${status}` };
-    this.cell.actor?.send(event);
+    this.cell.actor?.send(STATUS_EVENTS[status]);
   }
 }
