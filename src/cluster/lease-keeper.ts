@@ -11,8 +11,10 @@
  * wants, and what two live holders sharing an id must never do. Within one process a
  * second keeper of the same store, key and owner is refused.
  */
+import { rateLimited, type Logger } from '../log.js';
 import type { Lease, LeaseStore } from './lease.js';
 import { LeaseError } from './lease.js';
+import { explainNatsError, isTransient } from './nats-errors.js';
 
 export type LeaseLostReason =
   /** Someone else wrote the key (our renew's CAS failed). */
@@ -208,4 +210,14 @@ export class LeaseKeeper {
 /** ±10 %, so standbys started together do not poll in lockstep. */
 function jitter(ms: number): number {
   return Math.max(1, Math.round(ms * (0.9 + Math.random() * 0.2)));
+}
+
+/**
+ * A keeper's onError for `logger`: rate-limited per `key`, because during a JetStream
+ * election every renew and poll fails, ten times a second (and a region keeps one keeper
+ * per owned shard); an election's errors in one line, anything else with its stack.
+ */
+export function leaseErrorLog(logger: Logger, key: string, what: string, leases: LeaseStore): (err: Error) => void {
+  return (err) =>
+    rateLimited(logger).warn(key, { err: isTransient(err) ? err.message : err }, `lease of ${what}: ${explainNatsError(err, `KV_${leases.backend.name}`)}`);
 }

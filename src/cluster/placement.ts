@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
 import { fromCallback, setup, type AnyActorRef } from 'xstate';
-import { rateLimited, type Logger } from '../log.js';
+import type { Logger } from '../log.js';
 import type { Node } from '../supervision/node.js';
 import { isSupervisorSpec, worker, type ChildSpec, type SupervisorSpec } from '../supervision/spec.js';
 import type { LeaseStore } from './lease.js';
-import { LeaseKeeper } from './lease-keeper.js';
+import { LeaseKeeper, leaseErrorLog } from './lease-keeper.js';
 import type { Membership } from './membership.js';
-import { explainNatsError, isTransient } from './nats-errors.js';
 
 /** What the guards of one node share. */
 export interface PlacementContext {
@@ -128,14 +127,7 @@ const watchLease: Watch = ({ sendBack, input }) => {
       ttlMs: ctx.singletonTtlMs,
       onAcquired: () => sendBack({ type: 'placement.run' }),
       onLost: (reason) => sendBack({ type: 'placement.drop', reason: `lease ${reason}` }),
-      // Rate-limited: during an election every renew and poll fails, ten times a second.
-      onError: (err) =>
-        rateLimited(ctx.logger).warn(
-          `lease ${path}`,
-          // An election's errors say all in one line; anything else keeps its stack.
-          { err: isTransient(err) ? err.message : err, path },
-          `lease of ${path}: ${explainNatsError(err, `KV_${ctx.leases.backend.name}`)}`,
-        ),
+      onError: leaseErrorLog(ctx.logger, `lease ${path}`, path, ctx.leases),
     });
     const current = keeper;
     stateOf(ctx).fences.set(path, () => current.isOwner());

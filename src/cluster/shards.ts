@@ -18,7 +18,7 @@ import type { Transport } from '../actors/transport.js';
 import type { Logger } from '../log.js';
 import type { RegionHandle, ShardHost } from '../supervision/region.js';
 import type { LeaseStore } from './lease.js';
-import { LeaseKeeper } from './lease-keeper.js';
+import { LeaseKeeper, leaseErrorLog } from './lease-keeper.js';
 import { chooseNodes } from './placement.js';
 
 /** What shard placement reads of membership: the nodes up, and when that changes. */
@@ -112,7 +112,8 @@ class RegionShards {
       // Lost without a hand-off (expired while paused, or taken): stop at once; what was
       // processed and not saved was never acknowledged, so its senders resend it.
       onLost: (reason) => this.chain(shard, () => this.drop(shard, `lease ${reason}`)),
-      onError: (err) => this.options.logger.warn({ err, kind, shard }, `lease of ${kind} shard ${shard}: ${err.message}`),
+      // One line per region, not per shard: an election fails every shard's keeper at once.
+      onError: leaseErrorLog(this.options.logger, `lease ${kind} shards`, `${kind} shard ${shard}`, this.options.leases),
     });
     this.keepers.set(shard, keeper);
     keeper.start();
