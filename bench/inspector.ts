@@ -32,6 +32,8 @@ const progress = (count: number) => {
 
 const node = await Node.start({
   tree: supervisor('bench', {}, [worker('pinger', pinger), worker('counter', counter, { input: { n, progress }, capacity: Infinity })]),
+  // As `node dist/runtime.js --inspect` runs: the page's /metrics serves the latency histograms.
+  telemetry: { metrics: side !== 'off' },
 });
 next = () => {
   if (bursts-- > 0) node.tell('/bench/pinger', 'burst');
