@@ -1,3 +1,4 @@
+import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll } from 'vitest';
 import { freePort, listening } from '../src/net.js';
@@ -115,8 +116,9 @@ export interface NatsCluster {
 /**
  * `n` real nats-servers with JetStream, routed to each other on loopback (a full
  * mesh of explicit routes), each with its own store: what users run in production.
- * Resolves once every server listens for clients; JetStream's meta leader may still
- * be in election (callers wait for their buckets, as nodes do).
+ * Resolves once every server listens for clients and JetStream answers (its meta leader
+ * is elected): on a loaded machine the election can outlast a node's patience for its
+ * buckets, and a test would then measure the broker's start, not the runtime.
  */
 export async function startNatsCluster(n = 3, name = 'eldertree-test'): Promise<NatsCluster> {
   const clientPorts: number[] = [];
@@ -134,6 +136,19 @@ export async function startNatsCluster(n = 3, name = 'eldertree-test'): Promise<
       }),
     ),
   );
+  const nc = await connect({ servers: servers.map((s) => s.url) });
+  try {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      // jetstreamManager() itself asks for the account info: it fails while no meta leader is elected.
+      const ok = await jetstreamManager(nc, { timeout: 1000 }).then((jsm) => jsm.getAccountInfo()).then(() => true, () => false);
+      if (ok) break;
+      if (Date.now() > deadline) throw new Error('JetStream of the nats-server cluster not ready in 60 s');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    await nc.close();
+  }
   return {
     servers,
     urls: servers.map((s) => s.url),
