@@ -136,14 +136,20 @@ export async function startNatsCluster(n = 3, name = 'eldertree-test'): Promise<
       }),
     ),
   );
-  const nc = await connect({ servers: servers.map((s) => s.url) });
+  const nc = await connect({ servers: servers.map((s) => s.url) }).catch(async (err: unknown) => {
+    await Promise.all(servers.map((s) => s.stop()));
+    throw err;
+  });
   try {
     const deadline = Date.now() + 60_000;
     for (;;) {
       // jetstreamManager() itself asks for the account info: it fails while no meta leader is elected.
       const ok = await jetstreamManager(nc, { timeout: 1000 }).then((jsm) => jsm.getAccountInfo()).then(() => true, () => false);
       if (ok) break;
-      if (Date.now() > deadline) throw new Error('JetStream of the nats-server cluster not ready in 60 s');
+      if (Date.now() > deadline) {
+        await Promise.all(servers.map((s) => s.stop())); // started here: not left running
+        throw new Error('JetStream of the nats-server cluster not ready in 60 s');
+      }
       await new Promise((r) => setTimeout(r, 200));
     }
   } finally {
