@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,16 +29,22 @@ function start(args: string[], until?: (stdout: string) => boolean, signal?: Nod
       child.kill('SIGKILL');
       reject(new Error(`runtime did not finish: ${stdout}\n${stderr}`));
     }, 15_000);
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d;
+    // Checked on output and every 50 ms: a condition can also wait on files the node writes.
+    const check = () => {
       if (!signalled && until?.(stdout) && signal) {
         signalled = true;
         child.kill(signal);
       }
+    };
+    const poll = setInterval(check, 50);
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d;
+      check();
     });
     child.stderr.on('data', (d: Buffer) => (stderr += d));
     child.on('exit', (code) => {
       clearTimeout(timer);
+      clearInterval(poll);
       const lines = stdout
         .split('\n')
         .filter((l) => l.startsWith('{'))
@@ -134,7 +140,9 @@ describe('node dist/runtime.js', () => {
   it('without a tree file it runs the Elder Tree, with its demo load, and stops on SIGINT with exit 0', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'eldertree-data-'));
     try {
-      const run = await start(['--data-dir', dataDir], (out) => out.includes('running on the embedded transport'), 'SIGINT');
+      // Stopped once the sages have saved: a stop that comes first is not what this checks.
+      const sages = ['knowledge-sage', 'task-sage'].map((sage) => `${encodeURIComponent(`/grand-elder/claude-elder/${sage}`)}.snapshot`);
+      const run = await start(['--data-dir', dataDir], (out) => out.includes('running on the embedded transport') && sages.every((f) => existsSync(join(dataDir, f))), 'SIGINT');
       expect(run.code).toBe(0);
       const started = run.lines.filter((l) => l.type === 'started').map((l) => l.path);
       for (const path of ['/grand-elder', '/grand-elder/commander', '/grand-elder/claude-elder/task-sage', '/grand-elder/elder-council', '/grand-elder/servants/servant-4', '/grand-elder/demo']) {
@@ -142,7 +150,7 @@ describe('node dist/runtime.js', () => {
       }
       // The persistent sages that processed a message saved their snapshots in the data directory.
       const saved = readdirSync(dataDir);
-      for (const sage of ['knowledge-sage', 'task-sage']) expect(saved).toContain(`${encodeURIComponent(`/grand-elder/claude-elder/${sage}`)}.snapshot`);
+      for (const file of sages) expect(saved).toContain(file);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
@@ -168,12 +176,14 @@ describe('node dist/runtime.js', () => {
     expect(isElderTree(await loadTreeFile(fixture('cluster-tree.mjs')))).toBe(false);
     const dataDir = mkdtempSync(join(tmpdir(), 'eldertree-data-'));
     try {
-      const run = await start([fixture('chaos-elder-tree.mjs'), '--data-dir', dataDir], (out) => out.includes('running on the embedded transport'), 'SIGTERM');
+      // The task sage saves once a servant's first pull reaches it; stopped after that.
+      const taskSage = `${encodeURIComponent('/grand-elder/claude-elder/task-sage')}.snapshot`;
+      const run = await start([fixture('chaos-elder-tree.mjs'), '--data-dir', dataDir], (out) => out.includes('running on the embedded transport') && existsSync(join(dataDir, taskSage)), 'SIGTERM');
       expect(run.code).toBe(0);
       const started = run.lines.filter((l) => l.type === 'started').map((l) => l.path);
       expect(started.filter((p) => String(p).startsWith('/grand-elder/servants/servant-'))).toEqual(['/grand-elder/servants/servant-1', '/grand-elder/servants/servant-2']);
       // The Elder Tree's services: its sages' snapshots go to the data directory.
-      expect(readdirSync(dataDir)).toContain(`${encodeURIComponent('/grand-elder/claude-elder/task-sage')}.snapshot`);
+      expect(readdirSync(dataDir)).toContain(taskSage);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
