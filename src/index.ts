@@ -75,7 +75,7 @@ export { AskRejectedError, AskTimeoutError, EldertreeError } from './actors/erro
 
 // Persistence and services
 export type { PersistedSnapshot, Persistence, SnapshotStore } from './actors/persistence.js';
-export { FileSnapshotStore, KvSnapshotStore, MemorySnapshotStore, SnapshotError, SnapshotVersionError } from './cluster/snapshots.js';
+export { FileSnapshotStore, KvSnapshotStore, MemorySnapshotStore, SnapshotConflictError, SnapshotError, SnapshotVersionError } from './cluster/snapshots.js';
 export type { TaskLock, TaskLocks } from './cluster/task-locks.js';
 
 // Metrics and tracing

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { setup } from 'xstate';
-import { FileSnapshotStore, MemorySnapshotStore, Node, runtimeOf, StartError, supervisor, worker } from '../src/index.js';
+import { FileSnapshotStore, MemorySnapshotStore, Node, runtimeOf, SnapshotConflictError, StartError, supervisor, worker } from '../src/index.js';
 import { eventually, testMachine } from './helpers.js';
 
 let node: Node | undefined;
@@ -174,6 +174,41 @@ describe('persistent actors', () => {
       held = false;
       for (const g of gates) g.open();
     }
+  });
+
+  it('a save refused because another owner saved since: the actor restarts from the stored state, its unsaved acked messages again', async () => {
+    const inner = new MemorySnapshotStore();
+    let conflict = false;
+    let saves = 0;
+    const snapshots = {
+      load: (p: string) => inner.load(p),
+      save: async (p: string, v: string, s: unknown) => {
+        saves++;
+        // Once, as a store with compare-and-set does: a reload takes the new revision.
+        if (conflict) {
+          conflict = false;
+          throw new SnapshotConflictError(p, `the snapshot of ${p} was written by another owner`);
+        }
+        return inner.save(p, v, s);
+      },
+    };
+    node = await Node.start({ tree: tree(), services: { snapshots } });
+    for (let i = 0; i < 3; i++) node.tell('/p/kept', 'inc', {}, { requiresAck: true });
+    expect(await node.ask('/p/kept', 'get')).toEqual({ count: 3 });
+    // Meanwhile another owner had the actor, counted to 10 and saved (a move and back).
+    const stored = (await inner.load('/p/kept'))!.snapshot as { xstate: { context: { count: number } } };
+    stored.xstate.context.count = 10;
+    await inner.save('/p/kept', '1', stored);
+    conflict = true;
+    const before = saves;
+    node.tell('/p/kept', 'inc', {}, { requiresAck: true });
+    // The answer tells of the stale state (4): never sent.
+    await expect(node.ask('/p/kept', 'get', {}, { timeout: 300 })).rejects.toThrow('timed out after 300 ms');
+    expect(saves).toBeGreaterThan(before);
+    expect(node.system.cell('/p/kept')!.incarnation).toBe(2);
+    // Not retried forever: a new incarnation from the stored 10, the acked inc once more.
+    expect(await node.ask('/p/kept', 'get')).toEqual({ count: 11 });
+    expect(await inner.load('/p/kept')).toMatchObject({ snapshot: { xstate: { context: { count: 11 } } } });
   });
 
   it('a persistent actor without a snapshot store fails to start, naming the problem', async () => {

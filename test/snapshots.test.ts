@@ -155,6 +155,49 @@ describe('KvSnapshotStore on NATS', () => {
     expect((await next.load('/s/fresh'))?.snapshot).toEqual({ by: 'old' });
   });
 
+  it('saves whose answers were lost (a server restart) do not wedge the path: the next save builds on what landed', async () => {
+    const { kv } = await KvSnapshotStore.open(nats.nc1, { cluster: 'unsure' });
+    // A fault wrapper around the real bucket: a put goes to the server, then its answer is
+    // lost (what a reconnect does to a request that was flushed late), or it never leaves.
+    const script: ('lost' | 'dropped')[] = [];
+    const faulty = new Proxy(kv, {
+      get(target, prop, receiver) {
+        if (prop !== 'put') return Reflect.get(target, prop, receiver) as unknown;
+        return async (...args: Parameters<typeof kv.put>) => {
+          const fault = script.shift();
+          if (fault === 'dropped') throw Object.assign(new Error('TIMEOUT'), { name: 'TimeoutError' });
+          const put = target.put(...args);
+          if (fault === 'lost') {
+            await put.catch(() => undefined); // landed or refused by the server: the caller never hears
+            throw Object.assign(new Error('TIMEOUT'), { name: 'TimeoutError' });
+          }
+          return put;
+        };
+      },
+    });
+    const store = new KvSnapshotStore(faulty);
+    expect(await store.load('/u/tally')).toBeUndefined();
+    await store.save('/u/tally', '1', { n: 1 });
+    // Two saves time out: the first landed, the second (its compare-and-set now stale) did not.
+    script.push('lost', 'lost');
+    await expect(store.save('/u/tally', '1', { n: 2 })).rejects.toThrow(/did not answer in time/);
+    await expect(store.save('/u/tally', '1', { n: 3 })).rejects.toThrow(/did not answer in time/);
+    // Ours, so the next save goes on from it.
+    await store.save('/u/tally', '1', { n: 4 });
+    expect((await store.load('/u/tally'))?.snapshot).toEqual({ n: 4 });
+    // One that never left, then one that landed: the same.
+    script.push('dropped', 'lost');
+    await expect(store.save('/u/tally', '1', { n: 5 })).rejects.toThrow(/did not answer in time/);
+    await expect(store.save('/u/tally', '1', { n: 6 })).rejects.toThrow(/did not answer in time/);
+    await store.save('/u/tally', '1', { n: 7 });
+    expect((await store.load('/u/tally'))?.snapshot).toEqual({ n: 7 });
+    // Another owner's write is still refused after lost answers.
+    script.push('lost');
+    await expect(store.save('/u/tally', '1', { n: 8 })).rejects.toThrow(/did not answer in time/);
+    await kv.put('/u/tally', new Uint8Array([0x80]));
+    await expect(store.save('/u/tally', '1', { n: 9 })).rejects.toThrow(/written by another owner/);
+  });
+
   it('says what went wrong when a snapshot is too large or not a snapshot', async () => {
     const store = await KvSnapshotStore.open(nats.nc1);
     const big = 'x'.repeat(2 * 1024 * 1024);

@@ -5,7 +5,7 @@ import type { Runnable } from './dispatcher.js';
 import { EMPTY_PAYLOAD, MadeEnvelope, madeClock, madeEnvelope, pairKey, plainEnvelope, type Envelope } from './envelope.js';
 import { Mailbox, shifted, type LocalFields, type LocalMaker } from './mailbox.js';
 import { EldertreeError, toError } from './errors.js';
-import { migrateSnapshot, SNAPSHOTS_SERVICE, type Persistence, type SnapshotStore } from './persistence.js';
+import { migrateSnapshot, SnapshotConflictError, SNAPSHOTS_SERVICE, type Persistence, type SnapshotStore } from './persistence.js';
 import type { ActorSystem } from './system.js';
 
 /** What a cell runs; a new incarnation is `createActor(machine, { input })` again. */
@@ -497,6 +497,7 @@ export class ActorCell implements Runnable, LocalMaker<Envelope> {
     this.unsavedReplies = [];
     const incarnation = this.incarnation;
     let failed = false;
+    let stale: Error | undefined;
     this.saving = this.store()
       .save(this.path, String(this.behavior.persist!.version), snapshot)
       .then(() => {
@@ -507,6 +508,13 @@ export class ActorCell implements Runnable, LocalMaker<Envelope> {
       .catch((err: unknown) => {
         // Not saved: no ack or answer either; try again with the next save.
         this.unsavedAcks = acks.concat(this.unsavedAcks);
+        if (err instanceof SnapshotConflictError) {
+          // Another owner saved since this incarnation loaded: its state is stale and no
+          // save of it can land. It restarts from the stored state, and the acked
+          // messages it processed since its last save go to the new incarnation.
+          stale = err;
+          return;
+        }
         if (incarnation === this.incarnation) this.unsavedReplies = replies.concat(this.unsavedReplies);
         this.dirty = true;
         failed = true;
@@ -515,6 +523,7 @@ export class ActorCell implements Runnable, LocalMaker<Envelope> {
       })
       .finally(() => {
         this.saving = undefined;
+        if (stale !== undefined) return this.crash(incarnation, stale);
         // After a failure (store down), retry after a pause rather than every turn.
         if (this.dirty) {
           if (failed) setTimeout(() => this.persist(), 250).unref();
@@ -535,6 +544,15 @@ export class ActorCell implements Runnable, LocalMaker<Envelope> {
       if (this.saving === undefined) return;
       await this.saving;
     }
+  }
+
+  /** Ends a running incarnation as a crash from outside its machine (its state went stale). */
+  private crash(incarnation: number, error: Error): void {
+    const actor = this.actor;
+    if (incarnation !== this.incarnation || this.status !== 'running' || actor === undefined) return;
+    this.current = undefined; // no message made it crash
+    this.ended(incarnation, { reason: 'error', error });
+    actor.stop(); // its complete comes after ended(): ignored
   }
 
   private ended(incarnation: number, exit: Exit): void {

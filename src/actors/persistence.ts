@@ -1,11 +1,35 @@
-import { toError } from './errors.js';
+import { EldertreeError, toError } from './errors.js';
 /**
  * What a persistent actor needs from storage. Implementations live above (cluster/:
  * NATS KV, a local file, memory); the node hands one over as its 'snapshots' service.
  */
 export interface SnapshotStore {
   load(path: string): Promise<{ version: string; snapshot: unknown } | undefined>;
+  /**
+   * Rejects with SnapshotConflictError when another owner saved the path since this
+   * store last read it: the actor's state is stale, and it restarts from the store's.
+   */
   save(path: string, version: string, snapshot: unknown): Promise<void>;
+}
+
+/** A snapshot could not be saved or read back (too large, not a snapshot, I/O). */
+export class SnapshotError extends EldertreeError {
+  override name = 'SnapshotError';
+  constructor(
+    readonly path: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * Another owner saved the path since this store read it (a failover, then a move back):
+ * not overwritten. Saving again cannot succeed; the actor restarts from what is stored.
+ */
+export class SnapshotConflictError extends SnapshotError {
+  override name = 'SnapshotConflictError';
 }
 
 /** A worker's opt-in to persistence. */

@@ -13,6 +13,7 @@ export {
   KvSnapshotStore,
   MemorySnapshotStore,
   loadChecked,
+  SnapshotConflictError,
   SnapshotError,
   SnapshotVersionError,
 } from './snapshots.js';

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 /**
@@ -20,6 +21,7 @@ import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Packr } from 'msgpackr';
 import { EldertreeError } from '../actors/errors.js';
+import { SnapshotConflictError, SnapshotError } from '../actors/persistence.js';
 import { openBucket, type BucketOptions } from './buckets.js';
 import { bucketName, encodeKey } from './kv-names.js';
 import { isWrongLastSequence } from './lease-kv.js';
@@ -35,18 +37,6 @@ export interface StoredSnapshot {
 export interface SnapshotStore {
   load(path: string): Promise<StoredSnapshot | undefined>;
   save(path: string, version: string, snapshot: unknown): Promise<void>;
-}
-
-/** A snapshot could not be saved or read back (too large, not a snapshot, I/O). */
-export class SnapshotError extends EldertreeError {
-  override name = 'SnapshotError';
-  constructor(
-    readonly path: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 export class SnapshotVersionError extends EldertreeError {
@@ -95,6 +85,8 @@ function decode(path: string, bytes: Uint8Array): StoredSnapshot {
   return typeof savedAt === 'number' ? { version, snapshot, savedAt } : { version, snapshot };
 }
 
+export { SnapshotConflictError, SnapshotError };
+
 export interface KvSnapshotOptions extends BucketOptions {
   /** Cluster name (default `elders`): the bucket is `elders_<cluster>_snapshots`. */
   cluster?: string;
@@ -106,8 +98,13 @@ export interface KvSnapshotOptions extends BucketOptions {
 export class KvSnapshotStore implements SnapshotStore {
   /** The key's revision as this store last read or wrote it (0: absent): saves CAS on it. */
   readonly #revisions = new Map<string, number>();
-  /** The bytes of a save that timed out, by path: it may have landed all the same. */
-  readonly #unsure = new Map<string, Uint8Array>();
+  /**
+   * Digests of the saves that timed out since the last one confirmed, by path: any of
+   * them may have landed all the same (a reconnect flushes requests late). Not just the
+   * last: when an earlier one landed and a later one's compare-and-set then failed on it,
+   * only the earlier one's bytes are in the store, and every save after would be refused.
+   */
+  readonly #unsure = new Map<string, string[]>();
 
   /** The bucket's stream, for messages. */
   readonly stream: string;
@@ -160,16 +157,21 @@ export class KvSnapshotStore implements SnapshotStore {
         const unsure = this.#unsure.get(path);
         if (!isWrongLastSequence(err) || unsure === undefined) throw err;
         const entry = await this.kv.get(key);
-        if (entry === null || !sameBytes(entry.value, unsure)) throw err;
+        if (entry === null || !unsure.includes(digest(entry.value))) throw err;
         last = entry.revision;
         revision = await this.#write(key, bytes, last);
       }
       this.#unsure.delete(path);
       this.#revisions.set(path, revision);
     } catch (err) {
-      if (isTransient(err)) this.#unsure.set(path, bytes);
+      if (isTransient(err)) {
+        const unsure = this.#unsure.get(path) ?? [];
+        // Bounded: an outage retried for minutes keeps its latest attempts.
+        if (unsure.push(digest(bytes)) > MAX_UNSURE) unsure.shift();
+        this.#unsure.set(path, unsure);
+      }
       if (isWrongLastSequence(err)) {
-        throw new SnapshotError(path, `the snapshot of ${path} was written by another owner since this node read it (revision ${last}): not overwritten`, {
+        throw new SnapshotConflictError(path, `the snapshot of ${path} was written by another owner since this node read it (revision ${last}): not overwritten`, {
           cause: err,
         });
       }
@@ -192,8 +194,12 @@ export class KvSnapshotStore implements SnapshotStore {
   }
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.byteLength === b.byteLength && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+/** Timed-out saves remembered per path. */
+const MAX_UNSURE = 64;
+
+/** Identifies a save's bytes (each carries its own savedAt) without keeping them. */
+function digest(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('base64');
 }
 
 /** Snapshots in process memory, for the embedded runtime and tests. */
