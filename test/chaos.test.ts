@@ -194,7 +194,8 @@ it(`chaos for ${SECONDS} s on keyed entities: acked messages once per key throug
     const wrong = async () => {
       const bad: string[] = [];
       for (const [key, n] of sent) {
-        const got = await client.ask<Hit>(`tally/${key}`, 'get', {}, { timeout: 2000 }).then((h) => h.n, () => -1);
+        // A failed ask says why: a key that never answers again is a different bug from a wrong count.
+        const got = await client.ask<Hit>(`tally/${key}`, 'get', {}, { timeout: 2000 }).then((h) => h.n, (err: Error) => err.message);
         if (got !== n) bad.push(`${key}: ${got} of ${n}`);
       }
       return bad;
@@ -210,6 +211,10 @@ it(`chaos for ${SECONDS} s on keyed entities: acked messages once per key throug
       `chaos (entities): ${faults.length} faults (${faults.map((f) => f.what).join(', ')}) and n4 joining and leaving; ` +
         `${total} acked messages to ${sent.size} keys; keys wrong ${bad.length}${bad.length ? ` [${bad.slice(0, 5).join('; ')}]` : ''}`,
     );
+    if (bad.length > 0) {
+      // What the nodes warned of, for whoever reads a red run.
+      for (const n of cluster.nodes.values()) console.log(`--- ${n.name}\n${n.output.join('').split('\n').slice(-40).join('\n')}`);
+    }
     expect(bad).toEqual([]);
     expect(undelivered).toEqual([]);
   } finally {
