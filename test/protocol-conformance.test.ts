@@ -210,6 +210,18 @@ describe('wire protocol v1, from PROTOCOL.md with @msgpack/msgpack and raw nats.
     nc.publish(route('/app/singleton'), pack(acked), { reply: inbox });
     expect(await until(async () => (acks.includes(acked.message_id as string) ? true : undefined), 5000)).toBe(true);
     sub.unsubscribe();
+    // Malformed frames are answered as they would be directly (section 7: "every answer").
+    const garbage = unpack(await nc.request(route('/app/everywhere'), new Uint8Array([0xc1, 0xff, 0x00]), { timeout: 5000 }));
+    expect(garbage).toMatchObject({ message_type: 'eldertree.error', payload: { reason: 'malformed', message: expect.stringContaining('not msgpack') } });
+    const empty = unpack(await nc.request(route('/app/everywhere'), pack([]), { timeout: 5000 }));
+    expect(empty).toMatchObject({ message_type: 'eldertree.error', payload: { reason: 'malformed', message: expect.stringContaining('non-empty array') } });
+    const rows = unpack(await nc.request(route('/app/everywhere'), pack({ keys: ['message_id'], rows: [['a', 'b']] }), { timeout: 5000 }));
+    expect(rows).toMatchObject({ message_type: 'eldertree.error', payload: { reason: 'malformed' } });
+    const bad = unpack(await nc.request(route('/app/everywhere'), pack(envelope('/app/everywhere', 'whoami', { priority: 'high', correlation_id: 'r3' })), { timeout: 5000 }));
+    expect(bad).toMatchObject({ message_type: 'eldertree.error', correlation_id: 'r3', payload: { reason: 'malformed', message: 'field priority must be an integer 0..9, got a string "high"' } });
+    // Error ids are unique per sender (section 3), even within one millisecond.
+    const ids = await Promise.all([1, 2, 3].map(() => nc.request(subjectOf('/app/everywhere'), pack([]), { timeout: 5000 }).then((m) => unpack(m).message_id)));
+    expect(new Set(ids).size).toBe(3);
   });
 
   it('events are standard msgpack maps with the documented fields, no extension types', () => {

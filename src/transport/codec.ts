@@ -196,6 +196,28 @@ function sameKeys(keys: unknown[], mask: number): number | undefined {
 }
 
 /** The ids a receiver acknowledges to one reply subject: a msgpack array of strings. */
+const BATCH_REASON = 'a batch frame must be a non-empty array of envelopes (maps)';
+
+/** A frame that is an array: a batch only if every item is a map (else one bad frame). */
+export function isBatch(value: unknown[]): value is (Record<string, unknown> | null)[] {
+  if (value.length === 0) return false;
+  for (const item of value) if (item === null || typeof item !== 'object' || Array.isArray(item)) return false;
+  return true;
+}
+
+/**
+ * A decoded frame to an actor or shard subject as its envelopes (PROTOCOL.md section 6):
+ * one map, an array of maps, or the rows form. An array that is not a batch or a rows map
+ * of the wrong shape is a reason instead: the whole frame is refused. Each item is still
+ * validated on its own later (one item may be anything but an array here: a bad one is
+ * its own dead letter).
+ */
+export function frameItems(value: unknown): { ok: true; items: readonly unknown[] } | { ok: false; reason: string } {
+  if (Array.isArray(value)) return isBatch(value) ? { ok: true, items: value } : { ok: false, reason: BATCH_REASON };
+  if (value !== null && typeof value === 'object' && isRowsFrame(value as Record<string, unknown>)) return fromRows(value as Record<string, unknown>);
+  return { ok: true, items: [value] };
+}
+
 export function encodeAcks(ids: readonly string[]): Uint8Array {
   return packr.pack(ids);
 }

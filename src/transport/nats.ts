@@ -2,6 +2,8 @@ import { connect, type ConnectionOptions, type Msg, type NatsConnection, type Su
 import {
   ERROR_REPLY_TYPE,
   isNodeAddress,
+  madeId,
+  nextMadeNumber,
   nodeAddress,
   REPLY_TYPE,
   validateEnvelope,
@@ -11,7 +13,7 @@ import { isEntityTarget, parseEntityTarget, shardOf, shardPrefix, slotOf, type S
 import type { Transport, TransportHost } from '../actors/transport.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import { decodeFrame, DEFAULT_MAX_FRAME_BYTES, encodeAcks, encodeBatch, encodeEnvelope, fromRows, isRowsFrame } from './codec.js';
+import { decodeFrame, DEFAULT_MAX_FRAME_BYTES, encodeAcks, encodeBatch, encodeEnvelope, frameItems } from './codec.js';
 import { InOrder } from './in-order.js';
 import { Outbox, type OutboxCounts, type RetryPolicy } from './outbox.js';
 import { recordFrame, recordRoute, ReplyInbox } from './reply-inbox.js';
@@ -427,18 +429,9 @@ export class NatsTransport implements Transport {
     if (!decoded.ok) return this.refuse(msg, `on ${msg.subject}: ${decoded.reason}`);
     // The role token the broker let this publisher use: trusted over the envelope.
     const role = msg.subject.slice(at, msg.subject.indexOf('.', at));
-    const value = decoded.value;
-    if (!Array.isArray(value)) {
-      if (value === null || typeof value !== 'object' || !isRowsFrame(value as Record<string, unknown>)) {
-        return this.onEnvelope(value as Record<string, unknown> | null, msg, path, role);
-      }
-      const rows = fromRows(value as Record<string, unknown>);
-      if (!rows.ok) return this.refuse(msg, `on ${msg.subject}: ${rows.reason}`);
-      for (const item of rows.items) this.onEnvelope(item, msg, path, role);
-      return;
-    }
-    if (!isBatch(value)) return this.refuse(msg, `on ${msg.subject}: ${BATCH_REASON}`);
-    for (const item of value) this.onEnvelope(item, msg, path, role);
+    const frame = frameItems(decoded.value);
+    if (!frame.ok) return this.refuse(msg, `on ${msg.subject}: ${frame.reason}`);
+    for (const item of frame.items) this.onEnvelope(item as Record<string, unknown> | null, msg, path, role);
   }
 
   /**
@@ -451,7 +444,7 @@ export class NatsTransport implements Transport {
     // A node's own inbox would only ignore it.
     if (!this.answerable(msg.reply) || msg.reply.startsWith(this.inboxRoot)) return;
     const error: Envelope = {
-      message_id: `${this.host!.nodeId}-refused-${Date.now().toString(36)}`,
+      message_id: madeId(nextMadeNumber()), // unique per sender, as every id this node makes
       source_elder: this.address,
       target_elder: '@' + msg.reply,
       message_type: ERROR_REPLY_TYPE,
@@ -529,12 +522,10 @@ export class NatsTransport implements Transport {
     const relayTo = this.answerable(msg.reply) ? msg.reply : undefined;
     const decoded = decodeFrame(msg.data, this.maxFrameBytes);
     if (!decoded.ok) return this.refuse(msg, `on ${msg.subject}: ${decoded.reason}`);
-    const value = decoded.value;
-    const items = Array.isArray(value)
-      ? value
-      : value !== null && typeof value === 'object' && isRowsFrame(value as Record<string, unknown>)
-        ? (fromRows(value as Record<string, unknown>) as { items?: unknown[] }).items ?? []
-        : [value];
+    // Refused here as the actor's node would refuse it: the same error reply, one hop sooner.
+    const frame = frameItems(decoded.value);
+    if (!frame.ok) return this.refuse(msg, `on ${msg.subject}: ${frame.reason}`);
+    const items = frame.items;
     const token = this.answers.sent.token();
     try {
       this.nc.publish(`${this.actorPrefix}${role}${this.dotted(path)}`, msg.data, { reply: this.inboxPrefix + token });
@@ -626,15 +617,6 @@ export class NatsTransport implements Transport {
       }
     })().catch(() => undefined);
   }
-}
-
-const BATCH_REASON = 'a batch frame must be a non-empty array of envelopes (maps)';
-
-/** A frame that is an array: a batch only if every item is a map (else one bad frame). */
-function isBatch(value: unknown[]): value is (Record<string, unknown> | null)[] {
-  if (value.length === 0) return false;
-  for (const item of value) if (item === null || typeof item !== 'object' || Array.isArray(item)) return false;
-  return true;
 }
 
 /**

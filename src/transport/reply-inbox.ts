@@ -2,7 +2,7 @@ import type { Msg } from '@nats-io/transport-node';
 import { ERROR_REPLY_TYPE, REPLY_TYPE, type Envelope } from '../actors/envelope.js';
 import type { TransportHost } from '../actors/transport.js';
 import type { Logger } from '../log.js';
-import { decodeFrame } from './codec.js';
+import { decodeFrame, isBatch } from './codec.js';
 import type { Outbox } from './outbox.js';
 import { SentFrames, type SentEntry, type SentFrame } from './sent-frames.js';
 
@@ -164,11 +164,4 @@ export function recordRoute(target: string, items: readonly unknown[], relayTo: 
     entries.push(entry);
   }
   return { target, entries, asks, acked: undefined, at: performance.now(), relayTo: relayTo ?? '' };
-}
-
-/** A frame that is an array: a batch only if every item is a map. */
-function isBatch(value: unknown[]): value is (Record<string, unknown> | null)[] {
-  if (value.length === 0) return false;
-  for (const item of value) if (item === null || typeof item !== 'object' || Array.isArray(item)) return false;
-  return true;
 }
