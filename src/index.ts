@@ -36,7 +36,7 @@ export { Node, TreeSpecError, type EntityLocation, type ActorView, type NodeExit
 export { validateTree } from './supervision/validate.js';
 export { StartError, SupervisorError, type SupervisorErrorCode } from './supervision/errors.js';
 export type { ChildExit } from './supervision/supervisor.js';
-export type { ChildInfo } from './supervision/machine.js';
+export type { ChildCounts, ChildInfo } from './supervision/machine.js';
 export type { PathFor, PathMap, PathsOf } from './supervision/paths.js';
 
 // Kinds, addresses and typed references

@@ -3,6 +3,7 @@ import { setup } from 'xstate';
 import {
   Node,
   StartError,
+  SupervisorError,
   TreeSpecError,
   supervisor,
   worker,
@@ -401,6 +402,11 @@ describe('dynamic children and supervisor queries', () => {
     await node!.deleteChild('/s', 'dyn');
     expect(node!.whichChildren('/s').map((c) => c.id)).toEqual(['a']);
     expect(await node!.ask('/s', 'supervisor.count_children')).toEqual({ specs: 1, active: 1, supervisors: 0, workers: 1 });
+    // The same as a call (OTP's count_children): a terminated child is a spec, not active.
+    expect(node!.countChildren('/s')).toEqual({ specs: 1, active: 1, supervisors: 0, workers: 1 });
+    await node!.terminateChild('/s', 'a');
+    expect(node!.countChildren('/s')).toEqual({ specs: 1, active: 0, supervisors: 0, workers: 1 });
+    expect(() => node!.countChildren('/nowhere')).toThrow(SupervisorError);
   });
 
   it("a supervisor is an XState actor: its state is observable and answers which_children", async () => {

@@ -24,8 +24,18 @@ export interface SupervisorInput {
   child: (id: string) => ChildInfo | undefined;
   /** OTP's get_childspec, defaults filled in, as plain data (the machine named by its id). */
   childspec: (id: string) => Record<string, unknown> | undefined;
+  /** OTP's count_children. */
+  count: () => ChildCounts;
   /** Path of the child that takes the supervisor's own mail, if any. */
   agent?: string;
+}
+
+/** OTP's count_children: specs (a simple_one_for_one supervisor has one, its template), running children, and children by type. */
+export interface ChildCounts {
+  specs: number;
+  active: number;
+  supervisors: number;
+  workers: number;
 }
 
 function notFound(id: unknown) {
@@ -89,18 +99,7 @@ export const supervisorMachine = setup({
       }),
     },
     '*': { guard: 'hasAgent', actions: 'forward' },
-    'supervisor.count_children': {
-      actions: reply(({ context }) => {
-        const children: ChildInfo[] = context.describe();
-        return {
-          // OTP: a simple_one_for_one supervisor has one spec, its template.
-          specs: context.strategy === 'simple_one_for_one' ? 1 : children.length,
-          active: children.filter((c) => c.status === 'running').length,
-          supervisors: children.filter((c) => c.type === 'supervisor').length,
-          workers: children.filter((c) => c.type === 'worker').length,
-        };
-      }),
-    },
+    'supervisor.count_children': { actions: reply(({ context }) => ({ ...context.count() })) },
   },
   states: {
     starting: {},

@@ -5,7 +5,7 @@ import { ANY_KIND, bindEntity, bindRef, type Ref } from '../actors/ref.js';
 import { checkKey, shardOf } from '../actors/entity-address.js';
 import { ActorSystem, type AskOptions, type Payload, type SystemOptions, type TellOptions } from '../actors/system.js';
 import { SupervisorError } from './errors.js';
-import type { ChildInfo } from './machine.js';
+import type { ChildCounts, ChildInfo } from './machine.js';
 import type { PathFor, PathMap, PathsOf } from './paths.js';
 import { DEFAULTS, isSupervisorSpec, type ChildSpec, type DynamicChildArgs, type SupervisorSpec } from './spec.js';
 import type { RegionView } from './region.js';
@@ -276,6 +276,11 @@ export class Node<TPaths extends PathMap = any> {
 
   whichChildren(path?: string): ChildInfo[] {
     return this.supervisor(path).whichChildren();
+  }
+
+  /** OTP count_children: `{ specs, active, supervisors, workers }` of the supervisor at `path` (default the root). */
+  countChildren(path?: string): ChildCounts {
+    return this.supervisor(path).countChildren();
   }
 
   /** One child's entry of whichChildren; SupervisorError `not_found` if there is none. */

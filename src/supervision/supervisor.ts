@@ -6,7 +6,7 @@ import { launch, stopChild, type Launched } from './launch.js';
 import { dynamicChildSpec } from './dynamic.js';
 import { StartError, SupervisorError } from './errors.js';
 import { RestartIntensity } from './intensity.js';
-import { supervisorMachine, type ChildInfo, type SupervisorStatus } from './machine.js';
+import { supervisorMachine, type ChildCounts, type ChildInfo, type SupervisorStatus } from './machine.js';
 import {
   backoffDelay,
   DEFAULTS,
@@ -96,6 +96,7 @@ export class Supervisor {
           intensity,
           period,
           describe: () => this.whichChildren(),
+          count: () => this.countChildren(),
           child: (id: string) => this.children.get(id)?.info(),
           childspec: (id: string) => {
             const child = this.children.get(id);
@@ -202,6 +203,19 @@ export class Supervisor {
   /** OTP which_children, in start order (a dynamic supervisor's in no particular order). */
   whichChildren(): ChildInfo[] {
     return this.children.items.map((c) => c.info());
+  }
+
+  /** OTP count_children. */
+  countChildren(): ChildCounts {
+    const children = this.children.items;
+    let active = 0;
+    let supervisors = 0;
+    for (const c of children) {
+      if (!c.restarting && (c.sup ? c.sup.state === 'running' : c.cell.status === 'running')) active++;
+      if (c.sup) supervisors++;
+    }
+    // OTP: a simple_one_for_one supervisor has one spec, its template.
+    return { specs: this.dynamic ? 1 : children.length, active, supervisors, workers: children.length - supervisors };
   }
 
   /** One child's entry of which_children. */
