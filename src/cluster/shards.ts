@@ -94,12 +94,16 @@ class RegionShards {
   private evaluate(): void {
     if (this.stopped) return;
     const up = this.options.membership()?.up() ?? [this.options.self];
-    const { kind, shards } = this.region;
-    for (let shard = 0; shard < shards; shard++) {
-      const mine = chooseNodes(`${kind}#${shard}`, up, 1)[0] === this.options.self;
+    for (let shard = 0; shard < this.region.shards; shard++) {
+      const mine = this.chosen(shard, up);
       if (mine && !this.keepers.has(shard)) this.claim(shard);
       else if (!mine && this.keepers.has(shard)) void this.handOff(shard);
     }
+  }
+
+  /** Rendezvous hashing over the nodes up now gives this shard to this node. */
+  private chosen(shard: number, up = this.options.membership()?.up() ?? [this.options.self]): boolean {
+    return chooseNodes(`${this.region.kind}#${shard}`, up, 1)[0] === this.options.self;
   }
 
   private claim(shard: number): void {
@@ -137,13 +141,21 @@ class RegionShards {
     this.options.logger.info({ kind, shard, why }, `${kind} shard ${shard} leaves this node (${why})`);
   }
 
-  /** A graceful move: drop, then release the lease so the new owner need not wait for it to expire. */
+  /**
+   * A graceful move: drop, then release the lease so the new owner need not wait for it
+   * to expire. The view can change while a hand-off waits its turn or runs (a peer seen
+   * down, up and down again within a heartbeat or two): a shard chosen for this node
+   * again is kept, or claimed anew once the hand-off is done. Otherwise it would have no
+   * keeper here, and the node it went to is gone: no owner until the next change.
+   */
   private handOff(shard: number, why = 'another node is chosen'): Promise<void> {
     return this.chain(shard, async () => {
+      if (!this.stopped && this.chosen(shard)) return;
       await this.drop(shard, why);
       const keeper = this.keepers.get(shard);
       this.keepers.delete(shard);
       await keeper?.stop();
+      if (!this.stopped && this.chosen(shard) && !this.keepers.has(shard)) this.claim(shard);
     });
   }
 
