@@ -212,8 +212,12 @@ it(`chaos for ${SECONDS} s on keyed entities: acked messages once per key throug
         `${total} acked messages to ${sent.size} keys; keys wrong ${bad.length}${bad.length ? ` [${bad.slice(0, 5).join('; ')}]` : ''}`,
     );
     if (bad.length > 0) {
-      // What the nodes warned of, for whoever reads a red run.
+      // What the nodes warned of and which shards each serves, for whoever reads a red run.
       for (const n of cluster.nodes.values()) console.log(`--- ${n.name}\n${n.output.join('').split('\n').slice(-40).join('\n')}`);
+      for (const r of await client.inspect(500)) {
+        const region = (r.actors as { entities?: { owned: number[] } }[]).find((a) => a.entities !== undefined);
+        console.log(`${r.node} owns tally shards ${JSON.stringify(region?.entities?.owned)}`);
+      }
     }
     expect(bad).toEqual([]);
     expect(undelivered).toEqual([]);

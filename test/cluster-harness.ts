@@ -62,7 +62,8 @@ export async function startCluster(
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    const output: string[] = [];
+    // One log per node name, across its restarts: a red run shows what came before the kill too.
+    const output: string[] = nodes.get(name)?.output ?? [];
     proc.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
     proc.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
     const node = { name, proc, output };
