@@ -44,7 +44,7 @@ export type SchemaEvents<S extends Record<string, StandardSchemaV1>> = {
   [T in keyof S & string]: { type: T } & StandardSchemaV1.InferOutput<S[T]>;
 }[keyof S & string];
 
-import { checkKey, parseEntityTarget } from './entity-address.js';
+import { checkKey, entityTarget, parseEntityTarget } from './entity-address.js';
 
 const KIND = Symbol.for('eldertree.kind');
 
@@ -118,7 +118,7 @@ export function kind<const TName extends string, TMachine extends AnyStateMachin
     machine,
     schemas: schemas && Object.keys(schemas).length > 0 ? Object.freeze({ ...schemas }) : undefined,
     at: (path: string) => ({ path, kind: name }) as Address<Kind<TMachine, TName>>,
-    entity: (key: string) => ({ path: `${name}/${checkKey(key)}`, kind: name }) as Address<Kind<TMachine, TName>>,
+    entity: (key: string) => ({ path: entityTarget(name, checkKey(key)), kind: name }) as Address<Kind<TMachine, TName>>,
   };
   Object.defineProperty(k, KIND, { value: true });
   return Object.freeze(k);

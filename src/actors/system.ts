@@ -240,9 +240,7 @@ export class ActorSystem implements TransportHost {
     if ((options === undefined || (options.requiresAck !== true && options.priority === undefined)) && this.observer === undefined && this.authorize === undefined) {
       const local = this.cells.get(target);
       if (local !== undefined && !isReservedType(type)) {
-        const seqs = cell?.seqs ?? this.seqsOf(from);
-        const seq = (seqs.get(target) ?? 0) + 1;
-        seqs.set(target, seq);
+        const seq = nextSeq(cell?.seqs ?? this.seqsOf(from), target);
         this.counters.sent++;
         const n = nextMadeNumber();
         local.enqueueLocal(type, payload, from, seq, n, DEFAULT_PRIORITY);
@@ -319,10 +317,7 @@ export class ActorSystem implements TransportHost {
    */
   resequence(envelope: Envelope): void {
     const seqs = this.cells.get(envelope.source_elder)?.seqs ?? this.seqsOf(envelope.source_elder);
-    const key = ACKED + envelope.target_elder;
-    const seq = (seqs.get(key) ?? 0) + 1;
-    seqs.set(key, seq);
-    envelope.seq = seq;
+    envelope.seq = nextSeq(seqs, ACKED + envelope.target_elder);
     envelope.stream = this.stream;
     delete envelope.ack_base;
   }
@@ -351,9 +346,7 @@ export class ActorSystem implements TransportHost {
   ): Envelope {
     // Acked messages are retried and reordered by seq on the wire: they count apart, so a
     // lost plain tell never leaves a gap that an acked stream would wait for.
-    const key = requiresAck ? ACKED + target : target;
-    const seq = (seqs.get(key) ?? 0) + 1;
-    seqs.set(key, seq);
+    const seq = nextSeq(seqs, requiresAck ? ACKED + target : target);
     this.counters.sent++;
     const envelope: Envelope = new MadeEnvelope(
       source,
@@ -585,4 +578,11 @@ function summary(envelope: Envelope): Record<string, unknown> {
     to: envelope.target_elder,
     type: envelope.message_type,
   };
+}
+
+/** The next per-pair seq of `key` (a target, or an acked stream's) in a sender's counters. */
+function nextSeq(seqs: Map<string, number>, key: string): number {
+  const seq = (seqs.get(key) ?? 0) + 1;
+  seqs.set(key, seq);
+  return seq;
 }

@@ -30,7 +30,3 @@ export function parseServerList(values: string | readonly string[] | undefined):
   return servers;
 }
 
-/** As a flag would show it: a comma list. */
-export function formatServerList(servers: string | readonly string[] | undefined): string {
-  return servers === undefined ? '(none)' : typeof servers === 'string' ? servers : servers.join(',');
-}

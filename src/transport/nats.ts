@@ -123,11 +123,9 @@ export class NatsTransport implements Transport {
   private readonly subs = new Map<string, Subscription>();
   private inboxPrefix = '';
   private address = '';
-  private readonly actorPrefix: string;
   /** `elders.<cluster>.inbox.`: every node's reply inbox starts so. */
   private readonly inboxRoot: string;
   private readonly roles = new Map<string, string>();
-  private readonly dottedPaths = new Map<string, string>();
   private readonly actorSubjects = new Map<string, Map<string, string>>();
   private readonly outbox: Outbox;
   private readonly inOrder = new InOrder();
@@ -145,7 +143,6 @@ export class NatsTransport implements Transport {
 
   constructor(private readonly options: NatsTransportOptions) {
     this.subjects = subjects(options.cluster);
-    this.actorPrefix = `elders.${this.subjects.cluster}.actor.`;
     this.inboxRoot = `elders.${this.subjects.cluster}.inbox.`;
     this.ownsConnection = options.connection === undefined;
     this.nc = options.connection;
@@ -345,7 +342,6 @@ export class NatsTransport implements Transport {
     }
   };
 
-  /** `/a/b` -> `.a.b`, once per path: it was recomputed twice per message. */
   /**
    * The subject of a path for a role, made once: a subject built per message is a new
    * string to allocate, flatten and hash in the batch map, for every message sent.
@@ -357,18 +353,8 @@ export class NatsTransport implements Transport {
       this.actorSubjects.set(path, (byRole = new Map()));
     }
     let subject = byRole.get(role);
-    if (subject === undefined) byRole.set(role, (subject = `${this.actorPrefix}${role}${this.dotted(path)}`));
+    if (subject === undefined) byRole.set(role, (subject = this.subjects.actor(path, role)));
     return subject;
-  }
-
-  private dotted(path: string): string {
-    let dotted = this.dottedPaths.get(path);
-    if (dotted === undefined) {
-      dotted = path.replaceAll('/', '.');
-      if (this.dottedPaths.size >= CACHE_LIMIT) this.dottedPaths.clear();
-      this.dottedPaths.set(path, dotted);
-    }
-    return dotted;
   }
 
   forward(envelope: Envelope): boolean {
@@ -528,7 +514,7 @@ export class NatsTransport implements Transport {
     const items = frame.items;
     const token = this.answers.sent.token();
     try {
-      this.nc.publish(`${this.actorPrefix}${role}${this.dotted(path)}`, msg.data, { reply: this.inboxPrefix + token });
+      this.nc.publish(this.actorSubject(path, role), msg.data, { reply: this.inboxPrefix + token });
     } catch {
       return; // closed connection: the sender hears nothing, as if the frame were lost
     }
