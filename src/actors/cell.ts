@@ -231,9 +231,6 @@ export class ActorCell implements Runnable, LocalMaker<Envelope> {
     const incarnation = ++this.incarnation;
     // Answers of an earlier incarnation told of state it did not save: never sent.
     this.unsavedReplies = [];
-    let starting = true;
-    let startError: Error | undefined;
-    let doneAtStart = false;
     // Passing an options object XState has to merge costs a hidden class per actor: only when needed.
     const { input, machine } = this.behavior;
     const snapshot = this.restoreFrom;
@@ -248,25 +245,18 @@ export class ActorCell implements Runnable, LocalMaker<Envelope> {
     cells.set(actor.system, this);
     // Always observe errors: an XState root without an error observer rethrows in a
     // setTimeout, which would kill the process.
-    actor.subscribe({
-      error: (err: unknown) => {
-        if (starting) startError = toError(err);
-        else this.ended(incarnation, { reason: 'error', error: toError(err) });
-      },
-      complete: () => {
-        if (starting) doneAtStart = true;
-        else this.ended(incarnation, { reason: 'normal' });
-      },
-    });
+    const observer = new IncarnationObserver(this, incarnation);
+    actor.subscribe(observer);
     this.status = 'running';
     actor.start();
-    starting = false;
+    observer.starting = false;
+    const { startError } = observer;
     if (startError) {
       this.status = 'down';
       this.actor = undefined;
       return startError;
     }
-    if (doneAtStart) {
+    if (observer.doneAtStart) {
       queueMicrotask(() => this.ended(incarnation, { reason: 'normal' }));
     } else if (this.mailbox.size > 0) {
       this.system.dispatcher.schedule(this);
@@ -555,7 +545,8 @@ export class ActorCell implements Runnable, LocalMaker<Envelope> {
     actor.stop(); // its complete comes after ended(): ignored
   }
 
-  private ended(incarnation: number, exit: Exit): void {
+  /** The end of an incarnation, as its observer saw it; a stale incarnation's is ignored. */
+  ended(incarnation: number, exit: Exit): void {
     if (incarnation !== this.incarnation) return;
     if (this.status === 'stopping') {
       this.stopWaiter?.();
@@ -627,5 +618,31 @@ export class ActorCell implements Runnable, LocalMaker<Envelope> {
     }
     this.status = 'stopped';
     for (const envelope of this.mailbox.drain(this)) this.system.orphaned(this, envelope);
+  }
+}
+
+/**
+ * Watches one incarnation's actor: a small object with prototype methods rather than
+ * two closures and their scope per start (a million idle entities carry one each).
+ * While the actor starts, what it reports is kept for start() to read.
+ */
+class IncarnationObserver {
+  starting = true;
+  startError: Error | undefined = undefined;
+  doneAtStart = false;
+
+  constructor(
+    private readonly cell: ActorCell,
+    private readonly incarnation: number,
+  ) {}
+
+  error(err: unknown): void {
+    if (this.starting) this.startError = toError(err);
+    else this.cell.ended(this.incarnation, { reason: 'error', error: toError(err) });
+  }
+
+  complete(): void {
+    if (this.starting) this.doneAtStart = true;
+    else this.cell.ended(this.incarnation, { reason: 'normal' });
   }
 }

@@ -10,6 +10,8 @@
  * then allocates nothing that waits in the mailbox, so a deep mailbox is not thousands of
  * young objects for every garbage collection to copy and promote.
  */
+import { DEFAULT_PRIORITY } from './envelope.js';
+
 const STRIDE = 6;
 // Small: an entity that took one message keeps its ring while it idles.
 const FIRST_RECORDS = 2;
@@ -90,6 +92,13 @@ class Ring {
 }
 
 export class Mailbox<T extends { priority: number }> {
+  /**
+   * The default priority's ring, where nearly all mail goes, in a field of its own: an
+   * idle actor then carries no array of ten ring slots (a region's idle entities are
+   * hundreds of thousands of mailboxes).
+   */
+  private normal: Ring | undefined;
+  /** The other priorities' rings, made on the first message of any of them. */
   private rings: (Ring | undefined)[] | undefined;
   private mask = 0;
   size = 0;
@@ -104,8 +113,7 @@ export class Mailbox<T extends { priority: number }> {
   }
 
   private ring(p: number): Ring {
-    const rings = (this.rings ??= new Array<Ring | undefined>(10));
-    const ring = (rings[p] ??= new Ring());
+    const ring = p === DEFAULT_PRIORITY ? (this.normal ??= new Ring()) : ((this.rings ??= new Array<Ring | undefined>(10))[p] ??= new Ring());
     this.mask |= 1 << p;
     this.size++;
     return ring;
@@ -115,7 +123,7 @@ export class Mailbox<T extends { priority: number }> {
   shift(): T | string | undefined {
     if (this.mask === 0) return undefined;
     const p = 31 - Math.clz32(this.mask);
-    const ring = this.rings![p]!;
+    const ring = p === DEFAULT_PRIORITY ? this.normal! : this.rings![p]!;
     const item = ring.shift(shifted) as T | string;
     if (ring.size === 0) this.mask &= ~(1 << p);
     this.size--;

