@@ -166,4 +166,11 @@ describe('snapshot migrations', () => {
     }).catch((e: unknown) => e as Error);
     expect((refused as Error).message).toContain('snapshot of /s/c is version 3: no migration step from 4 to 5 (this is version 5)');
   });
+
+  it('migration steps need an integer version: with a string one they do not compile, and a cast is refused at start', async () => {
+    // @ts-expect-error migrate needs version: number (step n upgrades version n to n + 1)
+    const bad = worker('c', V3, { persist: { version: '3', migrate: { 2: (s) => s } } });
+    const refused = await Node.start({ tree: supervisor('s', {}, [bad]), services: { [SNAPSHOTS_SERVICE]: new MemorySnapshotStore() } }).catch((e: unknown) => e as Error);
+    expect((refused as Error).message).toContain('persist.migrate needs an integer persist.version');
+  });
 });

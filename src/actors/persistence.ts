@@ -32,21 +32,32 @@ export class SnapshotConflictError extends SnapshotError {
   override name = 'SnapshotConflictError';
 }
 
-/** A worker's opt-in to persistence. */
-export interface Persistence {
-  /**
-   * The machine's version: a snapshot saved by another version is refused, unless the
-   * versions are integers and `migrate` has every step from the saved one to this one.
-   */
-  version: string | number;
+/**
+ * A worker's opt-in to persistence. `migrate` needs an integer `version` (step n upgrades
+ * a version-n snapshot to n + 1), so a string version with steps does not compile.
+ */
+export type Persistence = {
   /** Save after every processed message (default) or at most every `n` ms. */
   every?: 'message' | number;
-  /**
-   * `{ 1: fn, 2: fn }` with `version: 3`: step n turns a version-n snapshot (XState's
-   * persisted snapshot: value, context...) into a version n + 1 one.
-   */
-  migrate?: Record<number, (snapshot: PersistedSnapshot) => PersistedSnapshot>;
-}
+} & (
+  | {
+      /** The machine's version: a snapshot saved by another version is refused. */
+      version: string;
+      migrate?: never;
+    }
+  | {
+      /**
+       * The machine's version: a snapshot saved by another version is refused, unless
+       * `migrate` has every step from the saved one to this one.
+       */
+      version: number;
+      /**
+       * `{ 1: fn, 2: fn }` with `version: 3`: step n turns a version-n snapshot (XState's
+       * persisted snapshot: value, context...) into a version n + 1 one.
+       */
+      migrate?: Record<number, (snapshot: PersistedSnapshot) => PersistedSnapshot>;
+    }
+);
 
 /** XState's persisted snapshot as stored: what a migration step reads and returns. */
 export type PersistedSnapshot = { value?: unknown; context?: unknown; status?: string } & Record<string, unknown>;
