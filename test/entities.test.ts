@@ -170,6 +170,9 @@ describe('snapshot migrations', () => {
   it('migration steps need an integer version: with a string one they do not compile, and a cast is refused at start', async () => {
     // @ts-expect-error migrate needs version: number (step n upgrades version n to n + 1)
     const bad = worker('c', V3, { persist: { version: '3', migrate: { 2: (s) => s } } });
+    // A version read from configuration, either kind, still compiles without steps.
+    const fromConfig: string | number = process.env.NO_SUCH_VERSION ?? 3;
+    expect(worker('c', V3, { persist: { version: fromConfig } }).persist).toEqual({ version: 3 });
     const refused = await Node.start({ tree: supervisor('s', {}, [bad]), services: { [SNAPSHOTS_SERVICE]: new MemorySnapshotStore() } }).catch((e: unknown) => e as Error);
     expect((refused as Error).message).toContain('persist.migrate needs an integer persist.version');
   });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { setup } from 'xstate';
 import { FileSnapshotStore, MemorySnapshotStore, Node, runtimeOf, SnapshotConflictError, StartError, supervisor, worker } from '../src/index.js';
-import { eventually, testMachine } from './helpers.js';
+import { eventually, sleep, testMachine } from './helpers.js';
 
 let node: Node | undefined;
 afterEach(async () => {
@@ -209,6 +209,61 @@ describe('persistent actors', () => {
     // Not retried forever: a new incarnation from the stored 10, the acked inc once more.
     expect(await node.ask('/p/kept', 'get')).toEqual({ count: 11 });
     expect(await inner.load('/p/kept')).toMatchObject({ snapshot: { xstate: { context: { count: 11 } } } });
+  });
+
+  it('a conflict that a fenced copy meets (its lease lapsed while the save was on its way) is not a crash', async () => {
+    const inner = new MemorySnapshotStore();
+    let hold: Promise<void> | undefined;
+    let saves = 0;
+    const snapshots = {
+      load: (p: string) => inner.load(p),
+      save: async (p: string, v: string, s: unknown) => {
+        saves++;
+        if (hold === undefined) return inner.save(p, v, s);
+        await hold;
+        throw new SnapshotConflictError(p, `the snapshot of ${p} was written by another owner`);
+      },
+    };
+    node = await Node.start({ tree: tree(), services: { snapshots } });
+    await incs('/p/kept', 1);
+    const cell = node.system.cell('/p/kept')!;
+    let leased = true;
+    cell.gate = () => leased; // what a placement or a region sets: the lease check
+    let answer!: () => void;
+    hold = new Promise<void>((r) => (answer = r));
+    const before = saves;
+    node.tell('/p/kept', 'inc');
+    expect(await eventually(() => saves > before, 10_000)).toBe(true);
+    leased = false; // the lease lapses; the new owner writes; the answer is a conflict
+    answer();
+    await sleep(50);
+    expect(cell.incarnation).toBe(1);
+    expect(cell.status).toBe('running');
+    expect(node.supervisor('/p').restartsInPeriod).toBe(0);
+  });
+
+  it('a save that landed though its answer was lost, then a crash: its acked messages are acknowledged, not run again', async () => {
+    const inner = new MemorySnapshotStore();
+    let lose = false;
+    const snapshots = {
+      load: (p: string) => inner.load(p),
+      save: async (p: string, v: string, s: unknown) => {
+        await inner.save(p, v, s);
+        if (lose) {
+          lose = false;
+          throw new Error('timeout: the answer was lost');
+        }
+      },
+    };
+    node = await Node.start({ tree: tree(), services: { snapshots } });
+    for (let i = 0; i < 2; i++) node.tell('/p/kept', 'inc', {}, { requiresAck: true });
+    expect(await node.ask('/p/kept', 'get')).toEqual({ count: 2 });
+    lose = true;
+    node.tell('/p/kept', 'inc', {}, { requiresAck: true });
+    expect(await eventually(() => !lose, 10_000)).toBe(true); // count 3 is stored; the cell does not know
+    node.tell('/p/kept', 'crash'); // before the retry that would have confirmed it
+    expect(await node.ask('/p/kept', 'get')).toEqual({ count: 3 });
+    expect(node.system.cell('/p/kept')!.incarnation).toBe(2);
   });
 
   it('a persistent actor without a snapshot store fails to start, naming the problem', async () => {

@@ -5,7 +5,8 @@
  * are told.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { chooseNodes, memoryLeases, ShardManager, silentLogger, type MembershipView, type RegionHandle } from '../src/internals.js';
+import { chooseNodes, LeaseStore, memoryLeases, ShardManager, silentLogger, type MembershipView, type RegionHandle } from '../src/internals.js';
+import { MemoryLeaseBackend } from '../src/cluster/lease-memory.js';
 import type { ShardCount } from '../src/actors/entity-address.js';
 import { eventually, sleep } from './helpers.js';
 
@@ -19,7 +20,24 @@ afterEach(async () => {
   detach = undefined;
 });
 
-function world() {
+/** The in-memory lease store, or one whose releases take `releaseMs` (a slow or reconnecting NATS). */
+function leases(releaseMs = 0): LeaseStore {
+  if (releaseMs === 0) return memoryLeases();
+  const backend = new MemoryLeaseBackend('slow releases');
+  return new LeaseStore({
+    name: backend.name,
+    maxTtlMs: backend.maxTtlMs,
+    create: (k, v) => backend.create(k, v),
+    update: (k, v, r) => backend.update(k, v, r),
+    get: (k) => backend.get(k),
+    delete: async (k, r) => {
+      await sleep(releaseMs);
+      return backend.delete(k, r);
+    },
+  });
+}
+
+function world(releaseMs = 0) {
   let up = ['a'];
   const listeners = new Set<() => void>();
   const membership: MembershipView = {
@@ -54,7 +72,7 @@ function world() {
       if (!owned) await passivating;
     },
   };
-  const manager = new ShardManager({ self: 'a', membership: () => membership, leases: memoryLeases(), ttlMs: 200, transport, logger: silentLogger() });
+  const manager = new ShardManager({ self: 'a', membership: () => membership, leases: leases(releaseMs), ttlMs: 200, transport, logger: silentLogger() });
   detach = manager.attach(region);
   const release = () => {
     finish();
@@ -89,5 +107,19 @@ describe('shard ownership under a changing membership', () => {
     const mine = Array.from({ length: SHARDS }, (_, s) => s).filter((s) => !bs.includes(s));
     expect(await eventually(() => subscribed.size === mine.length && mine.every((s) => subscribed.has(s)), 5000)).toBe(true);
     expect(manager.owned().cart).toEqual(mine);
+  });
+
+  it('chosen again while its lease is being released: claimed once the old keeper has let go', async () => {
+    const { see, subscribed, manager } = world(300);
+    unblock!(); // passivation is quick here; the lease's release round trip is the slow part
+    expect(await eventually(() => subscribed.size === SHARDS, 5000)).toBe(true);
+    see(['a', 'b']);
+    const bs = Array.from({ length: SHARDS }, (_, s) => s).filter((s) => chooseNodes(`cart#${s}`, ['a', 'b'], 1)[0] === 'b');
+    expect(await eventually(() => bs.every((s) => !subscribed.has(s)), 5000)).toBe(true);
+    await sleep(20);
+    // The releases are on their way: b is gone again.
+    see(['a']);
+    expect(await eventually(() => subscribed.size === SHARDS, 5000)).toBe(true);
+    expect(manager.owned().cart).toEqual(Array.from({ length: SHARDS }, (_, s) => s));
   });
 });

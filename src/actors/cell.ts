@@ -219,7 +219,10 @@ export class ActorCell implements Runnable, LocalMaker<Envelope> {
       const migrated = migrateSnapshot(this.path, stored.version, persist, xstate);
       if ('error' in migrated) return new EldertreeError(migrated.error);
       this.restoreFrom = migrated.snapshot;
-      if (wrapped?.eldertree === 1) this.inbound = new Map(Object.entries(wrapped.inbound ?? {}));
+      if (wrapped?.eldertree === 1) {
+        this.inbound = new Map(Object.entries(wrapped.inbound ?? {}));
+        this.dropSaved();
+      }
       return undefined;
     } catch (err) {
       return new EldertreeError(`cannot load the snapshot of ${this.path}: ${toError(err).message}`);
@@ -459,6 +462,24 @@ export class ActorCell implements Runnable, LocalMaker<Envelope> {
     for (const envelope of waiting) this.mailbox.push(envelope);
   }
 
+  /**
+   * After a load: acked mail already in the loaded state is acknowledged, not run again.
+   * It gets there when a save whose answer was lost did land (its messages were replayed
+   * above), or when mail queued before this restart was processed and saved elsewhere.
+   */
+  private dropSaved(): void {
+    const inbound = this.inbound;
+    if (inbound === undefined || inbound.size === 0 || this.mailbox.size === 0) return;
+    const waiting = this.mailbox.drain(this);
+    for (const envelope of waiting) {
+      const done = envelope.requires_ack ? inbound.get(pairKey(envelope)) : undefined;
+      if (done !== undefined && envelope.seq <= done) {
+        this.system.counters.duplicates++;
+        this.system.settledAck(envelope);
+      } else this.mailbox.push(envelope);
+    }
+  }
+
   /** Saves the latest snapshot; saves never overlap, and a burst of messages is one save. */
   private persist(): void {
     const every = this.behavior.persist!.every ?? 'message';
@@ -540,6 +561,9 @@ export class ActorCell implements Runnable, LocalMaker<Envelope> {
   private crash(incarnation: number, error: Error): void {
     const actor = this.actor;
     if (incarnation !== this.incarnation || this.status !== 'running' || actor === undefined) return;
+    // Fenced meanwhile (its lease lapsed while the save was on its way): the conflict is the
+    // new owner's write. Not a crash to count; the hand-off stops this copy, and it saves nothing more.
+    if (this.gate !== undefined && !this.gate()) return;
     this.current = undefined; // no message made it crash
     this.ended(incarnation, { reason: 'error', error });
     actor.stop(); // its complete comes after ended(): ignored

@@ -33,8 +33,9 @@ export class SnapshotConflictError extends SnapshotError {
 }
 
 /**
- * A worker's opt-in to persistence. `migrate` needs an integer `version` (step n upgrades
- * a version-n snapshot to n + 1), so a string version with steps does not compile.
+ * A worker's opt-in to persistence. `migrate` needs a numeric `version` (step n upgrades
+ * a version-n snapshot to n + 1), so a string version with steps does not compile. (A
+ * union: an interface cannot extend it; use an intersection type instead.)
  */
 export type Persistence = {
   /** Save after every processed message (default) or at most every `n` ms. */
@@ -42,8 +43,8 @@ export type Persistence = {
 } & (
   | {
       /** The machine's version: a snapshot saved by another version is refused. */
-      version: string;
-      migrate?: never;
+      version: string | number;
+      migrate?: undefined;
     }
   | {
       /**

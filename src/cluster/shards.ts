@@ -108,23 +108,32 @@ class RegionShards {
 
   private claim(shard: number): void {
     const { kind } = this.region;
-    const keeper = new LeaseKeeper(this.options.leases, `entity/${kind}/${shard}`, this.options.self, {
+    const keeper: LeaseKeeper = new LeaseKeeper(this.options.leases, `entity/${kind}/${shard}`, this.options.self, {
       ttlMs: this.options.ttlMs,
       // A chosen owner waits for the previous one to release: poll often, the hand-off waits on it.
       pollMs: Math.max(20, Math.round(this.options.ttlMs / 10)),
-      onAcquired: () => this.chain(shard, () => this.take(shard)),
+      onAcquired: () => this.chain(shard, () => this.take(shard, keeper)),
       // Lost without a hand-off (expired while paused, or taken): stop at once; what was
       // processed and not saved was never acknowledged, so its senders resend it.
       onLost: (reason) => this.chain(shard, () => this.drop(shard, `lease ${reason}`)),
       // One line per region, not per shard: an election fails every shard's keeper at once.
       onError: leaseErrorLog(this.options.logger, `lease ${kind} shards`, `${kind} shard ${shard}`, this.options.leases),
     });
+    try {
+      keeper.start();
+    } catch (err) {
+      // Not expected (a hand-off keeps its keeper listed until it has let go), but one
+      // shard's keeper must not stop the others being looked at.
+      this.options.logger.error({ err, kind, shard }, `${kind} shard ${shard}: cannot claim: ${(err as Error).message}`);
+      return;
+    }
     this.keepers.set(shard, keeper);
-    keeper.start();
   }
 
-  private async take(shard: number): Promise<void> {
-    if (this.stopped || this.keepers.get(shard) === undefined || this.owned.has(shard)) return;
+  /** The lease came: serve the shard, if `keeper` is still this shard's keeper and holds it. */
+  private async take(shard: number, keeper: LeaseKeeper): Promise<void> {
+    // A take queued behind a hand-off may find another keeper, or one without the lease.
+    if (this.stopped || this.keepers.get(shard) !== keeper || !keeper.isOwner() || this.owned.has(shard)) return;
     const { kind, shards } = this.region;
     this.owned.add(shard);
     await this.region.setOwned(shard, true);
@@ -152,9 +161,10 @@ class RegionShards {
     return this.chain(shard, async () => {
       if (!this.stopped && this.chosen(shard)) return;
       await this.drop(shard, why);
+      // Listed until it has let go: a claim meanwhile would be a second keeper of this owner.
       const keeper = this.keepers.get(shard);
-      this.keepers.delete(shard);
       await keeper?.stop();
+      if (this.keepers.get(shard) === keeper) this.keepers.delete(shard);
       if (!this.stopped && this.chosen(shard) && !this.keepers.has(shard)) this.claim(shard);
     });
   }

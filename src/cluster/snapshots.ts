@@ -139,6 +139,7 @@ export class KvSnapshotStore implements SnapshotStore {
       }
     }
     this.#revisions.set(path, entry?.revision ?? 0);
+    this.#unsure.delete(path); // read now: what landed is known
     if (entry === null || entry.operation !== 'PUT') return undefined;
     return decode(path, entry.value);
   }
@@ -166,8 +167,10 @@ export class KvSnapshotStore implements SnapshotStore {
     } catch (err) {
       if (isTransient(err)) {
         const unsure = this.#unsure.get(path) ?? [];
-        // Bounded: an outage retried for minutes keeps its latest attempts.
-        if (unsure.push(digest(bytes)) > MAX_UNSURE) unsure.shift();
+        // Bounded. All of them compare-and-set on one revision, so the first to reach the
+        // server is the one that can have landed: keep the oldest, let the middle go.
+        if (unsure.length >= MAX_UNSURE) unsure.splice(1, 1);
+        unsure.push(digest(bytes));
         this.#unsure.set(path, unsure);
       }
       if (isWrongLastSequence(err)) {

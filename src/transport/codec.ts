@@ -195,7 +195,6 @@ function sameKeys(keys: unknown[], mask: number): number | undefined {
   return mask;
 }
 
-/** The ids a receiver acknowledges to one reply subject: a msgpack array of strings. */
 const BATCH_REASON = 'a batch frame must be a non-empty array of envelopes (maps)';
 
 /** A frame that is an array: a batch only if every item is a map (else one bad frame). */
@@ -218,6 +217,7 @@ export function frameItems(value: unknown): { ok: true; items: readonly unknown[
   return { ok: true, items: [value] };
 }
 
+/** The ids a receiver acknowledges to one reply subject: a msgpack array of strings. */
 export function encodeAcks(ids: readonly string[]): Uint8Array {
   return packr.pack(ids);
 }
