@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { setup } from 'xstate';
 import { FileSnapshotStore, MemorySnapshotStore, Node, runtimeOf, SnapshotConflictError, StartError, supervisor, worker } from '../src/index.js';
 import { eventually, sleep, testMachine } from './helpers.js';
+import { inboundLanes } from '../src/actors/cell.js';
 
 let node: Node | undefined;
 afterEach(async () => {
@@ -264,6 +265,27 @@ describe('persistent actors', () => {
     node.tell('/p/kept', 'crash'); // before the retry that would have confirmed it
     expect(await node.ask('/p/kept', 'get')).toEqual({ count: 3 });
     expect(node.system.cell('/p/kept')!.incarnation).toBe(2);
+  });
+
+  it('acked messages of one stream at two priorities: a restart drops none (seq order holds within a priority only)', async () => {
+    const snapshots = new MemorySnapshotStore();
+    node = await Node.start({ tree: tree(), services: { snapshots } });
+    // seq 1 at the default priority, then seqs 2..301 at priority 9: those go first, and
+    // saves between dispatcher turns record seqs past 1 while seq 1 still waits.
+    node.tell('/p/kept', 'inc', {}, { requiresAck: true });
+    for (let i = 0; i < 300; i++) node.tell('/p/kept', 'inc', {}, { requiresAck: true, priority: 9 });
+    node.tell('/p/kept', 'crash', {}, { priority: 9 }); // after them, still ahead of seq 1
+    expect(await node.ask('/p/kept', 'get')).toEqual({ count: 301 });
+    expect(node.system.cell('/p/kept')!.incarnation).toBe(2);
+  });
+
+  it('a snapshot saved before lanes (one highest seq per stream) stands for every priority of that stream', () => {
+    const lanes = inboundLanes({ ['@a\u0000/p/kept\u0000s1']: 7, ['@a\u0000/p/kept\u0000s2\u00009']: 3 });
+    expect(lanes.get('@a\u0000/p/kept\u0000s1\u00000')).toBe(7);
+    expect(lanes.get('@a\u0000/p/kept\u0000s1\u00009')).toBe(7);
+    expect(lanes.get('@a\u0000/p/kept\u0000s2\u00009')).toBe(3);
+    expect(lanes.get('@a\u0000/p/kept\u0000s2\u00005')).toBeUndefined();
+    expect(lanes.size).toBe(11);
   });
 
   it('a persistent actor without a snapshot store fails to start, naming the problem', async () => {

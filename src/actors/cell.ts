@@ -2,7 +2,7 @@ import { rateLimited } from '../log.js';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { createActor, type AnyActor, type AnyStateMachine } from 'xstate';
 import type { Runnable } from './dispatcher.js';
-import { EMPTY_PAYLOAD, MadeEnvelope, madeClock, madeEnvelope, pairKey, plainEnvelope, type Envelope } from './envelope.js';
+import { EMPTY_PAYLOAD, MadeEnvelope, MAX_PRIORITY, MIN_PRIORITY, madeClock, madeEnvelope, pairKey, plainEnvelope, type Envelope } from './envelope.js';
 import { Mailbox, shifted, type LocalFields, type LocalMaker } from './mailbox.js';
 import { EldertreeError, toError } from './errors.js';
 import { migrateSnapshot, SnapshotConflictError, SNAPSHOTS_SERVICE, type Persistence, type SnapshotStore } from './persistence.js';
@@ -146,10 +146,13 @@ export class ActorCell implements Runnable, LocalMaker<Envelope> {
   private dirty = false;
   private saveTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   /**
-   * Persistent cells: the highest seq processed per acked stream (pairKey), saved with
-   * the snapshot, and the acks waiting for the save that covers their message. A
-   * node that dies before that save never acked, so the sender resends to the new
+   * Persistent cells: the highest seq processed per acked stream and priority (laneKey),
+   * saved with the snapshot, and the acks waiting for the save that covers their message.
+   * A node that dies before that save never acked, so the sender resends to the new
    * owner; one that dies after it acked, and the new owner knows the seq: exactly once.
+   * Per priority, because the mailbox serves a higher priority first: across priorities
+   * seq 5 can be processed before seq 4, but within one they go in seq order, so "seq <=
+   * the highest processed" means processed only within its priority.
    */
   private inbound: Map<string, number> | undefined;
   private unsavedAcks: Envelope[] = [];
@@ -220,7 +223,7 @@ export class ActorCell implements Runnable, LocalMaker<Envelope> {
       if ('error' in migrated) return new EldertreeError(migrated.error);
       this.restoreFrom = migrated.snapshot;
       if (wrapped?.eldertree === 1) {
-        this.inbound = new Map(Object.entries(wrapped.inbound ?? {}));
+        this.inbound = inboundLanes(wrapped.inbound ?? {});
         this.dropSaved();
       }
       return undefined;
@@ -270,7 +273,7 @@ export class ActorCell implements Runnable, LocalMaker<Envelope> {
   enqueue(envelope: Envelope): void {
     if (envelope.requires_ack) {
       // Exactly-once processing: a retried or duplicated acked message is dropped.
-      const done = this.inbound?.get(pairKey(envelope));
+      const done = this.inbound?.get(laneKey(envelope));
       if (done !== undefined && envelope.seq <= done) {
         // Already in the saved state (processed before a restart or a failover): ack again.
         this.system.counters.duplicates++;
@@ -370,9 +373,9 @@ export class ActorCell implements Runnable, LocalMaker<Envelope> {
     if (envelope.requires_ack) {
       if (this.behavior.persist === undefined) this.system.settledAck(envelope);
       else {
-        const pair = pairKey(envelope);
+        const lane = laneKey(envelope);
         const inbound = (this.inbound ??= new Map());
-        if (envelope.seq > (inbound.get(pair) ?? 0)) inbound.set(pair, envelope.seq);
+        if (envelope.seq > (inbound.get(lane) ?? 0)) inbound.set(lane, envelope.seq);
         this.unsavedAcks.push(envelope);
       }
     }
@@ -472,7 +475,7 @@ export class ActorCell implements Runnable, LocalMaker<Envelope> {
     if (inbound === undefined || inbound.size === 0 || this.mailbox.size === 0) return;
     const waiting = this.mailbox.drain(this);
     for (const envelope of waiting) {
-      const done = envelope.requires_ack ? inbound.get(pairKey(envelope)) : undefined;
+      const done = envelope.requires_ack ? inbound.get(laneKey(envelope)) : undefined;
       if (done !== undefined && envelope.seq <= done) {
         this.system.counters.duplicates++;
         this.system.settledAck(envelope);
@@ -669,4 +672,23 @@ class IncarnationObserver {
     if (this.starting) this.doneAtStart = true;
     else this.cell.ended(this.incarnation, { reason: 'normal' });
   }
+}
+
+/** An acked message's lane in a cell's `inbound`: its stream (pairKey) and its priority. */
+function laneKey(envelope: Envelope): string {
+  return pairKey(envelope) + '\u0000' + envelope.priority;
+}
+
+/**
+ * A saved `inbound` as lanes. Snapshots saved before lanes keyed a stream alone, with the
+ * highest seq of any priority: that seq stands for every priority of the stream, as it
+ * did then (a key is source, target and stream, three parts; a lane key has four).
+ */
+export function inboundLanes(saved: Record<string, number>): Map<string, number> {
+  const inbound = new Map<string, number>();
+  for (const [key, seq] of Object.entries(saved)) {
+    if (key.split('\u0000').length === 4) inbound.set(key, Math.max(seq, inbound.get(key) ?? 0));
+    else for (let p = MIN_PRIORITY; p <= MAX_PRIORITY; p++) inbound.set(`${key}\u0000${p}`, Math.max(seq, inbound.get(`${key}\u0000${p}`) ?? 0));
+  }
+  return inbound;
 }
