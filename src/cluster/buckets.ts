@@ -71,7 +71,7 @@ export async function openBucket(
       }
       return kv;
     } catch (err) {
-      if (!isTransient(err) || performance.now() > deadline) {
+      if (!(isTransient(err) || isCreateRace(err)) || performance.now() > deadline) {
         const hint = /insufficient resources/i.test(String((err as Error).message))
           ? `; are ${replicas} JetStream servers up? (--kv-replicas sets how many replicas a new bucket gets)`
           : '';
@@ -81,4 +81,13 @@ export async function openBucket(
       await new Promise((r) => setTimeout(r, 250));
     }
   }
+}
+
+/**
+ * Nodes starting together on a fresh server all create the same buckets. nats-server 2.9
+ * can answer one of two identical, simultaneous stream creates "subjects overlap with an
+ * existing stream" (the other one's, being made): the next attempt finds it and opens it.
+ */
+function isCreateRace(err: unknown): boolean {
+  return /subjects overlap with an existing stream/i.test(String((err as Error)?.message));
 }
