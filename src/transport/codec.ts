@@ -105,13 +105,12 @@ export function fromRows(value: Record<string, unknown>): { ok: true; items: Rec
   if (!Array.isArray(rows) || rows.length === 0) return { ok: false, reason: 'a rows batch needs rows: a non-empty array' };
   const n = keys.length;
   // The frames this runtime sends: plain tells, acked tells, asks. Their rows are made as
-  // object literals of one shape each (see below).
+  // object literals of one shape each (plainRow, ackedRow, askRow).
   const layout = n === BASE_KEYS.length ? sameKeys(keys, 0) : n === BASE_KEYS.length + 2 ? (sameKeys(keys, 12) ?? sameKeys(keys, 3)) : undefined;
-  const base = layout === 0;
   const items = new Array<Record<string, unknown>>(rows.length);
-  // A frame's rows mostly repeat sender, target and type: envelopes waiting in a mailbox
-  // share one string of each instead of holding a decoded copy apiece (less to copy at
-  // every young-generation collection; the copies die at once).
+  // A frame's rows mostly repeat sender, target and type (and an acked stream's name, or
+  // an asker's inbox): envelopes waiting in a mailbox share one string of each instead of
+  // holding a decoded copy apiece (less to copy at every young-generation collection).
   let source: unknown;
   let target: unknown;
   let type: unknown;
@@ -119,62 +118,12 @@ export function fromRows(value: Record<string, unknown>): { ok: true; items: Rec
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i];
     if (!Array.isArray(row) || row.length !== n) return { ok: false, reason: `row ${i} of a rows batch is not an array of ${n} values` };
-    if (layout !== undefined && layout !== 0 && !row.includes(null) && !row.includes(undefined)) {
+    if (layout !== undefined && !row.includes(null) && !row.includes(undefined)) {
       if (row[1] !== source) source = row[1];
       if (row[2] !== target) target = row[2];
       if (row[3] !== type) type = row[3];
-      if (layout === 12) {
-        // Acked tells: the stream name repeats too.
-        if (row[9] !== extra) extra = row[9];
-        items[i] = {
-          message_id: row[0],
-          source_elder: source,
-          target_elder: target,
-          message_type: type,
-          payload: row[4],
-          priority: row[5],
-          timestamp: row[6],
-          requires_ack: row[7],
-          seq: row[8],
-          stream: extra,
-          ack_base: row[10],
-        };
-      } else {
-        // Asks: reply_to repeats (the asker's inbox).
-        if (row[9] !== extra) extra = row[9];
-        items[i] = {
-          message_id: row[0],
-          source_elder: source,
-          target_elder: target,
-          message_type: type,
-          payload: row[4],
-          priority: row[5],
-          timestamp: row[6],
-          requires_ack: row[7],
-          seq: row[8],
-          reply_to: extra,
-          correlation_id: row[10],
-        };
-      }
-      continue;
-    }
-    if (base && !row.includes(null) && !row.includes(undefined)) {
-      if (row[1] !== source) source = row[1];
-      if (row[2] !== target) target = row[2];
-      if (row[3] !== type) type = row[3];
-      // The usual frame (plain tells): one object literal, so every envelope has the same
-      // shape from the start instead of growing key by key (allocation and GC per message).
-      items[i] = {
-        message_id: row[0],
-        source_elder: source,
-        target_elder: target,
-        message_type: type,
-        payload: row[4],
-        priority: row[5],
-        timestamp: row[6],
-        requires_ack: row[7],
-        seq: row[8],
-      };
+      if (layout !== 0 && row[9] !== extra) extra = row[9];
+      items[i] = layout === 0 ? plainRow(row, source, target, type) : layout === 12 ? ackedRow(row, source, target, type, extra) : askRow(row, source, target, type, extra);
       continue;
     }
     const item: Record<string, unknown> = {};
@@ -185,6 +134,22 @@ export function fromRows(value: Record<string, unknown>): { ok: true; items: Rec
     items[i] = item;
   }
   return { ok: true, items };
+}
+
+// The frames this runtime sends (plain tells, acked tells, asks), each row made as an
+// object literal of one shape: every envelope has its final shape from the start instead
+// of growing key by key (allocation and GC per message).
+
+function plainRow(row: unknown[], source: unknown, target: unknown, type: unknown): Record<string, unknown> {
+  return { message_id: row[0], source_elder: source, target_elder: target, message_type: type, payload: row[4], priority: row[5], timestamp: row[6], requires_ack: row[7], seq: row[8] };
+}
+
+function ackedRow(row: unknown[], source: unknown, target: unknown, type: unknown, stream: unknown): Record<string, unknown> {
+  return { message_id: row[0], source_elder: source, target_elder: target, message_type: type, payload: row[4], priority: row[5], timestamp: row[6], requires_ack: row[7], seq: row[8], stream, ack_base: row[10] };
+}
+
+function askRow(row: unknown[], source: unknown, target: unknown, type: unknown, replyTo: unknown): Record<string, unknown> {
+  return { message_id: row[0], source_elder: source, target_elder: target, message_type: type, payload: row[4], priority: row[5], timestamp: row[6], requires_ack: row[7], seq: row[8], reply_to: replyTo, correlation_id: row[10] };
 }
 
 /** `mask` if the frame's keys are exactly KEY_LISTS[mask], in order. */
