@@ -45,6 +45,19 @@ describe('envelope', () => {
     expect(() => expect(standardDecode(encodeBatch(batch(2), 'records'))).toEqual(batch(2))).toThrow();
   });
 
+  it("the frames nodes send most decode through their own layouts: plain, acked and ask rows round-trip field for field", () => {
+    const rows = (value: Uint8Array) => fromRows((decodeFrame(value) as { value: Record<string, unknown> }).value);
+    const plain = [good, { ...good, message_id: 'm2', seq: 2 }];
+    const acked = [1, 2, 3].map((seq) => ({ ...good, message_id: `a${seq}`, requires_ack: true, seq, stream: 's-1', ack_base: 1 }));
+    const asks = [1, 2].map((seq) => ({ ...good, message_id: `q${seq}`, seq, reply_to: '@n1', correlation_id: `q${seq}` }));
+    expect(rows(encodeBatch(plain))).toEqual({ ok: true, items: plain });
+    expect(rows(encodeBatch(acked))).toEqual({ ok: true, items: acked });
+    expect(rows(encodeBatch(asks))).toEqual({ ok: true, items: asks });
+    // Each layout builds its object with the fields in the order they were sent (one shape).
+    const items = (rows(encodeBatch(acked)) as { items: Record<string, unknown>[] }).items;
+    expect(items.map((e) => Object.keys(e))).toEqual(acked.map((e) => Object.keys(e)));
+  });
+
   it.each([
     [{ keys: [], rows: [[1]] }, 'a rows batch needs keys: an array of 1..64 field names'],
     [{ keys: ['__proto__'], rows: [[{}]] }, 'a rows batch\'s keys must be field names, got "__proto__"'],

@@ -38,7 +38,7 @@ export class InOrder {
     const base = envelope.ack_base ?? envelope.seq;
     const last = this.last;
     let state =
-      last !== undefined && last.source === envelope.source_elder && last.target === envelope.target_elder && last.stream === envelope.stream && this.pairs.get(last.key) === last
+      last !== undefined && last.source === envelope.source_elder && last.target === envelope.target_elder && last.stream === envelope.stream
         ? last
         : undefined;
     if (state === undefined) {
@@ -92,21 +92,23 @@ export class InOrder {
    * and will be resent). Resends must then be delivered again, not taken for duplicates.
    */
   forget(target: string): void {
-    const infix = '\u0000' + target + '\u0000';
-    for (const key of this.pairs.keys()) if (key.includes(infix)) this.pairs.delete(key);
+    this.forgetWhere((t) => t === target);
   }
 
   /** Forgets the pairs whose target matches (the entities of a shard that moved away). */
   forgetWhere(matches: (target: string) => boolean): void {
-    for (const key of this.pairs.keys()) {
-      const target = key.split('\u0000')[1];
-      if (target !== undefined && matches(target)) this.pairs.delete(key);
-    }
+    for (const [key, state] of this.pairs) if (matches(state.target)) this.drop(key, state);
   }
 
   /** Forgets pairs idle for longer than `ms` (a sender process that went away). */
   prune(ms: number): void {
     const cutoff = performance.now() - ms;
-    for (const [key, state] of this.pairs) if (state.lastUsed < cutoff && state.ahead.size === 0) this.pairs.delete(key);
+    for (const [key, state] of this.pairs) if (state.lastUsed < cutoff && state.ahead.size === 0) this.drop(key, state);
+  }
+
+  /** Every way a pair is forgotten goes here, so the last-stream memo never outlives it. */
+  private drop(key: string, state: PairState): void {
+    this.pairs.delete(key);
+    if (this.last === state) this.last = undefined;
   }
 }
