@@ -217,7 +217,7 @@ function jitter(ms: number): number {
  * election every renew and poll fails, ten times a second (and a region keeps one keeper
  * per owned shard); an election's errors in one line, anything else with its stack.
  */
-export function leaseErrorLog(logger: Logger, key: string, what: string, leases: LeaseStore): (err: Error) => void {
+export function leaseErrorLog(logger: Logger, key: string, what: string, leases: LeaseStore, fields: Record<string, unknown> = {}): (err: Error) => void {
   return (err) =>
-    rateLimited(logger).warn(key, { err: isTransient(err) ? err.message : err }, `lease of ${what}: ${explainNatsError(err, `KV_${leases.backend.name}`)}`);
+    rateLimited(logger).warn(key, { ...fields, err: isTransient(err) ? err.message : err }, `lease of ${what}: ${explainNatsError(err, `KV_${leases.backend.name}`)}`);
 }

@@ -127,7 +127,7 @@ const watchLease: Watch = ({ sendBack, input }) => {
       ttlMs: ctx.singletonTtlMs,
       onAcquired: () => sendBack({ type: 'placement.run' }),
       onLost: (reason) => sendBack({ type: 'placement.drop', reason: `lease ${reason}` }),
-      onError: leaseErrorLog(ctx.logger, `lease ${path}`, path, ctx.leases),
+      onError: leaseErrorLog(ctx.logger, `lease ${path}`, path, ctx.leases, { path }),
     });
     const current = keeper;
     stateOf(ctx).fences.set(path, () => current.isOwner());

@@ -117,7 +117,7 @@ class RegionShards {
       // processed and not saved was never acknowledged, so its senders resend it.
       onLost: (reason) => this.chain(shard, () => this.drop(shard, `lease ${reason}`)),
       // One line per region, not per shard: an election fails every shard's keeper at once.
-      onError: leaseErrorLog(this.options.logger, `lease ${kind} shards`, `${kind} shard ${shard}`, this.options.leases),
+      onError: leaseErrorLog(this.options.logger, `lease ${kind} shards`, `${kind} shard ${shard}`, this.options.leases, { kind, shard }),
     });
     try {
       keeper.start();

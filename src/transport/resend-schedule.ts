@@ -45,7 +45,7 @@ export class ResendSchedule {
       let head = this.heads[level]!;
       while (head < queue.length && queue[head]!.due <= now) {
         const { id, attempts } = queue[head++]!;
-        this.heads[level] = head;
+        this.heads[level] = head; // current before `each`: one that throws leaves what it took done
         each(id, attempts);
       }
       if (head === queue.length) {
