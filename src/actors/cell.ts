@@ -273,13 +273,7 @@ export class ActorCell implements Runnable, LocalMaker<Envelope> {
   enqueue(envelope: Envelope): void {
     if (envelope.requires_ack) {
       // Exactly-once processing: a retried or duplicated acked message is dropped.
-      const done = this.inbound?.get(laneKey(envelope));
-      if (done !== undefined && envelope.seq <= done) {
-        // Already in the saved state (processed before a restart or a failover): ack again.
-        this.system.counters.duplicates++;
-        this.system.settledAck(envelope);
-        return;
-      }
+      if (this.savedAlready(envelope)) return;
       const seen = (this.acked ??= new DedupMemory(ACK_MEMORY));
       if (seen.has(envelope.message_id)) {
         this.system.counters.duplicates++;
@@ -328,13 +322,14 @@ export class ActorCell implements Runnable, LocalMaker<Envelope> {
       if (item === undefined) return false;
       n++;
       const observer = this.system.observer;
-      if (typeof item === 'string') {
-        // A local tell: delivered from its fields unless someone times or traces it.
-        if (observer === undefined && this.system.trace === undefined) this.deliverLocal(item);
-        else if (observer === undefined) this.deliver(this.made(item, shifted));
-        else observer.process(this, this.made(item, shifted));
-      } else if (observer === undefined) this.deliver(item);
-      else observer.process(this, item);
+      // A local tell is delivered from its fields, unless someone times or traces it.
+      if (typeof item === 'string' && observer === undefined && this.system.trace === undefined) {
+        this.deliverLocal(item);
+        continue;
+      }
+      const envelope = typeof item === 'string' ? this.made(item, shifted) : item;
+      if (observer === undefined) this.deliver(envelope);
+      else observer.process(this, envelope);
     }
     return this.status === 'running' && this.mailbox.size > 0;
   }
@@ -471,16 +466,20 @@ export class ActorCell implements Runnable, LocalMaker<Envelope> {
    * above), or when mail queued before this restart was processed and saved elsewhere.
    */
   private dropSaved(): void {
-    const inbound = this.inbound;
-    if (inbound === undefined || inbound.size === 0 || this.mailbox.size === 0) return;
-    const waiting = this.mailbox.drain(this);
-    for (const envelope of waiting) {
-      const done = envelope.requires_ack ? inbound.get(laneKey(envelope)) : undefined;
-      if (done !== undefined && envelope.seq <= done) {
-        this.system.counters.duplicates++;
-        this.system.settledAck(envelope);
-      } else this.mailbox.push(envelope);
-    }
+    if (this.inbound === undefined || this.inbound.size === 0 || this.mailbox.size === 0) return;
+    for (const envelope of this.mailbox.drain(this)) if (!(envelope.requires_ack && this.savedAlready(envelope))) this.mailbox.push(envelope);
+  }
+
+  /**
+   * An acked message already in the saved state (processed before a restart or a
+   * failover): acknowledged again, counted as a duplicate, not run. Within its lane.
+   */
+  private savedAlready(envelope: Envelope): boolean {
+    const done = this.inbound?.get(laneKey(envelope));
+    if (done === undefined || envelope.seq > done) return false;
+    this.system.counters.duplicates++;
+    this.system.settledAck(envelope);
+    return true;
   }
 
   /** Saves the latest snapshot; saves never overlap, and a burst of messages is one save. */
@@ -572,7 +571,10 @@ export class ActorCell implements Runnable, LocalMaker<Envelope> {
     actor.stop(); // its complete comes after ended(): ignored
   }
 
-  /** The end of an incarnation, as its observer saw it; a stale incarnation's is ignored. */
+  /**
+   * The end of an incarnation, as its observer saw it; a stale incarnation's is ignored.
+   * @internal Public only for IncarnationObserver; ending an incarnation is the cell's call.
+   */
   ended(incarnation: number, exit: Exit): void {
     if (incarnation !== this.incarnation) return;
     if (this.status === 'stopping') {

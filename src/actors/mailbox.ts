@@ -133,15 +133,11 @@ export class Mailbox<T extends { priority: number }> {
 
   /**
    * Removes everything, highest priority first, FIFO within a priority; local tells are
-   * made into messages by `maker` (a mailbox that never took one needs none).
+   * made into messages by `maker`.
    */
-  drain(maker?: LocalMaker<T>): T[] {
+  drain(maker: LocalMaker<T>): T[] {
     const out: T[] = [];
-    for (let m = this.shift(); m !== undefined; m = this.shift()) {
-      if (typeof m !== 'string') out.push(m);
-      else if (maker === undefined) throw new Error('this mailbox holds local tells and was drained without a maker');
-      else out.push(maker.made(m, shifted));
-    }
+    for (let m = this.shift(); m !== undefined; m = this.shift()) out.push(typeof m === 'string' ? maker.made(m, shifted) : m);
     return out;
   }
 }

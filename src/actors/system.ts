@@ -240,7 +240,7 @@ export class ActorSystem implements TransportHost {
     if ((options === undefined || (options.requiresAck !== true && options.priority === undefined)) && this.observer === undefined && this.authorize === undefined) {
       const local = this.cells.get(target);
       if (local !== undefined && !isReservedType(type)) {
-        const seq = nextSeq(cell?.seqs ?? this.seqsOf(from), target);
+        const seq = nextSeq(this.seqsFor(from, cell), target);
         this.counters.sent++;
         const n = nextMadeNumber();
         local.enqueueLocal(type, payload, from, seq, n, DEFAULT_PRIORITY);
@@ -249,7 +249,7 @@ export class ActorSystem implements TransportHost {
     }
     const envelope = this.envelope(
       from,
-      cell?.seqs ?? this.seqsOf(from),
+      this.seqsFor(from, cell),
       target,
       type,
       payload,
@@ -272,7 +272,7 @@ export class ActorSystem implements TransportHost {
     const from = options?.from ?? this.address;
     const envelope = this.envelope(
       from,
-      this.cells.get(from)?.seqs ?? this.seqsOf(from),
+      this.seqsFor(from, this.cells.get(from)),
       target,
       type,
       payload,
@@ -316,10 +316,15 @@ export class ActorSystem implements TransportHost {
    * message it has already processed.
    */
   resequence(envelope: Envelope): void {
-    const seqs = this.cells.get(envelope.source_elder)?.seqs ?? this.seqsOf(envelope.source_elder);
+    const seqs = this.seqsFor(envelope.source_elder, this.cells.get(envelope.source_elder));
     envelope.seq = nextSeq(seqs, ACKED + envelope.target_elder);
     envelope.stream = this.stream;
     delete envelope.ack_base;
+  }
+
+  /** A sender's next-seq counters: its cell's, or, for a sender outside this node's tree, kept here. */
+  private seqsFor(sender: string, cell: ActorCell | undefined): Map<string, number> {
+    return cell?.seqs ?? this.seqsOf(sender);
   }
 
   private seqsOf(sender: string): Map<string, number> {

@@ -45,13 +45,18 @@ export class Child {
     return this.spec.significant === true && (this.restarting || this.up);
   }
 
+  /** What which_children says of it; count_children's `active` counts 'running'. */
+  get status(): ChildInfo['status'] {
+    return this.restarting ? 'restarting' : this.sup ? this.sup.state : this.cell.status;
+  }
+
   info(): ChildInfo {
     return {
       id: this.spec.id,
       path: this.path,
       type: this.sup ? 'supervisor' : 'worker',
       restart: this.restart,
-      status: this.restarting ? 'restarting' : this.sup ? this.sup.state : this.cell.status,
+      status: this.status,
       incarnation: this.cell.incarnation,
       restarts: this.restarts,
     };

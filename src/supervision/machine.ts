@@ -31,12 +31,12 @@ export interface SupervisorInput {
 }
 
 /** OTP's count_children: specs (a simple_one_for_one supervisor has one, its template), running children, and children by type. */
-export interface ChildCounts {
+export type ChildCounts = {
   specs: number;
   active: number;
   supervisors: number;
   workers: number;
-}
+};
 
 function notFound(id: unknown) {
   return { error: { code: 'not_found', message: `no child ${String(id)}` } };
@@ -99,7 +99,7 @@ export const supervisorMachine = setup({
       }),
     },
     '*': { guard: 'hasAgent', actions: 'forward' },
-    'supervisor.count_children': { actions: reply(({ context }) => ({ ...context.count() })) },
+    'supervisor.count_children': { actions: reply(({ context }) => context.count()) },
   },
   states: {
     starting: {},

@@ -42,17 +42,17 @@ export interface SupervisionContext {
 
 type State = 'idle' | SupervisorStatus;
 
+/** The status machine's events, made once (XState never mutates an event). */
+const STATUS_EVENTS = Object.fromEntries(
+  (['starting', 'running', 'restarting', 'stopping', 'stopped', 'failed'] as const).map((s) => [s, Object.freeze({ type: `eldertree.sup.${s}` as const })]),
+) as Record<SupervisorStatus, { readonly type: `eldertree.sup.${SupervisorStatus}` }>;
+
 /**
  * OTP's supervisor: starts children in order, stops them in reverse, restarts them by
  * strategy and restart type, counts restart intensity, and gives up (escalates) past
  * it. Every operation runs on one queue, as OTP's supervisor handles one message at a
  * time, so a child exit never interleaves with a restart or a shutdown in progress.
  */
-/** The status machine's events, made once (XState never mutates an event). */
-const STATUS_EVENTS = Object.fromEntries(
-  (['starting', 'running', 'restarting', 'stopping', 'stopped', 'failed'] as const).map((s) => [s, Object.freeze({ type: `eldertree.sup.${s}` as const })]),
-) as Record<SupervisorStatus, { readonly type: `eldertree.sup.${SupervisorStatus}` }>;
-
 export class Supervisor {
   readonly path: string;
   readonly cell: ActorCell;
@@ -211,7 +211,7 @@ export class Supervisor {
     let active = 0;
     let supervisors = 0;
     for (const c of children) {
-      if (!c.restarting && (c.sup ? c.sup.state === 'running' : c.cell.status === 'running')) active++;
+      if (c.status === 'running') active++;
       if (c.sup) supervisors++;
     }
     // OTP: a simple_one_for_one supervisor has one spec, its template.
