@@ -102,6 +102,15 @@ function stopChildren(actor: AnyActor | undefined): void {
 
 const bareEvents = new Map<string, { type: string }>();
 
+/**
+ * The XState event of a message. XState never mutates events: a message without payload
+ * reuses one { type } per type, and a typed tell's payload is its event already (its own
+ * type field).
+ */
+function toEvent(type: string, payload: Record<string, unknown>): { type: string } {
+  return payload === EMPTY_PAYLOAD ? bareEvent(type) : payload.type === type ? (payload as { type: string }) : { ...payload, type };
+}
+
 function bareEvent(type: string): { type: string } {
   let event = bareEvents.get(type);
   if (event === undefined) {
@@ -337,15 +346,7 @@ export class ActorCell implements Runnable, LocalMaker<Envelope> {
   /** Processes one message; only process() and the system's observer (which times it) call it. */
   deliver(envelope: Envelope): void {
     const actor = this.actor!;
-    // XState never mutates events: a message without payload reuses one { type } per type,
-    // and a typed tell's payload is its event already (its own type field).
-    const payload = envelope.payload;
-    const event =
-      payload === EMPTY_PAYLOAD
-        ? bareEvent(envelope.message_type)
-        : payload.type === envelope.message_type
-          ? (payload as { type: string })
-          : { ...payload, type: envelope.message_type };
+    const event = toEvent(envelope.message_type, envelope.payload);
     const before = actor.getSnapshot();
     this.current = envelope;
     actor.send(event);
@@ -395,12 +396,7 @@ export class ActorCell implements Runnable, LocalMaker<Envelope> {
     local.n = shifted.n;
     local.t = shifted.t;
     local.priority = shifted.priority;
-    const event =
-      payload === EMPTY_PAYLOAD
-        ? bareEvent(type)
-        : payload.type === type
-          ? (payload as { type: string })
-          : { ...payload, type };
+    const event = toEvent(type, payload);
     const before = actor.getSnapshot();
     this.currentEnvelope = undefined;
     this.localType = type;

@@ -2,6 +2,7 @@ import type { ActorCell } from '../actors/cell.js';
 import type { Envelope } from '../actors/envelope.js';
 import type { MessageObserver } from '../actors/observer.js';
 import type { ActorSystem } from '../actors/system.js';
+import type { Transport } from '../actors/transport.js';
 import { NodeMetrics, type ResendCounter } from './metrics.js';
 import { MessageTracer, tracerProviderRegistered } from './tracing.js';
 
@@ -19,7 +20,7 @@ export interface TelemetryOptions {
    */
   tracing?: boolean | 'auto';
   /** The node's transport: its acked resends and queue group (Node.start passes it). */
-  transport?: ResendCounter & { readonly queueGroup?: string };
+  transport?: ResendCounter & Pick<Transport, 'queueGroup'>;
 }
 
 /**

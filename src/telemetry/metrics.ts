@@ -3,14 +3,12 @@ import type { ActorCell } from '../actors/cell.js';
 import type { Envelope } from '../actors/envelope.js';
 import { isEntityTarget } from '../actors/entity-address.js';
 import type { ActorSystem } from '../actors/system.js';
+import type { Transport } from '../actors/transport.js';
 import { FastHistogram, type HistogramSeries } from './histogram.js';
 import { supervisorOf } from './labels.js';
 
 /** What a transport may count for us (NatsTransport: acked frames sent again, and its outbox). */
-export interface ResendCounter {
-  readonly resends?: number;
-  readonly outboxCounts?: { readonly inFlight: number; readonly waiting: number };
-}
+export type ResendCounter = Pick<Transport, 'resends' | 'outboxCounts'>;
 
 /**
  * Symbol-keyed slots, set only while metrics are on: the codec and JSON skip symbol keys,
