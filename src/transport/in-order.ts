@@ -1,4 +1,5 @@
-import { pairKey, type Envelope } from '../actors/envelope.js';
+import type { Envelope } from '../actors/envelope.js';
+import { StreamTable } from './streams.js';
 
 interface PairState {
   key: string;
@@ -30,23 +31,11 @@ export type Arrival =
  * `ack_base` skips what the sender no longer waits for.
  */
 export class InOrder {
-  private readonly pairs = new Map<string, PairState>();
-  /** The stream of the last arrival, while it is still kept (a frame is mostly one stream). */
-  private last: PairState | undefined;
+  private readonly pairs = new StreamTable<PairState>();
 
   arrive(envelope: Envelope, ackTo: string): Arrival {
     const base = envelope.ack_base ?? envelope.seq;
-    const last = this.last;
-    let state =
-      last !== undefined && last.source === envelope.source_elder && last.target === envelope.target_elder && last.stream === envelope.stream
-        ? last
-        : undefined;
-    if (state === undefined) {
-      const key = pairKey(envelope);
-      state = this.pairs.get(key);
-      if (!state) this.pairs.set(key, (state = { key, source: envelope.source_elder, target: envelope.target_elder, stream: envelope.stream, expected: base, ahead: new Map(), lastUsed: 0 }));
-      this.last = state;
-    }
+    const state = this.pairs.of(envelope, newPair);
     state.lastUsed = performance.now();
     let skipped = false;
     if (base > state.expected) {
@@ -82,7 +71,7 @@ export class InOrder {
    * is delivered again, and the frames after it wait for it, so the stream keeps its order.
    */
   rewind(envelope: Envelope): void {
-    const state = this.pairs.get(pairKey(envelope));
+    const state = this.pairs.find(envelope);
     if (state !== undefined && envelope.seq < state.expected) state.expected = envelope.seq;
   }
 
@@ -97,18 +86,16 @@ export class InOrder {
 
   /** Forgets the pairs whose target matches (the entities of a shard that moved away). */
   forgetWhere(matches: (target: string) => boolean): void {
-    for (const [key, state] of this.pairs) if (matches(state.target)) this.drop(key, state);
+    for (const state of this.pairs.values()) if (matches(state.target)) this.pairs.delete(state);
   }
 
   /** Forgets pairs idle for longer than `ms` (a sender process that went away). */
   prune(ms: number): void {
     const cutoff = performance.now() - ms;
-    for (const [key, state] of this.pairs) if (state.lastUsed < cutoff && state.ahead.size === 0) this.drop(key, state);
+    for (const state of this.pairs.values()) if (state.lastUsed < cutoff && state.ahead.size === 0) this.pairs.delete(state);
   }
+}
 
-  /** Every way a pair is forgotten goes here, so the last-stream memo never outlives it. */
-  private drop(key: string, state: PairState): void {
-    this.pairs.delete(key);
-    if (this.last === state) this.last = undefined;
-  }
+function newPair(key: string, envelope: Envelope): PairState {
+  return { key, source: envelope.source_elder, target: envelope.target_elder, stream: envelope.stream, expected: envelope.ack_base ?? envelope.seq, ahead: new Map(), lastUsed: 0 };
 }

@@ -1,4 +1,5 @@
-import { pairKey, type Envelope } from '../actors/envelope.js';
+import type { Envelope } from '../actors/envelope.js';
+import { StreamTable } from './streams.js';
 import { ResendSchedule } from './resend-schedule.js';
 
 export interface RetryPolicy {
@@ -110,11 +111,9 @@ export interface OutboxCounts {
 export class Outbox {
   readonly policy: RetryPolicy;
   private readonly pending = new Map<string, Pending>();
-  private readonly pairs = new Map<string, Pair>();
+  private readonly pairs = new StreamTable<Pair>();
   /** Streams with something waiting (give-up scans only these). */
   private readonly queued = new Set<Pair>();
-  /** The stream of the last add (dropped with its pair). */
-  private lastPair: Pair | undefined;
   private readonly schedule: ResendSchedule;
   private readonly counts: OutboxCounts = { inFlight: 0, waiting: 0, peakInFlight: 0, peakWaiting: 0 };
 
@@ -148,22 +147,7 @@ export class Outbox {
   add(envelope: Envelope): Taken {
     const known = this.pending.get(envelope.message_id);
     if (known) return known.sent < 0 ? 'wait' : 'send'; // taken already (forwarded again)
-    // The stream of the last add, without building and hashing its key again: a burst of
-    // acked tells is one stream (source, target and stream, compared by identity first).
-    const last = this.lastPair;
-    let pair =
-      last !== undefined && last.source === envelope.source_elder && last.target === envelope.target_elder && last.stream === envelope.stream
-        ? last
-        : undefined;
-    if (pair === undefined) {
-      const key = pairKey(envelope);
-      pair = this.pairs.get(key);
-      if (!pair) {
-        pair = { key, source: envelope.source_elder, target: envelope.target_elder, stream: envelope.stream, unacked: new Set(), low: envelope.seq, next: envelope.seq, inFlight: 0, queue: [], head: 0, waiting: 0 };
-        this.pairs.set(key, pair);
-      }
-      this.lastPair = pair;
-    }
+    const pair = this.pairs.of(envelope, newPair);
     const free = pair.inFlight < this.policy.window && pair.waiting === 0;
     if (!free && pair.waiting >= this.policy.maxWaiting) return 'overflow';
     pair.unacked.add(envelope.seq);
@@ -232,7 +216,6 @@ export class Outbox {
     const all = [...this.pending.values()].map((p) => p.envelope);
     this.pending.clear();
     this.pairs.clear();
-    this.lastPair = undefined;
     this.queued.clear();
     this.schedule.clear();
     this.counts.inFlight = 0;
@@ -291,9 +274,8 @@ export class Outbox {
     }
     pair.unacked.delete(p.envelope.seq);
     if (pair.unacked.size === 0) {
-      this.pairs.delete(pair.key);
+      this.pairs.delete(pair);
       this.queued.delete(pair);
-      if (this.lastPair === pair) this.lastPair = undefined;
       return;
     }
     // Seqs are contiguous but for refused or given-up ones: walking up is amortized O(1).
@@ -311,4 +293,8 @@ export class Outbox {
       pair.head = 0;
     }
   }
+}
+
+function newPair(key: string, envelope: Envelope): Pair {
+  return { key, source: envelope.source_elder, target: envelope.target_elder, stream: envelope.stream, unacked: new Set(), low: envelope.seq, next: envelope.seq, inFlight: 0, queue: [], head: 0, waiting: 0 };
 }
