@@ -211,12 +211,20 @@ describe('inspector page in Chromium', () => {
       expect(texts.length).toBe(await page.locator('svg.seq g.msg').count());
       expect(texts.every((t) => t.trim().length > 0)).toBe(true);
       // The first row is below the sticky lane heads, and the heads stay on top when scrolled.
-      await canvas.evaluate((c) => (c.scrollTop = 0));
-      const head = page.locator('.sequence-head');
-      const headBottom = () => head.boundingBox().then((b) => b!.y + b!.height);
-      expect((await page.locator('svg.seq g.msg text.label').first().boundingBox())!.y).toBeGreaterThanOrEqual(await headBottom());
-      await canvas.evaluate((c) => (c.scrollTop = c.scrollHeight));
-      expect(Math.abs((await head.boundingBox())!.y - cbox.y)).toBeLessThan(2);
+      // Measured in one page turn each: the live view re-renders as messages come, and two
+      // separate measurements could straddle a re-render (an element detached in between).
+      const layout = (scrollTo: 'top' | 'bottom') =>
+        page.evaluate((where) => {
+          const c = document.querySelector('.sequence-canvas')!;
+          c.scrollTop = where === 'top' ? 0 : c.scrollHeight;
+          const head = document.querySelector('.sequence-head')!.getBoundingClientRect();
+          const label = document.querySelector('svg.seq g.msg text.label')!.getBoundingClientRect();
+          return { headTop: head.top, headBottom: head.bottom, labelTop: label.top };
+        }, scrollTo);
+      const top = await layout('top');
+      expect(top.labelTop).toBeGreaterThanOrEqual(top.headBottom);
+      const bottom = await layout('bottom');
+      expect(Math.abs(bottom.headTop - cbox.y)).toBeLessThan(2);
       // Conversations never take the dead letters' red.
       const colours = await page.locator('svg.seq g.msg[data-corr]:not(.dead)').evaluateAll((gs) => gs.map((g) => (g as SVGElement).style.getPropertyValue('--c')));
       expect(colours.length).toBeGreaterThan(0);
